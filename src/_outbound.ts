@@ -1,0 +1,110 @@
+import { FRAME_HEADER_SIZE } from "./constants.ts";
+
+/**
+ * Payloads at least this long are not copied into a batch: their header ends
+ * the batch buffer and the payload itself is written next, by reference.
+ */
+export const COPY_LIMIT = 64 * 1024;
+
+/**
+ * Writes `payloads[from..to)` as frames into `out` at `offset`, which must
+ * have room for them. Sizes must already be checked.
+ *
+ * @returns The offset after the last frame written.
+ */
+export function writeFrames(
+  out: Uint8Array,
+  offset: number,
+  payloads: readonly Uint8Array[],
+  from: number,
+  to: number,
+): number {
+  for (let i = from; i < to; i++) {
+    const payload = payloads[i];
+    const length = payload.length;
+    offset = writeFrameHeader(out, offset, length);
+    if (length <= 32) {
+      for (let j = 0; j < length; j++) out[offset + j] = payload[j];
+    } else {
+      out.set(payload, offset);
+    }
+    offset += length;
+  }
+  return offset;
+}
+
+/**
+ * Writes a 4-byte little-endian length header into `out` at `offset`
+ * (byte stores: cheaper than a DataView per batch buffer).
+ *
+ * @returns The offset after the header.
+ */
+export function writeFrameHeader(
+  out: Uint8Array,
+  offset: number,
+  length: number,
+): number {
+  out[offset] = length & 0xff;
+  out[offset + 1] = (length >>> 8) & 0xff;
+  out[offset + 2] = (length >>> 16) & 0xff;
+  out[offset + 3] = (length >>> 24) & 0xff;
+  return offset + FRAME_HEADER_SIZE;
+}
+
+/**
+ * Frames waiting to be written. Payloads are queued as they are produced and
+ * flushed together: every run of small payloads becomes one buffer,
+ * allocated once at its exact size, so a batch of responses is one write.
+ * Payloads of {@linkcode COPY_LIMIT} bytes or more are passed on by reference
+ * rather than copied.
+ */
+export class Outbound {
+  #payloads: Uint8Array[] = [];
+  #bytes = 0;
+
+  /** Frames queued. */
+  get count(): number {
+    return this.#payloads.length;
+  }
+
+  /** Wire bytes queued, headers included. */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  /** Queues a payload whose size has been checked. */
+  add(payload: Uint8Array): void {
+    this.#payloads.push(payload);
+    this.#bytes += FRAME_HEADER_SIZE + payload.length;
+  }
+
+  /** Hands every queued frame to `write` in as few buffers as it can, and empties the queue. */
+  flush(write: (bytes: Uint8Array) => void): void {
+    const payloads = this.#payloads;
+    const count = payloads.length;
+    if (count === 0) return;
+    this.#payloads = [];
+    this.#bytes = 0;
+    let from = 0;
+    while (from < count) {
+      let size = 0;
+      let to = from;
+      while (to < count && payloads[to].length < COPY_LIMIT) {
+        size += FRAME_HEADER_SIZE + payloads[to].length;
+        to++;
+      }
+      const large = to < count ? payloads[to] : null;
+      if (large !== null) size += FRAME_HEADER_SIZE;
+      const out = new Uint8Array(size);
+      const offset = writeFrames(out, 0, payloads, from, to);
+      if (large === null) {
+        write(out);
+        return;
+      }
+      writeFrameHeader(out, offset, large.length);
+      write(out);
+      write(large);
+      from = to + 1;
+    }
+  }
+}

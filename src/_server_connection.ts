@@ -1,0 +1,268 @@
+import { FrameDecoder } from "./frame_decoder.ts";
+import { assertFrameSize } from "./frame_encoder.ts";
+import { COPY_LIMIT, Outbound } from "./_outbound.ts";
+import type { Transport, TransportEvents } from "./transport.ts";
+import type { Handler, RequestContext, ServerStats } from "./server.ts";
+
+/** What a connection needs from its server. */
+export interface ConnectionHost {
+  readonly handler: Handler;
+  readonly maxFrameSize: number;
+  readonly highWaterMark: number;
+  readonly maxPendingRequests: number;
+  readonly closeTimeout: number;
+  readonly stats: ServerStats;
+  report(error: unknown, context: RequestContext): void;
+  removed(connection: ServerConnection): void;
+}
+
+/** A response slot held while an earlier or this handler result is awaited. */
+interface Slot {
+  response: Uint8Array | null;
+}
+
+const OPEN = 0;
+/** No more requests are taken: answer what was received, then close. */
+const ENDING = 1;
+/** Responses sent, FIN sent: waiting for the transport to close. */
+const FINISHED = 2;
+const CLOSED = 3;
+
+/** Serves one connection: decode, call the handler, answer in order. */
+export class ServerConnection implements TransportEvents {
+  readonly context: RequestContext;
+  #host: ConnectionHost;
+  #transport: Transport;
+  #decoder: FrameDecoder;
+  #outbound = new Outbound();
+  #write: (bytes: Uint8Array) => void;
+  /** Responses from the first unanswered async request on, in request order. */
+  #slots: Slot[] = [];
+  #slotHead = 0;
+  /** Handler promises not yet settled. */
+  #pending = 0;
+  #state = OPEN;
+  #paused = false;
+  #flushScheduled = false;
+  /** Buffer of the chunk being decoded, and whether a view of it outlives the read. */
+  #chunkBuffer: ArrayBufferLike | null = null;
+  #chunkRetained = false;
+  #closeTimer: ReturnType<typeof setTimeout> | undefined;
+  #closedWaiters: Array<() => void> = [];
+
+  constructor(host: ConnectionHost, transport: Transport, id: number) {
+    this.#host = host;
+    this.#transport = transport;
+    this.context = {
+      connectionId: id,
+      remoteAddr: transport.remoteAddr,
+      localAddr: transport.localAddr,
+    };
+    this.#decoder = new FrameDecoder((frame) => this.#onRequest(frame), {
+      maxFrameSize: host.maxFrameSize,
+    });
+    this.#write = (bytes) => transport.write(bytes);
+  }
+
+  /** Resolves once the transport has closed. */
+  waitClosed(): Promise<void> {
+    if (this.#state === CLOSED) return Promise.resolve();
+    return new Promise((resolve) => this.#closedWaiters.push(resolve));
+  }
+
+  data(chunk: Uint8Array): boolean {
+    if (this.#state !== OPEN) return true; // draining a closing peer: discard
+    this.#host.stats.bytesIn += chunk.length;
+    this.#chunkBuffer = chunk.buffer;
+    this.#chunkRetained = false;
+    try {
+      this.#decoder.push(chunk);
+    } catch (error) {
+      // Only the decoder throws here: the handler is called inside a try.
+      this.#host.stats.protocolErrors++;
+      this.#host.report(error, this.context);
+      this.#shutdown();
+    }
+    this.#chunkBuffer = null;
+    this.#flush();
+    return !this.#chunkRetained;
+  }
+
+  end(): void {
+    const discarded = this.#decoder.end();
+    if (discarded > 0) {
+      this.#host.stats.truncatedFrames++;
+      this.#host.stats.truncatedBytes += discarded;
+    }
+    if (this.#state === OPEN) this.#state = ENDING;
+    this.#finishIfDone();
+  }
+
+  drain(): void {
+    this.#updateBackpressure();
+  }
+
+  closed(_error?: unknown): void {
+    if (this.#state === CLOSED) return;
+    this.#state = CLOSED;
+    clearTimeout(this.#closeTimer);
+    this.#slots = [];
+    this.#slotHead = 0;
+    this.#host.removed(this);
+    for (const resolve of this.#closedWaiters.splice(0)) resolve();
+  }
+
+  /**
+   * Stops taking requests, answers those already received, then closes;
+   * forced after the host's closeTimeout.
+   */
+  shutdown(): void {
+    if (this.#state === OPEN) this.#shutdown();
+  }
+
+  /** Closes at once. */
+  abort(): void {
+    this.#transport.close();
+  }
+
+  #shutdown(): void {
+    this.#state = ENDING;
+    this.#closeTimer = setTimeout(
+      () => this.#transport.close(),
+      this.#host.closeTimeout,
+    );
+    this.#finishIfDone();
+  }
+
+  #onRequest(request: Uint8Array): void {
+    if (this.#state !== OPEN) return;
+    const host = this.#host;
+    host.stats.framesIn++;
+    let result: Uint8Array | Promise<Uint8Array>;
+    try {
+      result = host.handler(request, this.context);
+    } catch (error) {
+      this.#handlerFailed(error);
+      return;
+    }
+    if (this.#slotHead === this.#slots.length && result instanceof Uint8Array) {
+      this.#respond(result); // fast path: no promise, nothing awaited ahead
+      return;
+    }
+    const slot: Slot = { response: null };
+    if (result instanceof Uint8Array) {
+      slot.response = result;
+    } else if (
+      result !== null && typeof result === "object" && "then" in result
+    ) {
+      this.#pending++;
+      this.#chunkRetained = true; // the handler may still read the request view
+      result.then(
+        (response) => this.#settled(slot, response),
+        (error) => this.#handlerFailed(error),
+      );
+    } else {
+      this.#handlerFailed(notBytes(result));
+      return;
+    }
+    this.#slots.push(slot);
+  }
+
+  #settled(slot: Slot, response: Uint8Array): void {
+    this.#pending--;
+    if (this.#state >= FINISHED) return;
+    if (!(response instanceof Uint8Array)) {
+      this.#handlerFailed(notBytes(response));
+      return;
+    }
+    slot.response = response;
+    const slots = this.#slots;
+    let head = this.#slotHead;
+    while (head < slots.length && slots[head].response !== null) {
+      this.#respond(slots[head].response!);
+      head++;
+    }
+    if (head === slots.length) {
+      this.#slots = [];
+      head = 0;
+    }
+    this.#slotHead = head;
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      queueMicrotask(() => {
+        this.#flushScheduled = false;
+        this.#flush();
+        this.#finishIfDone();
+      });
+    }
+  }
+
+  #respond(response: Uint8Array): void {
+    try {
+      assertFrameSize(response, this.#host.maxFrameSize);
+    } catch (error) {
+      this.#handlerFailed(error);
+      return;
+    }
+    if (
+      response.length >= COPY_LIMIT && response.buffer === this.#chunkBuffer
+    ) {
+      this.#chunkRetained = true; // written by reference after this read
+    }
+    const stats = this.#host.stats;
+    stats.framesOut++;
+    stats.bytesOut += response.length;
+    this.#outbound.add(response);
+  }
+
+  #handlerFailed(error: unknown): void {
+    if (this.#state >= FINISHED) return;
+    this.#host.stats.handlerErrors++;
+    this.#host.report(error, this.context);
+    // Answers already in order go out; later ones are dropped with the connection.
+    this.#slots = [];
+    this.#slotHead = 0;
+    this.#pending = 0;
+    if (this.#state === OPEN) this.#shutdown();
+    else this.#finishIfDone();
+  }
+
+  #flush(): void {
+    if (this.#state >= FINISHED) return;
+    this.#outbound.flush(this.#write);
+    this.#updateBackpressure();
+  }
+
+  #updateBackpressure(): void {
+    if (this.#state !== OPEN) return;
+    const over = this.#transport.bufferedAmount > this.#host.highWaterMark ||
+      this.#pending >= this.#host.maxPendingRequests;
+    if (over && !this.#paused) {
+      this.#paused = true;
+      this.#host.stats.backpressurePauses++;
+      this.#transport.pause();
+    } else if (!over && this.#paused) {
+      this.#paused = false;
+      this.#transport.resume();
+    }
+  }
+
+  #finishIfDone(): void {
+    if (this.#state !== ENDING || this.#slotHead < this.#slots.length) return;
+    this.#outbound.flush(this.#write);
+    this.#state = FINISHED;
+    // Read on (discarding) so the peer's FIN is seen and no reset is sent.
+    if (this.#paused) {
+      this.#paused = false;
+      this.#transport.resume();
+    }
+    this.#transport.closeWrite();
+  }
+}
+
+function notBytes(value: unknown): TypeError {
+  const kind = value === null ? "null" : typeof value;
+  return new TypeError(
+    `Cannot send response: handler returned ${kind}, not a Uint8Array`,
+  );
+}

@@ -1,0 +1,133 @@
+/**
+ * Error classes thrown and reported by framewire.
+ *
+ * Every error has `name` set to its class name, so it can be told apart after
+ * crossing an `await`, a worker boundary or a log line. Messages read
+ * "action: detail" with no final period.
+ *
+ * @module
+ */
+
+/**
+ * Base class of every error framewire raises for protocol or connection
+ * failures. Bad arguments throw the built-in `TypeError` or `RangeError`
+ * instead.
+ *
+ * @example Catch anything framewire raises
+ * ```ts
+ * import { FramewireError } from "./errors.ts";
+ *
+ * try {
+ *   throw new FramewireError("Cannot serve: example");
+ * } catch (error) {
+ *   if (error instanceof FramewireError) console.log(error.name);
+ * }
+ * ```
+ */
+export class FramewireError extends Error {
+  /**
+   * Creates the error.
+   *
+   * @param message What failed, then a colon and the detail.
+   * @param options `cause`: the underlying error, if any.
+   */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "FramewireError";
+  }
+}
+
+/**
+ * The peer broke the wire protocol: the connection that carried the bytes
+ * cannot be used any more.
+ *
+ * @example
+ * ```ts
+ * import { ProtocolError } from "./errors.ts";
+ *
+ * const error = new ProtocolError("Cannot decode frame: stream ended mid-frame");
+ * console.log(error.name); // "ProtocolError"
+ * ```
+ */
+export class ProtocolError extends FramewireError {
+  /**
+   * Creates the error.
+   *
+   * @param message What failed, then a colon and the detail.
+   * @param options `cause`: the underlying error, if any.
+   */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "ProtocolError";
+  }
+}
+
+/**
+ * A frame's length is larger than the configured `maxFrameSize`. When
+ * decoding, it is raised from the 4-byte header alone, before any memory is
+ * set aside for the payload.
+ *
+ * @example
+ * ```ts
+ * import { FrameTooLargeError } from "./errors.ts";
+ *
+ * const error = new FrameTooLargeError("decode", 70000000, 33554432);
+ * console.log(error.message);
+ * // "Cannot decode frame: length 70000000 exceeds maxFrameSize 33554432"
+ * ```
+ */
+export class FrameTooLargeError extends ProtocolError {
+  /** The length the frame declared (decode) or had (encode), in bytes. */
+  readonly length: number;
+  /** The limit it exceeded, in bytes. */
+  readonly maxFrameSize: number;
+
+  /**
+   * Creates the error.
+   *
+   * @param action `"decode"` for a received header, `"encode"` for an outgoing payload.
+   * @param length The frame's payload length in bytes.
+   * @param maxFrameSize The limit in force.
+   * @param options `cause`: the underlying error, if any.
+   */
+  constructor(
+    action: "decode" | "encode",
+    length: number,
+    maxFrameSize: number,
+    options?: ErrorOptions,
+  ) {
+    super(
+      `Cannot ${action} frame: length ${length} exceeds maxFrameSize ${maxFrameSize}`,
+      options,
+    );
+    this.name = "FrameTooLargeError";
+    this.length = length;
+    this.maxFrameSize = maxFrameSize;
+  }
+}
+
+/**
+ * The connection closed before a request was answered, or a request was made
+ * on a client that is closing or closed. A request rejected with this error
+ * may or may not have reached the server.
+ *
+ * @example
+ * ```ts
+ * import { ConnectionClosedError } from "./errors.ts";
+ *
+ * const error = new ConnectionClosedError("Cannot complete request: connection closed by peer");
+ * console.log(error.name); // "ConnectionClosedError"
+ * ```
+ */
+export class ConnectionClosedError extends FramewireError {
+  /**
+   * Creates the error.
+   *
+   * @param message What failed, then a colon and the detail.
+   * @param options `cause`: the error that closed the connection, if any.
+   */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "ConnectionClosedError";
+  }
+}

@@ -1,0 +1,202 @@
+/**
+ * A sans-IO decoder for length-prefixed frames.
+ *
+ * @module
+ */
+import { FRAME_HEADER_SIZE } from "./constants.ts";
+import { FrameTooLargeError, ProtocolError } from "./errors.ts";
+import { maxFrameSizeOption } from "./_validate.ts";
+
+/** Options for {@linkcode FrameDecoder}. */
+export interface FrameDecoderOptions {
+  /**
+   * Largest payload accepted, in bytes. A header that declares more is
+   * rejected before any memory is set aside for it.
+   *
+   * @default {33554432}
+   */
+  maxFrameSize?: number;
+}
+
+/**
+ * Turns a byte stream, pushed in chunks of any size, into frames: a 4-byte
+ * unsigned little-endian length, then that many payload bytes.
+ *
+ * `push()` never awaits and does no I/O. Each complete payload is handed to
+ * the `onFrame` callback, in order, before `push()` returns:
+ *
+ * - a payload that lies entirely inside one pushed chunk is a `subarray` view
+ *   of that chunk, with no copy. It stays valid as long as the caller leaves
+ *   that chunk's memory unchanged; copy it (`frame.slice()`) to keep it past
+ *   a reuse of the chunk's buffer.
+ * - a payload spread over several chunks is copied, as its bytes arrive, into
+ *   one buffer of exactly its length, allocated once its header has been
+ *   checked: each byte is copied once, whatever the number of chunks. That
+ *   buffer belongs to the receiver.
+ *
+ * The decoder keeps no reference to a chunk after `push()` returns, so a
+ * transport may reuse its read buffer as soon as no emitted view is in use.
+ *
+ * A header that declares more than `maxFrameSize` makes `push()` throw a
+ * {@linkcode FrameTooLargeError} after emitting every complete frame that came
+ * before it; the decoder then stays failed and rejects further input.
+ *
+ * @example Decode frames from arbitrary chunks
+ * ```ts
+ * import { FrameDecoder } from "./frame_decoder.ts";
+ * import { encodeFrames } from "./frame_encoder.ts";
+ *
+ * const frames: string[] = [];
+ * const decoder = new FrameDecoder((frame) => {
+ *   frames.push(new TextDecoder().decode(frame));
+ * });
+ * const wire = encodeFrames([
+ *   new TextEncoder().encode("hello"),
+ *   new TextEncoder().encode("world"),
+ * ]);
+ * decoder.push(wire.subarray(0, 7));
+ * decoder.push(wire.subarray(7));
+ * console.log(frames); // ["hello", "world"]
+ * ```
+ */
+export class FrameDecoder {
+  #onFrame: (frame: Uint8Array) => void;
+  #maxFrameSize: number;
+  /** Header bytes gathered so far when a header spans chunks. */
+  #header = new Uint8Array(FRAME_HEADER_SIZE);
+  #headerFilled = 0;
+  /** The frame being assembled across chunks, or null between frames. */
+  #partial: Uint8Array | null = null;
+  #partialFilled = 0;
+  #failed: ProtocolError | null = null;
+
+  /**
+   * Creates a decoder.
+   *
+   * @param onFrame Called with each complete payload, in order.
+   * @param options `maxFrameSize`: largest payload accepted (default 32 MiB).
+   */
+  constructor(
+    onFrame: (frame: Uint8Array) => void,
+    options: FrameDecoderOptions = {},
+  ) {
+    if (typeof onFrame !== "function") {
+      throw new TypeError(
+        "Cannot create FrameDecoder: onFrame is not a function",
+      );
+    }
+    this.#onFrame = onFrame;
+    this.#maxFrameSize = maxFrameSizeOption(options.maxFrameSize);
+  }
+
+  /** The largest payload this decoder accepts, in bytes. */
+  get maxFrameSize(): number {
+    return this.#maxFrameSize;
+  }
+
+  /**
+   * Bytes of an incomplete frame (header included) held since the last
+   * complete frame: 0 when the input so far ends on a frame boundary.
+   */
+  get bufferedBytes(): number {
+    if (this.#partial !== null) return FRAME_HEADER_SIZE + this.#partialFilled;
+    return this.#headerFilled;
+  }
+
+  /**
+   * Feeds the next chunk of the byte stream and emits every frame it
+   * completes.
+   *
+   * @param chunk The next bytes received. Not modified, not kept.
+   * @throws {FrameTooLargeError} A header declares more than `maxFrameSize`.
+   * @throws {ProtocolError} The decoder failed before.
+   */
+  push(chunk: Uint8Array): void {
+    if (this.#failed !== null) throw this.#failed;
+    const end = chunk.length;
+    let offset = 0;
+    if (this.#partial !== null || this.#headerFilled !== 0) {
+      offset = this.#continueFrame(chunk);
+      if (offset === end) return;
+    }
+    const onFrame = this.#onFrame;
+    const max = this.#maxFrameSize;
+    // Fast path: whole frames inside this chunk are emitted as views.
+    while (end - offset >= FRAME_HEADER_SIZE) {
+      const length = (chunk[offset] | (chunk[offset + 1] << 8) |
+        (chunk[offset + 2] << 16)) + chunk[offset + 3] * 0x1000000;
+      if (length > max) this.#fail(length);
+      const start = offset + FRAME_HEADER_SIZE;
+      offset = start + length;
+      if (offset > end) {
+        this.#startPartial(length, chunk.subarray(start));
+        return;
+      }
+      onFrame(chunk.subarray(start, offset));
+    }
+    if (offset < end) {
+      this.#header.set(chunk.subarray(offset));
+      this.#headerFilled = end - offset;
+    }
+  }
+
+  /**
+   * Declares the end of the byte stream and resets the decoder.
+   *
+   * @returns The bytes of an incomplete final frame that were discarded (0
+   * when the stream ended on a frame boundary).
+   */
+  end(): number {
+    const discarded = this.bufferedBytes;
+    this.#partial = null;
+    this.#partialFilled = 0;
+    this.#headerFilled = 0;
+    return discarded;
+  }
+
+  /** Continues a frame begun in an earlier chunk; returns the offset after it. */
+  #continueFrame(chunk: Uint8Array): number {
+    let offset = 0;
+    if (this.#partial === null) {
+      const need = FRAME_HEADER_SIZE - this.#headerFilled;
+      const take = Math.min(need, chunk.length);
+      this.#header.set(chunk.subarray(0, take), this.#headerFilled);
+      this.#headerFilled += take;
+      if (this.#headerFilled < FRAME_HEADER_SIZE) return chunk.length;
+      this.#headerFilled = 0;
+      offset = take;
+      const h = this.#header;
+      const length = (h[0] | (h[1] << 8) | (h[2] << 16)) + h[3] * 0x1000000;
+      if (length > this.#maxFrameSize) this.#fail(length);
+      if (chunk.length - offset >= length) {
+        this.#onFrame(chunk.subarray(offset, offset + length));
+        return offset + length;
+      }
+      this.#startPartial(length, chunk.subarray(offset));
+      return chunk.length;
+    }
+    const partial = this.#partial;
+    const take = Math.min(partial.length - this.#partialFilled, chunk.length);
+    partial.set(chunk.subarray(0, take), this.#partialFilled);
+    this.#partialFilled += take;
+    if (this.#partialFilled < partial.length) return chunk.length;
+    this.#partial = null;
+    this.#partialFilled = 0;
+    this.#onFrame(partial);
+    return take;
+  }
+
+  #startPartial(length: number, head: Uint8Array): void {
+    const partial = new Uint8Array(length);
+    partial.set(head);
+    this.#partial = partial;
+    this.#partialFilled = head.length;
+  }
+
+  #fail(length: number): never {
+    this.#failed = new FrameTooLargeError("decode", length, this.#maxFrameSize);
+    this.#partial = null;
+    this.#headerFilled = 0;
+    throw this.#failed;
+  }
+}

@@ -1,0 +1,328 @@
+/**
+ * The framewire server: runtime-neutral connection handling over any
+ * {@linkcode Network} or {@linkcode Transport}.
+ *
+ * @module
+ */
+import { integerOption, maxFrameSizeOption } from "./_validate.ts";
+import { type ConnectionHost, ServerConnection } from "./_server_connection.ts";
+import { type StreamDuplex, streamTransport } from "./stream_transport.ts";
+import type {
+  Listener,
+  ListenOptions,
+  NetAddr,
+  Network,
+  Transport,
+} from "./transport.ts";
+
+/**
+ * What a handler knows about the request's connection. One object per
+ * connection, shared by all its requests.
+ *
+ * @example
+ * ```ts
+ * import type { RequestContext } from "./server.ts";
+ *
+ * function who(context: RequestContext): string {
+ *   return `${context.remoteAddr.hostname}:${context.remoteAddr.port}`;
+ * }
+ * ```
+ */
+export interface RequestContext {
+  /** A number unique to this connection within its server. */
+  readonly connectionId: number;
+  /** The client's address. */
+  readonly remoteAddr: NetAddr;
+  /** The server's end of the connection. */
+  readonly localAddr: NetAddr;
+}
+
+/**
+ * Turns a request payload into its response payload. It may return the
+ * response or a promise of it; responses always go out in request order.
+ *
+ * `request` is valid while the handler runs and, for an async handler, until
+ * its promise settles; copy it (`request.slice()`) to keep it longer. The
+ * returned bytes must stay unchanged until they are written.
+ *
+ * @example An upper-casing handler
+ * ```ts
+ * import type { Handler } from "./server.ts";
+ *
+ * const upper: Handler = (request) =>
+ *   new TextEncoder().encode(new TextDecoder().decode(request).toUpperCase());
+ * ```
+ */
+export type Handler = (
+  request: Uint8Array,
+  context: RequestContext,
+) => Uint8Array | Promise<Uint8Array>;
+
+/**
+ * Settings of a {@linkcode Server}.
+ *
+ * @example
+ * ```ts
+ * import type { ServerOptions } from "./server.ts";
+ *
+ * const options: ServerOptions = { maxFrameSize: 1024 * 1024, highWaterMark: 256 * 1024 };
+ * ```
+ */
+export interface ServerOptions {
+  /** Computes each response. @default {echo: the request itself} */
+  handler?: Handler;
+  /** Largest request or response payload, in bytes. @default {33554432} */
+  maxFrameSize?: number;
+  /**
+   * Unsent response bytes per connection above which the server stops
+   * reading from that peer until they drain.
+   * @default {1048576}
+   */
+  highWaterMark?: number;
+  /**
+   * Unsettled async handler calls per connection at which the server stops
+   * reading from that peer until some settle.
+   * @default {1024}
+   */
+  maxPendingRequests?: number;
+  /**
+   * Milliseconds a closing connection (server close, protocol or handler
+   * error) may take to answer and be closed by its peer before it is closed
+   * by force.
+   * @default {10000}
+   */
+  closeTimeout?: number;
+  /**
+   * Receives protocol and handler errors, one call each; the connection
+   * concerned is closed. @default {logs one line to console.error}
+   */
+  onError?: (error: unknown, context: RequestContext) => void;
+}
+
+/**
+ * Counters of a server since it was created.
+ *
+ * @example
+ * ```ts
+ * import type { ServerStats } from "./server.ts";
+ *
+ * function summary(stats: ServerStats): string {
+ *   return `${stats.framesIn} requests, ${stats.protocolErrors} protocol errors`;
+ * }
+ * ```
+ */
+export interface ServerStats {
+  /** Connections open now. */
+  connections: number;
+  /** Connections accepted in all. */
+  totalConnections: number;
+  /** Request frames received. */
+  framesIn: number;
+  /** Response frames queued for sending. */
+  framesOut: number;
+  /** Bytes received, headers included. */
+  bytesIn: number;
+  /** Response payload bytes queued for sending. */
+  bytesOut: number;
+  /** Connections closed for breaking the protocol (a frame over maxFrameSize). */
+  protocolErrors: number;
+  /** Handler calls that threw, rejected or returned something other than bytes. */
+  handlerErrors: number;
+  /** Incomplete frames discarded when their connection ended. */
+  truncatedFrames: number;
+  /** Bytes of those incomplete frames. */
+  truncatedBytes: number;
+  /** Times reading from a peer was paused because its responses piled up. */
+  backpressurePauses: number;
+}
+
+const echo: Handler = (request) => request;
+
+function logError(error: unknown, context: RequestContext): void {
+  const peer = `${context.remoteAddr.hostname}:${context.remoteAddr.port}`;
+  const text = error instanceof Error
+    ? `${error.name}: ${error.message}`
+    : String(error);
+  console.error(
+    `framewire: closing connection ${context.connectionId} from ${peer}: ${text}`,
+  );
+}
+
+/**
+ * A framewire server. It answers every request frame with one response frame,
+ * in order, on any number of connections: sockets from a {@linkcode Network}
+ * adapter, single {@linkcode Transport}s, or Web Streams duplexes.
+ *
+ * Synchronous handlers take a fast path with no promise per frame; all
+ * responses ready after one read go out in one write; a peer whose responses
+ * pile up past `highWaterMark` is not read from until they drain.
+ *
+ * @example An echo server on Deno
+ * ```ts ignore
+ * import { Server } from "./server.ts";
+ * import { denoNetwork } from "./adapters/deno.ts";
+ *
+ * const server = new Server();
+ * const addr = await server.listen(denoNetwork, { host: "127.0.0.1", port: 0 });
+ * console.log(`listening on ${addr.port}`);
+ * await server.close();
+ * ```
+ */
+export class Server implements AsyncDisposable {
+  #host: ConnectionHost;
+  #connections = new Set<ServerConnection>();
+  #listeners: Listener[] = [];
+  #nextId = 1;
+  #closing: Promise<void> | null = null;
+
+  /**
+   * Creates a server; it serves nothing until `listen()` or `serveConnection()`.
+   *
+   * @param options Handler and limits; see {@linkcode ServerOptions}.
+   */
+  constructor(options: ServerOptions = {}) {
+    const handler = options.handler ?? echo;
+    if (typeof handler !== "function") {
+      throw new TypeError("Cannot create server: handler is not a function");
+    }
+    const connections = this.#connections;
+    this.#host = {
+      handler,
+      maxFrameSize: maxFrameSizeOption(options.maxFrameSize),
+      highWaterMark: integerOption(
+        "highWaterMark",
+        options.highWaterMark,
+        1 << 20,
+        0,
+      ),
+      maxPendingRequests: integerOption(
+        "maxPendingRequests",
+        options.maxPendingRequests,
+        1024,
+        1,
+      ),
+      closeTimeout: integerOption(
+        "closeTimeout",
+        options.closeTimeout,
+        10_000,
+        0,
+      ),
+      stats: {
+        connections: 0,
+        totalConnections: 0,
+        framesIn: 0,
+        framesOut: 0,
+        bytesIn: 0,
+        bytesOut: 0,
+        protocolErrors: 0,
+        handlerErrors: 0,
+        truncatedFrames: 0,
+        truncatedBytes: 0,
+        backpressurePauses: 0,
+      },
+      report: options.onError ?? logError,
+      removed(connection) {
+        if (connections.delete(connection)) this.stats.connections--;
+      },
+    };
+  }
+
+  /** The address of the first listener, or null before `listen()`. */
+  get addr(): NetAddr | null {
+    return this.#listeners[0]?.addr ?? null;
+  }
+
+  /** Whether `close()` has been called. */
+  get closing(): boolean {
+    return this.#closing !== null;
+  }
+
+  /**
+   * A snapshot of the server's counters.
+   *
+   * @returns A fresh object; later traffic does not change it.
+   */
+  stats(): ServerStats {
+    return { ...this.#host.stats };
+  }
+
+  /**
+   * Binds with `network` and serves every connection it accepts.
+   *
+   * @param network The runtime adapter, such as `denoNetwork`.
+   * @param options Host name and port; port 0 picks a free port.
+   * @returns The bound address, with the real port.
+   */
+  async listen(
+    network: Network,
+    options: ListenOptions = {},
+  ): Promise<NetAddr> {
+    if (this.#closing) throw new Error("Cannot listen: server is closed");
+    const listener = await network.listen(
+      options,
+      (transport) => this.serveConnection(transport),
+    );
+    if (this.#closing) {
+      listener.close();
+      throw new Error("Cannot listen: server closed while binding");
+    }
+    this.#listeners.push(listener);
+    return listener.addr;
+  }
+
+  /**
+   * Serves one already-open connection.
+   *
+   * @param transport The connection; the server starts it and closes it.
+   */
+  serveConnection(transport: Transport): void {
+    if (this.#closing) {
+      transport.close();
+      return;
+    }
+    const connection = new ServerConnection(
+      this.#host,
+      transport,
+      this.#nextId++,
+    );
+    this.#connections.add(connection);
+    this.#host.stats.connections++;
+    this.#host.stats.totalConnections++;
+    transport.start(connection);
+  }
+
+  /**
+   * Serves a Web Streams duplex, such as a `Deno.Conn`, a Workers socket,
+   * a WebTransport bidirectional stream or `Duplex.toWeb(socket)`.
+   *
+   * @param duplex Its `readable` carries requests in, `writable` responses out.
+   * @param remoteAddr What handlers see as the peer's address.
+   */
+  serveStream(duplex: StreamDuplex, remoteAddr?: NetAddr): void {
+    this.serveConnection(streamTransport(duplex, { remoteAddr }));
+  }
+
+  /**
+   * Closes gracefully: stops accepting, answers every request already
+   * received, then closes each connection (by force after `closeTimeout`).
+   * Calling it again returns the same promise.
+   *
+   * @returns Resolves once every connection has closed.
+   */
+  close(): Promise<void> {
+    if (this.#closing) return this.#closing;
+    for (const listener of this.#listeners) listener.close();
+    const waits: Promise<void>[] = [];
+    for (const connection of this.#connections) {
+      connection.shutdown();
+      waits.push(connection.waitClosed());
+    }
+    this.#closing = Promise.all(waits).then(() => {});
+    return this.#closing;
+  }
+
+  /** Same as `close()`, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
