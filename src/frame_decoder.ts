@@ -4,7 +4,7 @@
  * @module
  */
 import { FRAME_HEADER_SIZE } from "./constants.ts";
-import { FrameTooLargeError, ProtocolError } from "./errors.ts";
+import { FrameTooLargeError, type ProtocolError } from "./errors.ts";
 import { maxFrameSizeOption } from "./_validate.ts";
 
 /** Options for {@linkcode FrameDecoder}. */

@@ -12,6 +12,7 @@
 import { Client, type ClientOptions } from "../client.ts";
 import { Server, type ServerOptions } from "../server.ts";
 import { Gate } from "../_gate.ts";
+import type { CliHost } from "../cli.ts";
 import type {
   ConnectOptions,
   Listener,
@@ -316,4 +317,38 @@ export async function connect(
   options: ClientConnectOptions = {},
 ): Promise<Client> {
   return new Client(await denoNetwork.connect(options), options);
+}
+
+/**
+ * The {@linkcode CliHost} for Deno: `Deno.args`, standard output and error,
+ * SIGINT/SIGTERM and the Deno network.
+ *
+ * @param args The command-line arguments (default `Deno.args`).
+ * @returns The host to pass to `runCli()`.
+ *
+ * @example
+ * ```ts ignore
+ * import { runCli } from "../cli.ts";
+ * import { denoCliHost } from "./deno.ts";
+ *
+ * Deno.exit(await runCli(denoCliHost()));
+ * ```
+ */
+export function denoCliHost(args: readonly string[] = Deno.args): CliHost {
+  return {
+    args,
+    network: denoNetwork,
+    programName: "deno run -A mod.ts",
+    print: (line) => console.log(line),
+    printError: (line) => console.error(line),
+    onShutdownSignal(listener) {
+      const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
+      for (const signal of signals) Deno.addSignalListener(signal, listener);
+      return () => {
+        for (const signal of signals) {
+          Deno.removeSignalListener(signal, listener);
+        }
+      };
+    },
+  };
 }

@@ -1,0 +1,47 @@
+/**
+ * framewire: a high-performance server and pipelining client for a
+ * length-prefixed binary protocol over TCP (a 4-byte unsigned little-endian
+ * length, then that many payload bytes), with a runtime-neutral core.
+ *
+ * Run as a program, this module is the command line:
+ * `deno run -A mod.ts serve` starts the echo server, `deno run -A mod.ts client`
+ * talks to it.
+ *
+ * @example Echo server and client on Deno
+ * ```ts ignore
+ * import { connect, serve } from "./mod.ts";
+ *
+ * await using server = await serve({ host: "127.0.0.1", port: 0 });
+ * await using client = await connect({ host: "127.0.0.1", port: server.addr!.port });
+ * const response = await client.request(new TextEncoder().encode("hello"));
+ * console.log(new TextDecoder().decode(response)); // "hello"
+ * ```
+ *
+ * @module
+ */
+import { runCli } from "./src/cli.ts";
+import { denoCliHost } from "./src/adapters/deno.ts";
+
+export * from "./src/errors.ts";
+export * from "./src/constants.ts";
+export * from "./src/frame_decoder.ts";
+export * from "./src/frame_encoder.ts";
+export * from "./src/frame_decoder_stream.ts";
+export * from "./src/frame_encoder_stream.ts";
+export * from "./src/transport.ts";
+export * from "./src/stream_transport.ts";
+export * from "./src/server.ts";
+export * from "./src/client.ts";
+export * from "./src/cli.ts";
+export {
+  type ClientConnectOptions,
+  connect,
+  denoCliHost,
+  denoNetwork,
+  serve,
+  type ServeOptions,
+} from "./src/adapters/deno.ts";
+
+if (import.meta.main) {
+  Deno.exit(await runCli(denoCliHost()));
+}

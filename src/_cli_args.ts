@@ -1,0 +1,91 @@
+/** A command-line usage error: printed with the usage hint, exit code 2. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+/** Flags a subcommand accepts: name to whether it takes a value. */
+export type FlagSpec = Record<string, "value" | "boolean">;
+
+/** Parsed arguments: flag values by name, and positional arguments. */
+export interface ParsedArgs {
+  flags: Record<string, string | true>;
+  positional: string[];
+}
+
+/** Parses `--name value`, `--name=value`, `-h` and positional arguments; `--` ends flags. */
+export function parseArgs(args: readonly string[], spec: FlagSpec): ParsedArgs {
+  const flags: Record<string, string | true> = {};
+  const positional: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (arg === "--") {
+      positional.push(...args.slice(i + 1));
+      break;
+    }
+    if (arg === "-h") {
+      flags.help = true;
+      continue;
+    }
+    if (!arg.startsWith("--") || arg.length === 2) {
+      if (arg.startsWith("-") && arg.length > 1) {
+        throw new UsageError(`unknown option '${arg}'`);
+      }
+      positional.push(arg);
+      continue;
+    }
+    const eq = arg.indexOf("=");
+    const name = arg.slice(2, eq === -1 ? undefined : eq);
+    const kind = name === "help" ? "boolean" : spec[name];
+    if (kind === undefined) throw new UsageError(`unknown option '--${name}'`);
+    if (kind === "boolean") {
+      if (eq !== -1) throw new UsageError(`option '--${name}' takes no value`);
+      flags[name] = true;
+      continue;
+    }
+    let value: string | undefined;
+    if (eq !== -1) value = arg.slice(eq + 1);
+    else value = args[++i];
+    if (value === undefined || value === "") {
+      throw new UsageError(`option '--${name}' needs a value`);
+    }
+    flags[name] = value;
+  }
+  return { flags, positional };
+}
+
+const SIZE_SUFFIX: Record<string, number> = {
+  "": 1,
+  k: 1024,
+  m: 1024 ** 2,
+  g: 1024 ** 3,
+};
+
+/** Parses a non-negative integer with an optional k/m/g (binary) suffix. */
+export function parseSize(name: string, text: string, max: number): number {
+  const match = /^(\d+)([kmg]?)(?:i?b)?$/i.exec(text.trim());
+  if (!match) {
+    throw new UsageError(
+      `option '--${name}' expects a size in bytes, got '${text}'`,
+    );
+  }
+  const value = Number(match[1]) * SIZE_SUFFIX[match[2].toLowerCase()];
+  if (value > max) {
+    throw new UsageError(
+      `option '--${name}' must be at most ${max}, got ${value}`,
+    );
+  }
+  return value;
+}
+
+/** Parses a port number, 0 to 65535. */
+export function parsePort(text: string): number {
+  if (!/^\d+$/.test(text) || Number(text) > 65535) {
+    throw new UsageError(
+      `option '--port' expects a port from 0 to 65535, got '${text}'`,
+    );
+  }
+  return Number(text);
+}

@@ -1,0 +1,251 @@
+/**
+ * The framewire command line, runtime-neutral: each runtime's entry point
+ * hands it a {@linkcode CliHost} with its arguments, output and network.
+ *
+ * @module
+ */
+import { Client } from "./client.ts";
+import { Server } from "./server.ts";
+import { DEFAULT_MAX_FRAME_SIZE, MAX_FRAME_SIZE_LIMIT } from "./constants.ts";
+import { parseArgs, parsePort, parseSize, UsageError } from "./_cli_args.ts";
+import type { FlagSpec } from "./_cli_args.ts";
+import type { Network } from "./transport.ts";
+
+/**
+ * What the command line needs from the runtime it runs on.
+ *
+ * @example
+ * ```ts ignore
+ * import { runCli } from "./cli.ts";
+ * import { denoCliHost } from "./adapters/deno.ts";
+ *
+ * Deno.exit(await runCli(denoCliHost()));
+ * ```
+ */
+export interface CliHost {
+  /** The arguments after the program name. */
+  args: readonly string[];
+  /** The runtime's network adapter. */
+  network: Network;
+  /** Writes one line to standard output. */
+  print(line: string): void;
+  /** Writes one line to standard error. */
+  printError(line: string): void;
+  /**
+   * Calls `listener` on SIGINT or SIGTERM until the returned function is
+   * called.
+   */
+  onShutdownSignal(listener: () => void): () => void;
+  /** The program's name as a user types it, for usage text. */
+  programName: string;
+}
+
+const HELP = {
+  main: (p: string) =>
+    `framewire: a framed-message TCP server and pipelining client
+
+Usage:
+  ${p} serve [options]              run the echo server
+  ${p} client [options] [MESSAGE...] send messages and print the responses
+
+Run '${p} <command> --help' for a command's options.`,
+  serve: (p: string) =>
+    `Usage: ${p} serve [--host HOST] [--port PORT] [--max-frame-size BYTES]
+
+Serves the echo application until SIGINT or SIGTERM, then closes gracefully.
+
+Options:
+  --host HOST              interface to bind (default 0.0.0.0)
+  --port PORT              port to bind, 0 for any free one (default 1234)
+  --max-frame-size BYTES   largest request accepted; k/m suffixes allowed (default 32m)
+  -h, --help               show this help`,
+  client: (p: string) =>
+    `Usage: ${p} client [--host HOST] [--port PORT] [--max-frame-size BYTES] [MESSAGE...]
+
+Sends each MESSAGE as one request, all pipelined on one connection, and prints
+each response's length and a preview. With no MESSAGE it sends a demo set:
+"hello1", "hello2", "hello3", one 32 MiB message, "hello5".
+
+Options:
+  --host HOST              server host (default 127.0.0.1)
+  --port PORT              server port (default 1234)
+  --max-frame-size BYTES   largest request or response; k/m suffixes allowed (default 32m)
+  -h, --help               show this help`,
+};
+
+const SERVE_FLAGS: FlagSpec = {
+  host: "value",
+  port: "value",
+  "max-frame-size": "value",
+};
+const CLIENT_FLAGS: FlagSpec = SERVE_FLAGS;
+
+/**
+ * Runs the command line.
+ *
+ * @param host The runtime's arguments, output, signals and network.
+ * @returns The exit code: 0 on success, 1 on a runtime failure, 2 on bad usage.
+ *
+ * @example
+ * ```ts ignore
+ * import { runCli } from "./cli.ts";
+ * import { denoCliHost } from "./adapters/deno.ts";
+ *
+ * Deno.exit(await runCli(denoCliHost()));
+ * ```
+ */
+export async function runCli(host: CliHost): Promise<number> {
+  const [command, ...rest] = host.args;
+  const p = host.programName;
+  try {
+    switch (command) {
+      case "serve":
+        return await serveCommand(host, rest);
+      case "client":
+        return await clientCommand(host, rest);
+      case undefined:
+      case "help":
+      case "-h":
+      case "--help":
+        host.print(HELP.main(p));
+        return command === undefined ? 2 : 0;
+      default:
+        throw new UsageError(`unknown command '${command}'`);
+    }
+  } catch (error) {
+    if (error instanceof UsageError) {
+      host.printError(`error: ${error.message}`);
+      host.printError(
+        `Run '${p} ${
+          command && command in HELP ? command + " " : ""
+        }--help' for usage.`,
+      );
+      return 2;
+    }
+    host.printError(`error: ${describe(error)}`);
+    return 1;
+  }
+}
+
+function describe(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const cause = error.cause instanceof Error ? ` (${error.cause.message})` : "";
+  return `${error.message}${cause}`;
+}
+
+async function serveCommand(host: CliHost, args: string[]): Promise<number> {
+  const { flags, positional } = parseArgs(args, SERVE_FLAGS);
+  if (flags.help) {
+    host.print(HELP.serve(host.programName));
+    return 0;
+  }
+  if (positional.length > 0) {
+    throw new UsageError(`unexpected argument '${positional[0]}'`);
+  }
+  const maxFrameSize = flags["max-frame-size"]
+    ? parseSize(
+      "max-frame-size",
+      flags["max-frame-size"] as string,
+      MAX_FRAME_SIZE_LIMIT,
+    )
+    : DEFAULT_MAX_FRAME_SIZE;
+  const server = new Server({ maxFrameSize });
+  const addr = await server.listen(host.network, {
+    host: (flags.host as string | undefined) ?? "0.0.0.0",
+    port: flags.port ? parsePort(flags.port as string) : 1234,
+  });
+  host.print(`Server listening on ${formatHost(addr.hostname)}:${addr.port}`);
+  await new Promise<void>((resolve) => {
+    const unsubscribe = host.onShutdownSignal(() => {
+      unsubscribe();
+      resolve();
+    });
+  });
+  host.print("Shutting down: answering requests already received");
+  await server.close();
+  const stats = server.stats();
+  host.print(
+    `Server stopped: ${stats.totalConnections} connections, ${stats.framesIn} requests served`,
+  );
+  return 0;
+}
+
+function formatHost(hostname: string): string {
+  return hostname.includes(":") ? `[${hostname}]` : hostname;
+}
+
+function demoMessages(): Uint8Array[] {
+  const encoder = new TextEncoder();
+  const large = new Uint8Array(32 * 1024 * 1024);
+  const pattern = encoder.encode("framewire-32MiB-");
+  for (let i = 0; i < large.length; i += pattern.length) large.set(pattern, i);
+  return [
+    encoder.encode("hello1"),
+    encoder.encode("hello2"),
+    encoder.encode("hello3"),
+    large,
+    encoder.encode("hello5"),
+  ];
+}
+
+function preview(bytes: Uint8Array): string {
+  const text = new TextDecoder().decode(bytes.subarray(0, 40));
+  const printable = text.replace(/[^\x20-\x7e]/g, ".");
+  return JSON.stringify(printable) + (bytes.length > 40 ? "..." : "");
+}
+
+async function clientCommand(host: CliHost, args: string[]): Promise<number> {
+  const { flags, positional } = parseArgs(args, CLIENT_FLAGS);
+  if (flags.help) {
+    host.print(HELP.client(host.programName));
+    return 0;
+  }
+  const maxFrameSize = flags["max-frame-size"]
+    ? parseSize(
+      "max-frame-size",
+      flags["max-frame-size"] as string,
+      MAX_FRAME_SIZE_LIMIT,
+    )
+    : DEFAULT_MAX_FRAME_SIZE;
+  const messages = positional.length > 0
+    ? positional.map((text) => new TextEncoder().encode(text))
+    : demoMessages();
+  const port = flags.port ? parsePort(flags.port as string) : 1234;
+  const hostname = (flags.host as string | undefined) ?? "127.0.0.1";
+  const transport = await host.network.connect({ host: hostname, port }).catch(
+    (error) => {
+      throw new Error(`Cannot connect to ${formatHost(hostname)}:${port}`, {
+        cause: error,
+      });
+    },
+  );
+  const client = new Client(transport, { maxFrameSize });
+  const started = performance.now();
+  try {
+    const results = await Promise.allSettled(
+      messages.map((m) => client.request(m)),
+    );
+    let failures = 0;
+    results.forEach((result, i) => {
+      if (result.status === "fulfilled") {
+        host.print(
+          `${i + 1}: ${result.value.length} bytes ${preview(result.value)}`,
+        );
+      } else {
+        failures++;
+        host.printError(`${i + 1}: failed: ${describe(result.reason)}`);
+      }
+    });
+    const ms = (performance.now() - started).toFixed(1);
+    host.print(
+      `${
+        results.length - failures
+      } of ${results.length} responses in ${ms} ms from ${
+        formatHost(hostname)
+      }:${port}`,
+    );
+    return failures === 0 ? 0 : 1;
+  } finally {
+    await client.close();
+  }
+}
