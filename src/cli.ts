@@ -36,6 +36,8 @@ export interface CliHost {
    * called.
    */
   onShutdownSignal(listener: () => void): () => void;
+  /** Ends the process at once with `code`. */
+  exit(code: number): never;
   /** The program's name as a user types it, for usage text. */
   programName: string;
 }
@@ -149,24 +151,38 @@ async function serveCommand(host: CliHost, args: string[]): Promise<number> {
       MAX_FRAME_SIZE_LIMIT,
     )
     : DEFAULT_MAX_FRAME_SIZE;
+  // Listen for signals before binding, so no signal can find the default action.
+  let signals = 0;
+  let shutdown!: () => void;
+  const shutdownRequested = new Promise<void>((
+    resolve,
+  ) => (shutdown = resolve));
+  const unsubscribe = host.onShutdownSignal(() => {
+    if (++signals === 1) shutdown();
+    else {
+      host.printError("Second signal: exiting without waiting for connections");
+      host.exit(1);
+    }
+  });
   const server = new Server({ maxFrameSize });
-  const addr = await server.listen(host.network, {
-    host: (flags.host as string | undefined) ?? "0.0.0.0",
-    port: flags.port ? parsePort(flags.port as string) : 1234,
-  });
-  host.print(`Server listening on ${formatHost(addr.hostname)}:${addr.port}`);
-  await new Promise<void>((resolve) => {
-    const unsubscribe = host.onShutdownSignal(() => {
-      unsubscribe();
-      resolve();
+  try {
+    const addr = await server.listen(host.network, {
+      host: (flags.host as string | undefined) ?? "0.0.0.0",
+      port: flags.port ? parsePort(flags.port as string) : 1234,
     });
-  });
+    host.print(`Server listening on ${formatHost(addr.hostname)}:${addr.port}`);
+  } catch (error) {
+    unsubscribe();
+    throw error;
+  }
+  await shutdownRequested;
   host.print("Shutting down: answering requests already received");
   await server.close();
   const stats = server.stats();
   host.print(
     `Server stopped: ${stats.totalConnections} connections, ${stats.framesIn} requests served`,
   );
+  unsubscribe();
   return 0;
 }
 

@@ -1,0 +1,160 @@
+// The command line, run as a real process on this runtime.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import { cliCommand, runtime } from "./_runtime.ts";
+
+interface Run {
+  code: number | null;
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+}
+
+function runCli(args: string[], timeoutMs = 60_000): Promise<Run> {
+  const { command, args: base } = cliCommand();
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, [...base, ...args], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout!.on("data", (d) => (stdout += d));
+    child.stderr!.on("data", (d) => (stderr += d));
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+    child.on("error", reject);
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+}
+
+/** Starts `serve` and resolves with the process, its port and its output so far. */
+function startServe(): Promise<
+  { child: ChildProcess; port: number; output: () => string }
+> {
+  const { command, args } = cliCommand();
+  const child = spawn(command, [
+    ...args,
+    "serve",
+    "--host",
+    "127.0.0.1",
+    "--port",
+    "0",
+  ], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`serve did not start: ${output}`));
+    }, 30_000);
+    child.stderr!.on("data", (d) => (output += d));
+    child.stdout!.on("data", (d) => {
+      output += d;
+      const match = /Server listening on 127\.0\.0\.1:(\d+)/.exec(output);
+      if (match) {
+        clearTimeout(timer);
+        resolve({ child, port: Number(match[1]), output: () => output });
+      }
+    });
+    child.on("error", reject);
+  });
+}
+
+/**
+ * Resolves with the exit code. Deno's node:child_process reports a child it
+ * sent a signal to as killed by that signal even when the child exited with
+ * code 0 (Deno.Command reports 0), so there a graceful stop is read as 0.
+ */
+function exited(child: ChildProcess): Promise<number | null> {
+  return new Promise((resolve) => {
+    const done = (code: number | null, signal: string | null) =>
+      resolve(
+        code === null && signal === "SIGTERM" && runtime === "deno" ? 0 : code,
+      );
+    if (child.exitCode !== null || child.signalCode !== null) {
+      done(child.exitCode, child.signalCode);
+    } else child.on("exit", done);
+  });
+}
+
+test("cli: serve prints its address, answers the client demo, and stops on SIGTERM", async () => {
+  const server = await startServe();
+  try {
+    const demo = await runCli(["client", "--port", String(server.port)]);
+    assert.equal(demo.code, 0, demo.stderr);
+    const lines = demo.stdout.trim().split("\n");
+    assert.equal(lines[0], '1: 6 bytes "hello1"');
+    assert.equal(lines[1], '2: 6 bytes "hello2"');
+    assert.equal(lines[2], '3: 6 bytes "hello3"');
+    assert.match(
+      lines[3],
+      /^4: 33554432 bytes "framewire-32MiB-framewire-32MiB-framewir"\.\.\.$/,
+    );
+    assert.equal(lines[4], '5: 6 bytes "hello5"');
+    assert.match(
+      lines[5],
+      /^5 of 5 responses in [\d.]+ ms from 127\.0\.0\.1:\d+$/,
+    );
+
+    const messages = await runCli([
+      "client",
+      "--port",
+      String(server.port),
+      "ping",
+      "pong",
+    ]);
+    assert.equal(messages.code, 0, messages.stderr);
+    assert.match(messages.stdout, /^1: 4 bytes "ping"\n2: 4 bytes "pong"\n/);
+  } finally {
+    const exit = exited(server.child);
+    server.child.kill("SIGTERM");
+    assert.equal(await exit, 0);
+  }
+  assert.match(
+    server.output(),
+    /Server stopped: 2 connections, 7 requests served/,
+  );
+});
+
+test("cli: --help on every subcommand, exit 0", async () => {
+  for (const args of [["--help"], ["serve", "--help"], ["client", "-h"]]) {
+    const run = await runCli(args);
+    assert.equal(run.code, 0, args.join(" "));
+    assert.match(run.stdout, /Usage:/);
+  }
+});
+
+test("cli: bad flags and commands print a clear error and exit 2", async () => {
+  const cases: Array<[string[], RegExp]> = [
+    [["serve", "--bogus"], /error: unknown option '--bogus'/],
+    [
+      ["serve", "--port", "99999"],
+      /error: option '--port' expects a port from 0 to 65535, got '99999'/,
+    ],
+    [
+      ["client", "--max-frame-size", "lots"],
+      /error: option '--max-frame-size' expects a size in bytes/,
+    ],
+    [["serve", "--port"], /error: option '--port' needs a value/],
+    [["launch"], /error: unknown command 'launch'/],
+  ];
+  for (const [args, message] of cases) {
+    const run = await runCli(args);
+    assert.equal(run.code, 2, args.join(" "));
+    assert.match(run.stderr, message);
+  }
+});
+
+test("cli: client exits non-zero when no server answers", async () => {
+  const server = await startServe();
+  const exit = exited(server.child);
+  server.child.kill("SIGTERM");
+  await exit;
+  const run = await runCli(["client", "--port", String(server.port), "hi"]);
+  assert.equal(run.code, 1);
+  assert.match(run.stderr, /error: Cannot connect to 127\.0\.0\.1:\d+/);
+});

@@ -1,0 +1,190 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { FrameDecoder } from "../src/frame_decoder.ts";
+import { encodeFrames } from "../src/frame_encoder.ts";
+import { FrameTooLargeError, ProtocolError } from "../src/errors.ts";
+import { DEFAULT_MAX_FRAME_SIZE } from "../src/constants.ts";
+import { concat, patternBytes, seededRandom } from "./_helpers.ts";
+
+function decodeAll(chunks: Uint8Array[], maxFrameSize?: number): Uint8Array[] {
+  const frames: Uint8Array[] = [];
+  const decoder = new FrameDecoder((f) => frames.push(f.slice()), {
+    maxFrameSize,
+  });
+  for (const chunk of chunks) decoder.push(chunk);
+  assert.equal(decoder.bufferedBytes, 0, "input ends on a frame boundary");
+  return frames;
+}
+
+function randomSplits(bytes: Uint8Array, random: () => number): Uint8Array[] {
+  const chunks: Uint8Array[] = [];
+  let offset = 0;
+  while (offset < bytes.length) {
+    const size = 1 + Math.floor(random() * random() * 300);
+    chunks.push(bytes.slice(offset, offset + size));
+    offset += size;
+  }
+  return chunks;
+}
+
+const payloads = [
+  new Uint8Array(0),
+  patternBytes(1, 1),
+  patternBytes(3, 2),
+  patternBytes(4, 3),
+  patternBytes(5, 4),
+  new Uint8Array(0),
+  patternBytes(1000, 5),
+  patternBytes(70_000, 6),
+  patternBytes(17, 7),
+];
+const wire = encodeFrames(payloads);
+
+test("decoder: whole input in one push", () => {
+  assert.deepEqual(decodeAll([wire]), payloads);
+});
+
+test("decoder: one byte per push", () => {
+  const chunks = Array.from(wire, (_, i) => wire.subarray(i, i + 1));
+  assert.deepEqual(decodeAll(chunks), payloads);
+});
+
+test("decoder: random splits (seeded) give the same frames", () => {
+  for (let seed = 1; seed <= 50; seed++) {
+    assert.deepEqual(
+      decodeAll(randomSplits(wire, seededRandom(seed))),
+      payloads,
+      `seed ${seed}`,
+    );
+  }
+});
+
+test("decoder: frames inside one chunk are zero-copy views of it", () => {
+  const chunk = encodeFrames([patternBytes(10), patternBytes(20)]);
+  const frames: Uint8Array[] = [];
+  new FrameDecoder((f) => frames.push(f)).push(chunk);
+  assert.equal(frames.length, 2);
+  for (const frame of frames) assert.equal(frame.buffer, chunk.buffer);
+  assert.equal(frames[0].byteOffset, 4);
+  assert.equal(frames[1].byteOffset, 18);
+});
+
+test("decoder: a frame spanning chunks is joined once into an exact-size buffer", () => {
+  const payload = patternBytes(1 << 20, 9);
+  const bytes = encodeFrames([payload]);
+  const frames: Uint8Array[] = [];
+  const decoder = new FrameDecoder((f) => frames.push(f));
+  for (let i = 0; i < bytes.length; i += 65536) {
+    decoder.push(bytes.subarray(i, i + 65536));
+  }
+  assert.equal(frames.length, 1);
+  assert.equal(frames[0].buffer.byteLength, payload.length);
+  assert.equal(frames[0].byteOffset, 0);
+  assert.deepEqual(frames[0], payload);
+  // The decoder keeps no reference to its input: changing a chunk after push is harmless.
+  assert.notEqual(frames[0].buffer, bytes.buffer);
+});
+
+test("decoder: zero-length frames, alone and in runs", () => {
+  const zeros = Array.from({ length: 100 }, () => new Uint8Array(0));
+  assert.deepEqual(decodeAll([encodeFrames(zeros)]), zeros);
+  const bytes = encodeFrames(zeros);
+  assert.deepEqual(
+    decodeAll(Array.from(bytes, (_, i) => bytes.subarray(i, i + 1))),
+    zeros,
+  );
+});
+
+test("decoder: thousands of frames in one chunk", () => {
+  const many = Array.from({ length: 5000 }, (_, i) => patternBytes(i % 40, i));
+  const frames = decodeAll([encodeFrames(many)]);
+  assert.equal(frames.length, 5000);
+  assert.deepEqual(frames, many);
+});
+
+test("decoder: a frame of exactly maxFrameSize is accepted", () => {
+  const max = 4096;
+  const payload = patternBytes(max, 3);
+  assert.deepEqual(decodeAll([encodeFrames([payload])], max), [payload]);
+  // And at the default limit, split like 64 KiB socket reads.
+  const big = new Uint8Array(DEFAULT_MAX_FRAME_SIZE);
+  big[0] = 1;
+  big[big.length - 1] = 2;
+  const bytes = encodeFrames([big]);
+  let got: Uint8Array | null = null;
+  const decoder = new FrameDecoder((f) => (got = f));
+  for (let i = 0; i < bytes.length; i += 65536) {
+    decoder.push(bytes.subarray(i, i + 65536));
+  }
+  assert.ok(got !== null);
+  const frame = got as Uint8Array;
+  assert.equal(frame.length, DEFAULT_MAX_FRAME_SIZE);
+  assert.equal(frame[0], 1);
+  assert.equal(frame[frame.length - 1], 2);
+});
+
+test("decoder: maxFrameSize + 1 is rejected from the header alone", () => {
+  const max = 4096;
+  const header = new Uint8Array(4);
+  new DataView(header.buffer).setUint32(0, max + 1, true);
+  const decoder = new FrameDecoder(() => assert.fail("no frame expected"), {
+    maxFrameSize: max,
+  });
+  // Only the 4 header bytes are pushed: the error cannot wait for (or allocate) the payload.
+  assert.throws(() => decoder.push(header), (error: unknown) => {
+    assert.ok(error instanceof FrameTooLargeError);
+    assert.ok(error instanceof ProtocolError);
+    assert.equal(error.name, "FrameTooLargeError");
+    assert.equal(error.length, max + 1);
+    assert.equal(
+      error.message,
+      "Cannot decode frame: length 4097 exceeds maxFrameSize 4096",
+    );
+    return true;
+  });
+  // The decoder stays failed.
+  assert.throws(() => decoder.push(new Uint8Array(1)), FrameTooLargeError);
+});
+
+test("decoder: oversize header split over pushes, after valid frames", () => {
+  const frames: Uint8Array[] = [];
+  const decoder = new FrameDecoder((f) => frames.push(f.slice()));
+  const bad = new Uint8Array([0xff, 0xff, 0xff, 0xff]);
+  const bytes = concat([encodeFrames([patternBytes(8), patternBytes(9)]), bad]);
+  // The two good frames are emitted before the bad header throws.
+  decoder.push(bytes.subarray(0, bytes.length - 2));
+  assert.throws(
+    () => decoder.push(bytes.subarray(bytes.length - 2)),
+    /Cannot decode frame: length 4294967295 exceeds maxFrameSize 33554432/,
+  );
+  assert.equal(frames.length, 2);
+});
+
+test("decoder: end() reports the bytes of an incomplete frame", () => {
+  const frames: Uint8Array[] = [];
+  const decoder = new FrameDecoder((f) => frames.push(f));
+  const bytes = encodeFrames([patternBytes(5), patternBytes(100)]);
+  decoder.push(bytes.subarray(0, 9 + 2)); // first frame + 2 header bytes
+  assert.equal(decoder.bufferedBytes, 2);
+  decoder.push(bytes.subarray(11, 50));
+  assert.equal(decoder.bufferedBytes, 41);
+  assert.equal(decoder.end(), 41);
+  assert.equal(decoder.bufferedBytes, 0);
+  assert.equal(frames.length, 1);
+  assert.equal(decoder.end(), 0);
+});
+
+test("decoder: rejects bad options", () => {
+  assert.throws(
+    () => new FrameDecoder(() => {}, { maxFrameSize: -1 }),
+    RangeError,
+  );
+  assert.throws(
+    () => new FrameDecoder(() => {}, { maxFrameSize: 2 ** 32 }),
+    RangeError,
+  );
+  assert.throws(
+    () => new FrameDecoder(() => {}, { maxFrameSize: 1.5 }),
+    TypeError,
+  );
+});

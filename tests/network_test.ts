@@ -1,0 +1,7 @@
+// Runs the integration suite against every adapter this runtime supports.
+import { networkSuite } from "./_network_suite.ts";
+import { availableNetworks } from "./_runtime.ts";
+
+for (const [name, network] of await availableNetworks()) {
+  networkSuite(name, network);
+}
