@@ -7,7 +7,7 @@
  * `deno run -A mod.ts serve` starts the echo server, `deno run -A mod.ts client`
  * talks to it.
  *
- * @example Echo server and client on Deno
+ * @example Echo server and client (the runtime's adapter is picked for you)
  * ```ts ignore
  * import { connect, serve } from "./mod.ts";
  *
@@ -33,14 +33,14 @@ export * from "./src/stream_transport.ts";
 export * from "./src/server.ts";
 export * from "./src/client.ts";
 export * from "./src/cli.ts";
+export * from "./src/adapters/auto.ts";
+export { denoCliHost, denoNetwork } from "./src/adapters/deno.ts";
+export { bunNetwork } from "./src/adapters/bun.ts";
 export {
-  type ClientConnectOptions,
-  connect,
-  denoCliHost,
-  denoNetwork,
-  serve,
-  type ServeOptions,
-} from "./src/adapters/deno.ts";
+  nodeCliHost,
+  type NodeCliHostOptions,
+  nodeNetwork,
+} from "./src/adapters/node.ts";
 
 if (import.meta.main) {
   Deno.exit(await runCli(denoCliHost()));

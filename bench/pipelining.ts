@@ -6,7 +6,7 @@
 // Each round measures one-at-a-time (await each request) and pipelined (keep
 // `depth` requests in flight, issued in one tick) for `seconds` each, on a
 // fresh server and connection, and prints req/s; then the medians and ratio.
-import { connect, serve } from "../src/adapters/deno.ts";
+import { connect, serve } from "../src/adapters/auto.ts";
 
 function flag(name: string, fallback: number): number {
   const i = Deno.args.indexOf(`--${name}`);

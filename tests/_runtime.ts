@@ -1,63 +1,88 @@
 // The adapters and runtime facilities available to the tests on the runtime
-// that runs them.
+// that runs them: Deno tests the Deno and node:net adapters, Bun the Bun and
+// node:net adapters, Node the node:net adapter.
+import * as net from "node:net";
+import { Duplex } from "node:stream";
+import process from "node:process";
+import { fileURLToPath } from "node:url";
 import type { Network } from "../src/transport.ts";
 import type { StreamDuplex } from "../src/stream_transport.ts";
+import { denoNetwork } from "../src/adapters/deno.ts";
+import { bunNetwork } from "../src/adapters/bun.ts";
+import { nodeNetwork } from "../src/adapters/node.ts";
 
-// deno-lint-ignore no-explicit-any
-const g = globalThis as any;
-export const runtime: "deno" | "bun" | "node" = g.Bun
+const g = globalThis as { Bun?: unknown; Deno?: unknown };
+export const runtime: "deno" | "bun" | "node" = g.Bun !== undefined
   ? "bun"
-  : g.Deno
+  : g.Deno !== undefined
   ? "deno"
   : "node";
 
 /** The adapters to test here, by name. */
-export async function availableNetworks(): Promise<Array<[string, Network]>> {
-  const networks: Array<[string, Network]> = [];
+export function availableNetworks(): Array<[string, Network]> {
   if (runtime === "deno") {
-    const { denoNetwork } = await import("../src/adapters/deno.ts");
-    networks.push(["deno", denoNetwork]);
+    return [["deno", denoNetwork], ["node:net on deno", nodeNetwork]];
   }
-  return networks;
+  if (runtime === "bun") {
+    return [["bun", bunNetwork], ["node:net on bun", nodeNetwork]];
+  }
+  return [["node", nodeNetwork]];
 }
 
-/** Opens a real TCP connection as a Web Streams duplex, where the runtime has one. */
-export async function connectStream(
-  port: number,
-): Promise<StreamDuplex | null> {
+function toStreams(socket: net.Socket): StreamDuplex {
+  return Duplex.toWeb(socket) as unknown as StreamDuplex;
+}
+
+/** Opens a real TCP connection as a Web Streams duplex (`Duplex.toWeb`, or a `Deno.Conn`). */
+export async function connectStream(port: number): Promise<StreamDuplex> {
   if (runtime === "deno") {
-    return await g.Deno.connect({ hostname: "127.0.0.1", port });
+    const deno = (globalThis as unknown as {
+      Deno: {
+        connect(o: { hostname: string; port: number }): Promise<StreamDuplex>;
+      };
+    }).Deno;
+    return await deno.connect({ hostname: "127.0.0.1", port });
   }
-  return null;
+  const socket = net.connect({ host: "127.0.0.1", port, allowHalfOpen: true });
+  await new Promise<void>((resolve, reject) => {
+    socket.once("connect", resolve);
+    socket.once("error", reject);
+  });
+  return toStreams(socket);
 }
 
 /**
- * Listens on 127.0.0.1 with the runtime's own API and hands each accepted
- * socket to `onStream` as a Web Streams duplex; null where the runtime has no
- * socket as Web Streams.
+ * Listens on 127.0.0.1 with node:net and hands each accepted socket to
+ * `onStream` as a Web Streams duplex.
  */
-export function listenStreams(
+export async function listenStreams(
   onStream: (duplex: StreamDuplex) => void,
-): { port: number; close(): void } | null {
-  if (runtime !== "deno") return null;
-  const listener = g.Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  (async () => {
-    try {
-      for await (const conn of listener) onStream(conn);
-    } catch {
-      // closed
-    }
-  })();
-  return { port: listener.addr.port, close: () => listener.close() };
+): Promise<{ port: number; close(): void }> {
+  const server = net.createServer(
+    { allowHalfOpen: true },
+    (socket) => onStream(toStreams(socket)),
+  );
+  await new Promise<void>((resolve) =>
+    server.listen({ host: "127.0.0.1", port: 0 }, resolve)
+  );
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    close: () => server.close(),
+  };
 }
+
+const root = fileURLToPath(new URL("..", import.meta.url));
 
 /** The command that runs framewire's command line on this runtime. */
 export function cliCommand(): { command: string; args: string[] } {
-  const modPath = new URL("../mod.ts", import.meta.url).pathname;
   if (runtime === "deno") {
-    return { command: g.Deno.execPath(), args: ["run", "-A", modPath] };
+    return { command: process.execPath, args: ["run", "-A", `${root}mod.ts`] };
   }
-  throw new Error(
-    `Cannot run the command line: no entry point for ${runtime} yet`,
-  );
+  if (runtime === "bun") {
+    return {
+      command: process.execPath,
+      args: ["run", `${root}src/bun_main.ts`],
+    };
+  }
+  return { command: process.execPath, args: [`${root}bin/framewire.js`] };
 }

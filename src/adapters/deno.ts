@@ -1,6 +1,7 @@
 /**
  * The Deno adapter: TCP listening and connecting with `Deno.listen` and
- * `Deno.connect`, plus `serve()` and `connect()` shortcuts.
+ * `Deno.connect`. It describes the Deno objects it touches with small local
+ * types, so it type-checks with any TypeScript toolchain.
  *
  * Reads use `conn.read()` into a 64 KiB buffer that is reused whenever the
  * core keeps no view of it. A BYOB reader on `conn.readable` drains a bulk
@@ -12,8 +13,6 @@
  *
  * @module
  */
-import { Client, type ClientOptions } from "../client.ts";
-import { Server, type ServerOptions } from "../server.ts";
 import { Gate } from "../_gate.ts";
 import type { CliHost } from "../cli.ts";
 import type {
@@ -26,27 +25,71 @@ import type {
   TransportEvents,
 } from "../transport.ts";
 
+/** The part of a `Deno.Addr` this adapter reads. */
+interface DenoAddr {
+  transport: string;
+  hostname?: string;
+  port?: number;
+}
+
+/** The part of a `DenoConn` this adapter uses. */
+interface DenoConn {
+  readonly localAddr: DenoAddr;
+  readonly remoteAddr: DenoAddr;
+  read(buffer: Uint8Array): Promise<number | null>;
+  write(bytes: Uint8Array): Promise<number>;
+  closeWrite(): Promise<void>;
+  close(): void;
+  setNoDelay(noDelay?: boolean): void;
+}
+
+/** The part of a `Deno.TcpListener` this adapter uses. */
+interface DenoListener {
+  readonly addr: DenoAddr;
+  accept(): Promise<DenoConn>;
+  close(): void;
+}
+
+/** The part of the `Deno` namespace this adapter uses. */
+interface DenoNamespace {
+  listen(
+    options: { hostname: string; port: number; transport: "tcp" },
+  ): DenoListener;
+  connect(
+    options: { hostname: string; port: number; transport: "tcp" },
+  ): Promise<DenoConn>;
+  readonly args: readonly string[];
+  exit(code: number): never;
+  addSignalListener(signal: "SIGINT" | "SIGTERM", handler: () => void): void;
+  removeSignalListener(signal: "SIGINT" | "SIGTERM", handler: () => void): void;
+}
+
+function deno(): DenoNamespace {
+  const runtime = (globalThis as { Deno?: DenoNamespace }).Deno;
+  if (runtime === undefined) {
+    throw new Error("Cannot use the Deno adapter: this runtime is not Deno");
+  }
+  return runtime;
+}
+
 /** Bytes asked for per read. */
 const READ_SIZE = 64 * 1024;
 /** Queued writes totalling at most this many bytes are joined into one write. */
 const JOIN_LIMIT = 256 * 1024;
 
-function netAddr(addr: Deno.Addr): NetAddr {
-  if (addr.transport === "tcp" || addr.transport === "udp") {
-    return {
-      transport: addr.transport,
-      hostname: addr.hostname,
-      port: addr.port,
-    };
-  }
-  return { transport: addr.transport, hostname: "", port: 0 };
+function netAddr(addr: DenoAddr): NetAddr {
+  return {
+    transport: addr.transport,
+    hostname: addr.hostname ?? "",
+    port: addr.port ?? 0,
+  };
 }
 
 class DenoTransport implements Transport {
   readonly localAddr: NetAddr;
   readonly remoteAddr: NetAddr;
   bufferedAmount = 0;
-  #conn: Deno.Conn;
+  #conn: DenoConn;
   #events: TransportEvents | null = null;
   #paused: Gate | null = null;
   #queue: Uint8Array[] = [];
@@ -56,7 +99,7 @@ class DenoTransport implements Transport {
   #writeEnded = false;
   #closed = false;
 
-  constructor(conn: Deno.Conn) {
+  constructor(conn: DenoConn) {
     this.#conn = conn;
     this.localAddr = netAddr(conn.localAddr);
     this.remoteAddr = netAddr(conn.remoteAddr);
@@ -213,7 +256,7 @@ export const denoNetwork: Network = {
     options: ListenOptions,
     onConnection: (transport: Transport) => void,
   ): Promise<Listener> {
-    const listener = Deno.listen({
+    const listener = deno().listen({
       hostname: options.host ?? "0.0.0.0",
       port: options.port ?? 1234,
       transport: "tcp",
@@ -221,7 +264,7 @@ export const denoNetwork: Network = {
     let closed = false;
     (async () => {
       while (!closed) {
-        let conn: Deno.TcpConn;
+        let conn: DenoConn;
         try {
           conn = await listener.accept();
         } catch (error) {
@@ -248,7 +291,7 @@ export const denoNetwork: Network = {
   },
 
   async connect(options: ConnectOptions): Promise<Transport> {
-    const conn = await Deno.connect({
+    const conn = await deno().connect({
       hostname: options.host ?? "127.0.0.1",
       port: options.port ?? 1234,
       transport: "tcp",
@@ -257,70 +300,6 @@ export const denoNetwork: Network = {
     return new DenoTransport(conn);
   },
 };
-
-/**
- * Options of {@linkcode serve}: the server's settings and where to listen.
- *
- * @example
- * ```ts
- * import type { ServeOptions } from "./deno.ts";
- *
- * const options: ServeOptions = { host: "127.0.0.1", port: 0, maxFrameSize: 1 << 20 };
- * ```
- */
-export interface ServeOptions extends ServerOptions, ListenOptions {}
-
-/**
- * Options of {@linkcode connect}: the client's settings and where to connect.
- *
- * @example
- * ```ts
- * import type { ClientConnectOptions } from "./deno.ts";
- *
- * const options: ClientConnectOptions = { host: "127.0.0.1", port: 1234, maxInFlight: 64 };
- * ```
- */
-export interface ClientConnectOptions extends ClientOptions, ConnectOptions {}
-
-/**
- * Starts a server on Deno and resolves once it is listening.
- *
- * @param options Handler, limits, host (default 0.0.0.0) and port (default 1234; 0 picks one).
- * @returns The listening server; `server.addr` has the bound port.
- *
- * @example An echo server on a free port
- * ```ts ignore
- * import { serve } from "./deno.ts";
- *
- * await using server = await serve({ host: "127.0.0.1", port: 0 });
- * console.log(server.addr?.port);
- * ```
- */
-export async function serve(options: ServeOptions = {}): Promise<Server> {
-  const server = new Server(options);
-  await server.listen(denoNetwork, options);
-  return server;
-}
-
-/**
- * Connects a pipelining client on Deno.
- *
- * @param options Host (default 127.0.0.1), port (default 1234) and limits.
- * @returns The connected client.
- *
- * @example
- * ```ts ignore
- * import { connect } from "./deno.ts";
- *
- * await using client = await connect({ host: "127.0.0.1", port: 1234 });
- * const response = await client.request(new TextEncoder().encode("ping"));
- * ```
- */
-export async function connect(
-  options: ClientConnectOptions = {},
-): Promise<Client> {
-  return new Client(await denoNetwork.connect(options), options);
-}
 
 /**
  * The {@linkcode CliHost} for Deno: `Deno.args`, standard output and error,
@@ -337,21 +316,21 @@ export async function connect(
  * Deno.exit(await runCli(denoCliHost()));
  * ```
  */
-export function denoCliHost(args: readonly string[] = Deno.args): CliHost {
+export function denoCliHost(args: readonly string[] = deno().args): CliHost {
   return {
     args,
     network: denoNetwork,
     programName: "deno run -A mod.ts",
     print: (line) => console.log(line),
     printError: (line) => console.error(line),
-    exit: (code) => Deno.exit(code),
+    exit: (code) => deno().exit(code),
     onShutdownSignal(listener) {
-      const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
-      for (const signal of signals) Deno.addSignalListener(signal, listener);
+      const runtime = deno();
+      runtime.addSignalListener("SIGINT", listener);
+      runtime.addSignalListener("SIGTERM", listener);
       return () => {
-        for (const signal of signals) {
-          Deno.removeSignalListener(signal, listener);
-        }
+        runtime.removeSignalListener("SIGINT", listener);
+        runtime.removeSignalListener("SIGTERM", listener);
       };
     },
   };

@@ -1,0 +1,108 @@
+/**
+ * `serve()` and `connect()` for whichever runtime runs them: the Bun adapter
+ * on Bun, the Deno adapter on Deno, `node:net` elsewhere. User code is the
+ * same everywhere; pass `network` to choose an adapter explicitly.
+ *
+ * @module
+ */
+import { Client, type ClientOptions } from "../client.ts";
+import { Server, type ServerOptions } from "../server.ts";
+import type { ConnectOptions, ListenOptions, Network } from "../transport.ts";
+import { bunNetwork } from "./bun.ts";
+import { denoNetwork } from "./deno.ts";
+import { nodeNetwork } from "./node.ts";
+
+/**
+ * The network adapter for the current runtime: `bunNetwork` on Bun,
+ * `denoNetwork` on Deno, `nodeNetwork` on Node and anything else with
+ * `node:net`.
+ *
+ * @returns The adapter.
+ *
+ * @example
+ * ```ts
+ * import { defaultNetwork } from "./auto.ts";
+ *
+ * const network = defaultNetwork();
+ * ```
+ */
+export function defaultNetwork(): Network {
+  const g = globalThis as { Bun?: unknown; Deno?: unknown };
+  if (g.Bun !== undefined) return bunNetwork;
+  if (g.Deno !== undefined) return denoNetwork;
+  return nodeNetwork;
+}
+
+/**
+ * Options of {@linkcode serve}: the server's settings, where to listen, and
+ * optionally which adapter to listen with.
+ *
+ * @example
+ * ```ts
+ * import type { ServeOptions } from "./auto.ts";
+ *
+ * const options: ServeOptions = { host: "127.0.0.1", port: 0, maxFrameSize: 1 << 20 };
+ * ```
+ */
+export interface ServeOptions extends ServerOptions, ListenOptions {
+  /** The adapter. @default {defaultNetwork()} */
+  network?: Network;
+}
+
+/**
+ * Options of {@linkcode connect}: the client's settings, where to connect,
+ * and optionally which adapter to connect with.
+ *
+ * @example
+ * ```ts
+ * import type { ClientConnectOptions } from "./auto.ts";
+ *
+ * const options: ClientConnectOptions = { host: "127.0.0.1", port: 1234, maxInFlight: 64 };
+ * ```
+ */
+export interface ClientConnectOptions extends ClientOptions, ConnectOptions {
+  /** The adapter. @default {defaultNetwork()} */
+  network?: Network;
+}
+
+/**
+ * Starts a server and resolves once it is listening.
+ *
+ * @param options Handler, limits, host (default 0.0.0.0), port (default 1234;
+ * 0 picks one) and adapter.
+ * @returns The listening server; `server.addr` has the bound port.
+ *
+ * @example An echo server on a free port
+ * ```ts ignore
+ * import { serve } from "./auto.ts";
+ *
+ * await using server = await serve({ host: "127.0.0.1", port: 0 });
+ * console.log(server.addr?.port);
+ * ```
+ */
+export async function serve(options: ServeOptions = {}): Promise<Server> {
+  const server = new Server(options);
+  await server.listen(options.network ?? defaultNetwork(), options);
+  return server;
+}
+
+/**
+ * Connects a pipelining client.
+ *
+ * @param options Host (default 127.0.0.1), port (default 1234), limits and adapter.
+ * @returns The connected client.
+ *
+ * @example
+ * ```ts ignore
+ * import { connect } from "./auto.ts";
+ *
+ * await using client = await connect({ host: "127.0.0.1", port: 1234 });
+ * const response = await client.request(new TextEncoder().encode("ping"));
+ * ```
+ */
+export async function connect(
+  options: ClientConnectOptions = {},
+): Promise<Client> {
+  const network = options.network ?? defaultNetwork();
+  return new Client(await network.connect(options), options);
+}
