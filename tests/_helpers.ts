@@ -88,12 +88,20 @@ export class RawConnection {
     maxFrameSize: 0xffff_ffff,
   });
 
-  constructor(transport: Transport) {
+  /**
+   * @param transport The connection.
+   * @param slowReadMs When set, reading pauses for this long after every chunk.
+   */
+  constructor(transport: Transport, slowReadMs?: number) {
     this.transport = transport;
     transport.start({
       data: (chunk) => {
         this.bytesReceived += chunk.length;
         this.#decoder.push(chunk);
+        if (slowReadMs !== undefined && !this.closed) {
+          transport.pause();
+          setTimeout(() => transport.resume(), slowReadMs);
+        }
         return true;
       },
       end: () => {
@@ -108,10 +116,13 @@ export class RawConnection {
     });
   }
 
-  static async open(network: Network, port: number): Promise<RawConnection> {
-    return new RawConnection(
-      await network.connect({ host: "127.0.0.1", port }),
-    );
+  static async open(
+    network: Network,
+    port: number,
+    slowReadMs?: number,
+  ): Promise<RawConnection> {
+    const transport = await network.connect({ host: "127.0.0.1", port });
+    return new RawConnection(transport, slowReadMs);
   }
 
   write(bytes: Uint8Array): void {

@@ -433,4 +433,37 @@ export function networkSuite(name: string, network: Network): void {
       await server.close();
     },
   );
+
+  t(
+    "a slowly reading client gets many MiB of responses intact and in order",
+    async () => {
+      // The server's writes outrun the reader, so the adapter must queue what the
+      // socket did not take (partial writes on Bun) and send it from 'drain'.
+      const { server, port } = await startServer(network, {
+        highWaterMark: 64 * 1024,
+      });
+      const raw = await RawConnection.open(network, port, 1);
+      const count = 48;
+      const payloads = Array.from(
+        { length: count },
+        (_, i) => patternBytes(1024 * 1024 + i, i),
+      );
+      raw.write(encodeFrames(payloads));
+      await waitFor(
+        () => raw.frames.length === count,
+        "every response",
+        60_000,
+      );
+      raw.frames.forEach((frame, i) =>
+        assert.ok(sameBytes(frame, payloads[i]), `response ${i}`)
+      );
+      assert.ok(
+        server.stats().backpressurePauses > 0,
+        "the socket could not take the responses at once",
+      );
+      raw.transport.close();
+      await assertServes(network, port);
+      await server.close();
+    },
+  );
 }

@@ -73,16 +73,14 @@ export async function listenStreams(
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 
+/** Arguments that run framewire's command line with `runtimeName`'s executable. */
+export function cliArgs(runtimeName: string, base: string = root): string[] {
+  if (runtimeName === "deno") return ["run", "-A", `${base}mod.ts`];
+  if (runtimeName === "bun") return ["run", `${base}src/bun_main.ts`];
+  return [`${base}bin/framewire.js`];
+}
+
 /** The command that runs framewire's command line on this runtime. */
 export function cliCommand(): { command: string; args: string[] } {
-  if (runtime === "deno") {
-    return { command: process.execPath, args: ["run", "-A", `${root}mod.ts`] };
-  }
-  if (runtime === "bun") {
-    return {
-      command: process.execPath,
-      args: ["run", `${root}src/bun_main.ts`],
-    };
-  }
-  return { command: process.execPath, args: [`${root}bin/framewire.js`] };
+  return { command: process.execPath, args: cliArgs(runtime) };
 }
