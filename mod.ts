@@ -42,6 +42,9 @@ export {
   nodeNetwork,
 } from "./src/adapters/node.ts";
 
-if (import.meta.main) {
-  Deno.exit(await runCli(denoCliHost()));
+// Run as a program on Deno (`deno run -A mod.ts serve`): the command line.
+// Other runtimes have their own entry points (src/bun_main.ts, src/node_main.ts).
+if ((import.meta as { main?: boolean }).main && "Deno" in globalThis) {
+  const host = denoCliHost();
+  host.exit(await runCli(host));
 }

@@ -286,12 +286,13 @@ export function networkSuite(name: string, network: Network): void {
         { length: 20 },
         (_, i) => client.request(text(`p${i}`)),
       );
+      const settled = Promise.allSettled(pending); // handled before they reject
       await waitFor(
         () => server.stats().framesIn === 10,
         "requests at the server",
       );
       await server.close(); // forced after closeTimeout
-      const results = await Promise.allSettled(pending);
+      const results = await settled;
       for (const result of results) {
         assert.equal(result.status, "rejected");
         assert.ok(

@@ -29,8 +29,10 @@ export function availableNetworks(): Array<[string, Network]> {
   return [["node", nodeNetwork]];
 }
 
-function toStreams(socket: net.Socket): StreamDuplex {
-  return Duplex.toWeb(socket) as unknown as StreamDuplex;
+function toStreams(socket: unknown): StreamDuplex {
+  return (Duplex as unknown as { toWeb(s: unknown): StreamDuplex }).toWeb(
+    socket,
+  );
 }
 
 /** Opens a real TCP connection as a Web Streams duplex (`Duplex.toWeb`, or a `Deno.Conn`). */
@@ -58,26 +60,33 @@ export async function connectStream(port: number): Promise<StreamDuplex> {
 export async function listenStreams(
   onStream: (duplex: StreamDuplex) => void,
 ): Promise<{ port: number; close(): void }> {
+  // Node 20's Duplex.toWeb() never ends the readable of a half-open socket
+  // (the peer's FIN is not reported), so on Node the socket is not half-open:
+  // the FIN ends the readable and Node ends the writable itself. Deno's and
+  // Bun's toWeb() report the FIN on half-open sockets.
+  const allowHalfOpen = runtime !== "node";
   const server = net.createServer(
-    { allowHalfOpen: true },
+    { allowHalfOpen },
     (socket) => onStream(toStreams(socket)),
   );
   await new Promise<void>((resolve) =>
     server.listen({ host: "127.0.0.1", port: 0 }, resolve)
   );
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    close: () => server.close(),
-  };
+  const { port } = server.address() as { port: number };
+  return { port, close: () => server.close() };
 }
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 
+/** ".ts" when the tests run from source, ".js" when they run compiled (the npm build). */
+export const sourceExtension = import.meta.url.endsWith(".js") ? ".js" : ".ts";
+
 /** Arguments that run framewire's command line with `runtimeName`'s executable. */
 export function cliArgs(runtimeName: string, base: string = root): string[] {
-  if (runtimeName === "deno") return ["run", "-A", `${base}mod.ts`];
-  if (runtimeName === "bun") return ["run", `${base}src/bun_main.ts`];
-  return [`${base}bin/framewire.js`];
+  const ext = sourceExtension;
+  if (runtimeName === "deno") return ["run", "-A", `${base}mod${ext}`];
+  if (runtimeName === "bun") return ["run", `${base}src/bun_main${ext}`];
+  return [`${base}src/node_main${ext}`];
 }
 
 /** The command that runs framewire's command line on this runtime. */

@@ -76,7 +76,16 @@ interface NodeNet {
   ): NodeSocket;
 }
 
+/** The part of `process` the command line host uses. */
+interface NodeProcess {
+  readonly argv: readonly string[];
+  exit(code: number): never;
+  on(signal: "SIGINT" | "SIGTERM", listener: () => void): void;
+  removeListener(signal: "SIGINT" | "SIGTERM", listener: () => void): void;
+}
+
 const net = nodeNet as unknown as NodeNet;
+const process = nodeProcess as unknown as NodeProcess;
 
 /** Pending connections the kernel queues for accept(): enough for a burst of 10,000 connects. */
 const LISTEN_BACKLOG = 65535;
@@ -248,18 +257,18 @@ export interface NodeCliHostOptions {
  */
 export function nodeCliHost(options: NodeCliHostOptions = {}): CliHost {
   return {
-    args: options.args ?? nodeProcess.argv.slice(2),
+    args: options.args ?? process.argv.slice(2),
     network: options.network ?? nodeNetwork,
     programName: options.programName ?? "framewire",
     print: (line) => console.log(line),
     printError: (line) => console.error(line),
-    exit: (code) => nodeProcess.exit(code),
+    exit: (code) => process.exit(code),
     onShutdownSignal(listener) {
-      nodeProcess.on("SIGINT", listener);
-      nodeProcess.on("SIGTERM", listener);
+      process.on("SIGINT", listener);
+      process.on("SIGTERM", listener);
       return () => {
-        nodeProcess.removeListener("SIGINT", listener);
-        nodeProcess.removeListener("SIGTERM", listener);
+        process.removeListener("SIGINT", listener);
+        process.removeListener("SIGTERM", listener);
       };
     },
   };

@@ -1,0 +1,350 @@
+/**
+ * Builds framewire's npm package from the Deno source, tests it on Node and
+ * checks the packed tarball:
+ *
+ *   deno run -A build_npm.ts 0.1.0      (or: deno task build:npm)
+ *
+ * 1. Empties `npm/` and compiles `mod.ts`, `src/` and `tests/` with the
+ *    TypeScript compiler from npm to ES modules with `.d.ts` files and source
+ *    maps, rewriting `.ts` import specifiers to `.js`. Type errors fail it.
+ * 2. Writes `npm/package.json` (exports for the root and each adapter, `bin`,
+ *    `engines`, `files`) and copies README.md and LICENSE.
+ * 3. Runs the test suite on Node against the built files (`node --test`).
+ * 4. Packs the package and, in a fresh temporary folder, installs the tarball,
+ *    runs an ESM script that imports `framewire` and `framewire/node` and
+ *    round-trips pipelined requests, and smoke-runs the `framewire` bin.
+ *
+ * @module
+ */
+import ts from "typescript";
+
+const root = new URL(".", import.meta.url).pathname.replace(/\/$/, "");
+const npmDir = `${root}/npm`;
+const outDir = `${npmDir}/esm`;
+const REPOSITORY = Deno.env.get("FRAMEWIRE_REPOSITORY") ??
+  "https://github.com/framewire/framewire";
+
+const version = Deno.args[0];
+if (
+  version === undefined || !/^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/.test(version)
+) {
+  console.error(
+    version === undefined
+      ? "error: the package version is required"
+      : `error: '${version}' is not a version such as 0.1.0`,
+  );
+  console.error(
+    "Usage: deno run -A build_npm.ts VERSION   (for example 0.1.0)",
+  );
+  Deno.exit(2);
+}
+
+function step(title: string): void {
+  console.log(`\n== ${title}`);
+}
+
+async function run(
+  command: string,
+  args: string[],
+  options: { cwd?: string; env?: Record<string, string> } = {},
+): Promise<void> {
+  const status = await new Deno.Command(command, {
+    args,
+    cwd: options.cwd ?? npmDir,
+    env: options.env,
+    stdout: "inherit",
+    stderr: "inherit",
+  }).spawn().status;
+  if (!status.success) {
+    throw new Error(
+      `Cannot build npm package: '${command} ${
+        args.join(" ")
+      }' exited ${status.code}`,
+    );
+  }
+}
+
+async function* walk(dir: string): AsyncGenerator<string> {
+  for await (const entry of Deno.readDir(dir)) {
+    const path = `${dir}/${entry.name}`;
+    if (entry.isDirectory) yield* walk(path);
+    else if (entry.name.endsWith(".ts")) yield path;
+  }
+}
+
+// The runtime-neutral core and the adapters describe what they use of each
+// runtime with local types; node:* imports only need to exist as modules.
+const SHIMS_FILE = `${root}/__framewire_build_shims.d.ts`;
+const SHIMS = [
+  "node:net",
+  "node:process",
+  "node:stream",
+  "node:url",
+  "node:child_process",
+  "node:test",
+  "node:assert/strict",
+].map((name) => `declare module "${name}";`).join("\n");
+
+const COMPILER_OPTIONS: ts.CompilerOptions = {
+  target: ts.ScriptTarget.ES2022,
+  module: ts.ModuleKind.ESNext,
+  moduleResolution: ts.ModuleResolutionKind.Bundler,
+  lib: ["lib.es2022.d.ts", "lib.dom.d.ts", "lib.esnext.disposable.d.ts"],
+  types: [],
+  strict: true,
+  declaration: true,
+  sourceMap: true,
+  inlineSources: true,
+  rootDir: root,
+  outDir,
+  rewriteRelativeImportExtensions: true,
+  allowImportingTsExtensions: true,
+  noEmitOnError: true,
+  skipLibCheck: true,
+  newLine: ts.NewLineKind.LineFeed,
+};
+
+/** Type-checks and emits the package's source; any type error fails the build. */
+function compile(rootNames: string[]): void {
+  const options = COMPILER_OPTIONS;
+  const host = ts.createCompilerHost(options);
+  const getSourceFile = host.getSourceFile;
+  host.getSourceFile = (fileName, languageVersion, onError, shouldCreate) =>
+    fileName === SHIMS_FILE
+      ? ts.createSourceFile(fileName, SHIMS, languageVersion)
+      : getSourceFile.call(
+        host,
+        fileName,
+        languageVersion,
+        onError,
+        shouldCreate,
+      );
+  const fileExists = host.fileExists;
+  host.fileExists = (fileName) =>
+    fileName === SHIMS_FILE || fileExists.call(host, fileName);
+  const program = ts.createProgram([...rootNames, SHIMS_FILE], options, host);
+  const diagnostics = [...ts.getPreEmitDiagnostics(program)];
+  if (diagnostics.length === 0) diagnostics.push(...program.emit().diagnostics);
+  if (diagnostics.length > 0) {
+    console.error(ts.formatDiagnosticsWithColorAndContext(diagnostics, {
+      getCanonicalFileName: (f) => f,
+      getCurrentDirectory: () => root,
+      getNewLine: () => "\n",
+    }));
+    throw new Error(
+      `Cannot build npm package: ${diagnostics.length} TypeScript errors`,
+    );
+  }
+}
+
+/**
+ * Emits the test files as JavaScript beside the built package. They are
+ * type-checked with Node's own types by `deno check`; here they are only
+ * transpiled, since the build has no Node type package.
+ */
+async function transpileTests(paths: string[]): Promise<void> {
+  for (const path of paths) {
+    const { outputText } = ts.transpileModule(await Deno.readTextFile(path), {
+      compilerOptions: {
+        ...COMPILER_OPTIONS,
+        declaration: false,
+        sourceMap: false,
+      },
+      fileName: path,
+    });
+    const target = `${outDir}/${
+      path.slice(root.length + 1).replace(/\.ts$/, ".js")
+    }`;
+    await Deno.mkdir(target.slice(0, target.lastIndexOf("/")), {
+      recursive: true,
+    });
+    await Deno.writeTextFile(target, outputText);
+  }
+}
+
+/** Declaration files keep `.ts` specifiers; point them at the emitted `.d.ts`/`.js` pairs. */
+async function rewriteDeclarationSpecifiers(): Promise<void> {
+  for await (const path of walk(outDir)) {
+    if (!path.endsWith(".d.ts")) continue;
+    const text = await Deno.readTextFile(path);
+    const fixed = text.replace(
+      /(from\s+["']\.{1,2}\/[^"']*?)\.ts(["'])/g,
+      "$1.js$2",
+    )
+      .replace(/(import\(["']\.{1,2}\/[^"']*?)\.ts(["']\))/g, "$1.js$2");
+    if (fixed !== text) await Deno.writeTextFile(path, fixed);
+  }
+}
+
+function packageJson(): Record<string, unknown> {
+  const entry = (path: string) => ({
+    types: `./esm/${path}.d.ts`,
+    import: `./esm/${path}.js`,
+  });
+  return {
+    name: "framewire",
+    version,
+    description:
+      "A high-performance TCP server and pipelining client for a length-prefixed binary protocol, on Node, Bun and Deno",
+    license: "MIT",
+    repository: { type: "git", url: `git+${REPOSITORY}.git` },
+    type: "module",
+    main: "./esm/mod.js",
+    types: "./esm/mod.d.ts",
+    exports: {
+      ".": entry("mod"),
+      "./node": entry("src/adapters/node"),
+      "./bun": entry("src/adapters/bun"),
+      "./deno": entry("src/adapters/deno"),
+      "./package.json": "./package.json",
+    },
+    bin: { framewire: "./esm/src/node_main.js" },
+    engines: { node: ">=20" },
+    files: [
+      "esm/mod.js",
+      "esm/mod.js.map",
+      "esm/mod.d.ts",
+      "esm/src/",
+      "README.md",
+      "LICENSE",
+    ],
+    keywords: [
+      "tcp",
+      "framing",
+      "length-prefixed",
+      "pipelining",
+      "server",
+      "client",
+    ],
+    sideEffects: false,
+  };
+}
+
+const SMOKE_SCRIPT = `
+import { connect, serve, Server, FrameTooLargeError } from "framewire";
+import { nodeNetwork } from "framewire/node";
+
+const server = await serve({ host: "127.0.0.1", port: 0, network: nodeNetwork });
+const client = await connect({ host: "127.0.0.1", port: server.addr.port });
+const encoder = new TextEncoder();
+const requests = Array.from({ length: 1000 }, (_, i) => encoder.encode("request " + i));
+const responses = await Promise.all(requests.map((r) => client.request(r)));
+const decoder = new TextDecoder();
+responses.forEach((response, i) => {
+  if (decoder.decode(response) !== "request " + i) throw new Error("response " + i + " is wrong");
+});
+if (!(server instanceof Server) || typeof FrameTooLargeError !== "function") {
+  throw new Error("exports are missing");
+}
+await client.close();
+await server.close();
+console.log("tarball check: " + responses.length + " pipelined requests answered in order");
+`;
+
+async function smokeTestBin(dir: string): Promise<void> {
+  // The server runs from the installed bin itself (what `npx framewire`
+  // starts), so the signal that stops it reaches it rather than an npx wrapper.
+  const serve = new Deno.Command(`${dir}/node_modules/.bin/framewire`, {
+    args: ["serve", "--host", "127.0.0.1", "--port", "0"],
+    cwd: dir,
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const reader = serve.stdout.getReader();
+  let output = "";
+  let port = 0;
+  const deadline = Date.now() + 30_000;
+  while (port === 0 && Date.now() < deadline) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    output += new TextDecoder().decode(value);
+    port = Number(
+      /Server listening on 127\.0\.0\.1:(\d+)/.exec(output)?.[1] ?? 0,
+    );
+  }
+  if (port === 0) {
+    serve.kill("SIGKILL");
+    throw new Error(
+      `Cannot smoke-test the bin: 'npx framewire serve' printed: ${output}`,
+    );
+  }
+  console.log(output.trim());
+  let clientError: unknown = null;
+  try {
+    await run("npx", ["--no", "framewire", "client", "--port", String(port)], {
+      cwd: dir,
+    });
+  } catch (error) {
+    clientError = error;
+  }
+  serve.kill("SIGTERM");
+  while (true) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    output += new TextDecoder().decode(value);
+  }
+  const status = await serve.status;
+  console.log(output.trim().split("\n").slice(1).join("\n"));
+  if (clientError !== null) throw clientError;
+  if (!status.success) {
+    throw new Error(`Cannot smoke-test the bin: serve exited ${status.code}`);
+  }
+}
+
+step(`Compiling framewire ${version} into npm/`);
+await Deno.remove(npmDir, { recursive: true }).catch((error) => {
+  if (!(error instanceof Deno.errors.NotFound)) throw error;
+});
+await Deno.mkdir(npmDir, { recursive: true });
+const sources = [`${root}/mod.ts`];
+for await (const path of walk(`${root}/src`)) sources.push(path);
+compile(sources.sort());
+const tests: string[] = [];
+for await (const path of walk(`${root}/tests`)) tests.push(path);
+await transpileTests(tests.sort());
+await rewriteDeclarationSpecifiers();
+await Deno.writeTextFile(
+  `${npmDir}/package.json`,
+  JSON.stringify(packageJson(), null, 2) + "\n",
+);
+await Deno.copyFile(`${root}/README.md`, `${npmDir}/README.md`);
+await Deno.copyFile(`${root}/LICENSE`, `${npmDir}/LICENSE`);
+await Deno.chmod(`${outDir}/src/node_main.js`, 0o755);
+
+step("Running the test suite on Node against the built files");
+const testFiles: string[] = [];
+for await (const entry of Deno.readDir(`${outDir}/tests`)) {
+  if (entry.name.endsWith("_test.js")) {
+    testFiles.push(`esm/tests/${entry.name}`);
+  }
+}
+await run("node", ["--test", ...testFiles.sort()]);
+
+step("Packing and checking the tarball in a fresh folder");
+await run("npm", ["pack", "--silent"]);
+const tarball = `${npmDir}/framewire-${version}.tgz`;
+const tmp = await Deno.makeTempDir({ prefix: "framewire-tarball-" });
+try {
+  await Deno.writeTextFile(
+    `${tmp}/package.json`,
+    JSON.stringify({
+      name: "framewire-tarball-check",
+      private: true,
+      type: "module",
+    }),
+  );
+  await run(
+    "npm",
+    ["install", "--no-audit", "--no-fund", "--offline", tarball],
+    { cwd: tmp },
+  );
+  await Deno.writeTextFile(`${tmp}/check.mjs`, SMOKE_SCRIPT);
+  await run("node", ["check.mjs"], { cwd: tmp });
+  await smokeTestBin(tmp);
+} finally {
+  await Deno.remove(tmp, { recursive: true });
+}
+const size = (await Deno.stat(tarball)).size;
+console.log(
+  `\nnpm/framewire-${version}.tgz: ${size} bytes; package built and checked`,
+);
