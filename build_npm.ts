@@ -43,18 +43,31 @@ function step(title: string): void {
   console.log(`\n== ${title}`);
 }
 
+/** A step that takes longer than this has hung: it is killed and fails the build. */
+const STEP_TIMEOUT_MS = 10 * 60 * 1000;
+
 async function run(
   command: string,
   args: string[],
   options: { cwd?: string; env?: Record<string, string> } = {},
 ): Promise<void> {
-  const status = await new Deno.Command(command, {
+  const child = new Deno.Command(command, {
     args,
     cwd: options.cwd ?? npmDir,
     env: options.env,
     stdout: "inherit",
     stderr: "inherit",
-  }).spawn().status;
+  }).spawn();
+  const timer = setTimeout(() => {
+    console.error(
+      `'${command} ${args.join(" ")}' ran over ${
+        STEP_TIMEOUT_MS / 1000
+      } s: killing it`,
+    );
+    child.kill("SIGKILL");
+  }, STEP_TIMEOUT_MS);
+  const status = await child.status;
+  clearTimeout(timer);
   if (!status.success) {
     throw new Error(
       `Cannot build npm package: '${command} ${

@@ -15,12 +15,23 @@ export interface ParsedArgs {
   positional: string[];
 }
 
-/** Parses `--name value`, `--name=value`, `-h` and positional arguments; `--` ends flags. */
-export function parseArgs(args: readonly string[], spec: FlagSpec): ParsedArgs {
+/**
+ * Parses `--name value`, `--name=value`, one-letter aliases from `short`
+ * (`-c 50` for `--connections 50`), `-h` and positional arguments; `--` ends
+ * flags.
+ */
+export function parseArgs(
+  args: readonly string[],
+  spec: FlagSpec,
+  short: Record<string, string> = {},
+): ParsedArgs {
   const flags: Record<string, string | true> = {};
   const positional: string[] = [];
   for (let i = 0; i < args.length; i++) {
-    const arg = args[i];
+    let arg = args[i];
+    if (/^-[A-Za-z]$/.test(arg) && short[arg[1]] !== undefined) {
+      arg = `--${short[arg[1]]}`;
+    }
     if (arg === "--") {
       positional.push(...args.slice(i + 1));
       break;
@@ -88,4 +99,9 @@ export function parsePort(text: string): number {
     );
   }
   return Number(text);
+}
+
+/** A host for display: IPv6 addresses in brackets. */
+export function formatHost(hostname: string): string {
+  return hostname.includes(":") ? `[${hostname}]` : hostname;
 }

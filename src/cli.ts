@@ -7,7 +7,14 @@
 import { Client } from "./client.ts";
 import { Server } from "./server.ts";
 import { DEFAULT_MAX_FRAME_SIZE, MAX_FRAME_SIZE_LIMIT } from "./constants.ts";
-import { parseArgs, parsePort, parseSize, UsageError } from "./_cli_args.ts";
+import {
+  formatHost,
+  parseArgs,
+  parsePort,
+  parseSize,
+  UsageError,
+} from "./_cli_args.ts";
+import { benchCommand } from "./_cli_bench.ts";
 import type { FlagSpec } from "./_cli_args.ts";
 import type { Network } from "./transport.ts";
 
@@ -36,6 +43,10 @@ export interface CliHost {
    * called.
    */
   onShutdownSignal(listener: () => void): () => void;
+  /** Whether standard output is a terminal (for the load tester's progress line). */
+  isTerminal: boolean;
+  /** Writes text to standard output with no newline (a progress line). */
+  printPartial(text: string): void;
   /** Ends the process at once with `code`. */
   exit(code: number): never;
   /** The program's name as a user types it, for usage text. */
@@ -49,6 +60,7 @@ const HELP = {
 Usage:
   ${p} serve [options]              run the echo server
   ${p} client [options] [MESSAGE...] send messages and print the responses
+  ${p} bench [options]              load-test a server
 
 Run '${p} <command> --help' for a command's options.`,
   serve: (p: string) =>
@@ -105,6 +117,8 @@ export async function runCli(host: CliHost): Promise<number> {
         return await serveCommand(host, rest);
       case "client":
         return await clientCommand(host, rest);
+      case "bench":
+        return await benchCommand(host, rest);
       case undefined:
       case "help":
       case "-h":
@@ -117,10 +131,9 @@ export async function runCli(host: CliHost): Promise<number> {
   } catch (error) {
     if (error instanceof UsageError) {
       host.printError(`error: ${error.message}`);
+      const known = ["serve", "client", "bench"].includes(command ?? "");
       host.printError(
-        `Run '${p} ${
-          command && command in HELP ? command + " " : ""
-        }--help' for usage.`,
+        `Run '${p} ${known ? command + " " : ""}--help' for usage.`,
       );
       return 2;
     }
@@ -184,10 +197,6 @@ async function serveCommand(host: CliHost, args: string[]): Promise<number> {
   );
   unsubscribe();
   return 0;
-}
-
-function formatHost(hostname: string): string {
-  return hostname.includes(":") ? `[${hostname}]` : hostname;
 }
 
 function demoMessages(): Uint8Array[] {

@@ -121,7 +121,12 @@ test("cli: serve prints its address, answers the client demo, and stops on SIGTE
 });
 
 test("cli: --help on every subcommand, exit 0", async () => {
-  for (const args of [["--help"], ["serve", "--help"], ["client", "-h"]]) {
+  for (
+    const args of [["--help"], ["serve", "--help"], ["client", "-h"], [
+      "bench",
+      "--help",
+    ]]
+  ) {
     const run = await runCli(args);
     assert.equal(run.code, 0, args.join(" "));
     assert.match(run.stdout, /Usage:/);
@@ -157,4 +162,73 @@ test("cli: client exits non-zero when no server answers", async () => {
   const run = await runCli(["client", "--port", String(server.port), "hi"]);
   assert.equal(run.code, 1);
   assert.match(run.stderr, /error: Cannot connect to 127\.0\.0\.1:\d+/);
+});
+
+test("cli: bench drives a server and prints a summary, or one JSON object", async () => {
+  const server = await startServe();
+  try {
+    const port = String(server.port);
+    const text = await runCli([
+      "bench",
+      "--port",
+      port,
+      "-n",
+      "2000",
+      "-c",
+      "4",
+      "-P",
+      "8",
+      "--verify",
+    ]);
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(text.stdout, /requests: 2,000 in [\d.]+ s = [\d,]+ req\/s/);
+    assert.match(
+      text.stdout,
+      /errors: 0 \(connect 0, closed 0, mismatch 0, protocol 0, timeout 0\)/,
+    );
+    assert.match(
+      text.stdout,
+      /latency us: p50 [\d.]+ +p90 [\d.]+ +p99 [\d.]+ +p99\.9 [\d.]+ +max [\d.]+/,
+    );
+    const json = await runCli([
+      "bench",
+      "--port",
+      port,
+      "-d",
+      "0.3",
+      "-w",
+      "0",
+      "-c",
+      "2",
+      "--json",
+    ]);
+    assert.equal(json.code, 0, json.stderr);
+    const result = JSON.parse(json.stdout.trim().split("\n").at(-1)!);
+    assert.equal(result.connections, 2);
+    assert.equal(result.errorCount, 0);
+    assert.ok(result.requests > 0);
+    assert.equal(typeof result.latencyUs.p99, "number");
+  } finally {
+    const exit = exited(server.child);
+    server.child.kill("SIGTERM");
+    assert.equal(await exit, 0);
+  }
+});
+
+test("cli: bench against no server exits 1 with connect errors", async () => {
+  const server = await startServe();
+  const exit = exited(server.child);
+  server.child.kill("SIGTERM");
+  await exit;
+  const run = await runCli([
+    "bench",
+    "--port",
+    String(server.port),
+    "-c",
+    "2",
+    "-d",
+    "0.2",
+  ]);
+  assert.equal(run.code, 1);
+  assert.match(run.stdout, /errors: 2 \(connect 2,/);
 });

@@ -60,6 +60,10 @@ interface DenoNamespace {
     options: { hostname: string; port: number; transport: "tcp" },
   ): Promise<DenoConn>;
   readonly args: readonly string[];
+  readonly stdout: {
+    isTerminal(): boolean;
+    writeSync(bytes: Uint8Array): number;
+  };
   exit(code: number): never;
   addSignalListener(signal: "SIGINT" | "SIGTERM", handler: () => void): void;
   removeSignalListener(signal: "SIGINT" | "SIGTERM", handler: () => void): void;
@@ -344,6 +348,10 @@ export function denoCliHost(args: readonly string[] = deno().args): CliHost {
     print: (line) => console.log(line),
     printError: (line) => console.error(line),
     exit: (code) => deno().exit(code),
+    isTerminal: deno().stdout.isTerminal(),
+    printPartial: (text) => {
+      deno().stdout.writeSync(new TextEncoder().encode(text));
+    },
     onShutdownSignal(listener) {
       const runtime = deno();
       runtime.addSignalListener("SIGINT", listener);

@@ -79,6 +79,7 @@ interface NodeNet {
 /** The part of `process` the command line host uses. */
 interface NodeProcess {
   readonly argv: readonly string[];
+  readonly stdout: { readonly isTTY?: boolean; write(text: string): boolean };
   exit(code: number): never;
   on(signal: "SIGINT" | "SIGTERM", listener: () => void): void;
   removeListener(signal: "SIGINT" | "SIGTERM", listener: () => void): void;
@@ -263,6 +264,10 @@ export function nodeCliHost(options: NodeCliHostOptions = {}): CliHost {
     print: (line) => console.log(line),
     printError: (line) => console.error(line),
     exit: (code) => process.exit(code),
+    isTerminal: process.stdout.isTTY === true,
+    printPartial: (text) => {
+      process.stdout.write(text);
+    },
     onShutdownSignal(listener) {
       process.on("SIGINT", listener);
       process.on("SIGTERM", listener);

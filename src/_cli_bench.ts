@@ -1,0 +1,166 @@
+import { runLoadTest } from "./load_tester.ts";
+import type { LoadTestResult } from "./load_tester.ts";
+import {
+  formatHost,
+  parseArgs,
+  parsePort,
+  parseSize,
+  UsageError,
+} from "./_cli_args.ts";
+import type { CliHost } from "./cli.ts";
+
+const BENCH_FLAGS = {
+  requests: "value",
+  duration: "value",
+  connections: "value",
+  pipeline: "value",
+  size: "value",
+  warmup: "value",
+  host: "value",
+  port: "value",
+  verify: "boolean",
+  json: "boolean",
+} as const;
+
+const BENCH_SHORT = {
+  n: "requests",
+  d: "duration",
+  c: "connections",
+  P: "pipeline",
+  s: "size",
+  w: "warmup",
+};
+
+/** Usage text of `bench`. */
+export function benchHelp(p: string): string {
+  return `Usage: ${p} bench [-n REQUESTS | -d SECONDS] [-c CONNECTIONS] [-P PIPELINE_DEPTH]
+       [-s PAYLOAD_BYTES] [-w SECONDS] [--host HOST] [--port PORT] [--verify] [--json]
+
+Load-tests a framewire (echo) server: each connection keeps PIPELINE_DEPTH
+requests in flight (closed loop); only responses received are counted; the
+warm-up is not counted. Connections are opened in batches of 200.
+'${p} bench -n 10000 -c 100' sends 10,000 requests over 100 connections.
+
+Options:
+  -n, --requests N         measure exactly N requests (then -d is the time limit, default 60)
+  -d, --duration SECONDS   measure for SECONDS (default 5)
+  -c, --connections N      connections (default 1)
+  -P, --pipeline N         requests in flight per connection (default 1)
+  -s, --size BYTES         payload bytes per request; k/m suffixes allowed (default 16)
+  -w, --warmup SECONDS     load before measuring (default 1; 0 with -n)
+  --host HOST              server host (default 127.0.0.1)
+  --port PORT              server port (default 1234)
+  --verify                 compare every response with its request
+  --json                   print the result as one JSON object
+  -h, --help               show this help
+
+On a terminal a progress line shows the rate each second. Exits 1 if any
+error occurred (connect, closed, mismatch, protocol, timeout).`;
+}
+
+function positiveNumber(
+  name: string,
+  text: string | true | undefined,
+): number | undefined {
+  if (text === undefined) return undefined;
+  const value = Number(text);
+  if (typeof text !== "string" || !Number.isFinite(value) || value < 0) {
+    throw new UsageError(
+      `option '--${name}' expects a number of seconds, got '${text}'`,
+    );
+  }
+  return value;
+}
+
+function positiveInteger(
+  name: string,
+  text: string | true | undefined,
+): number | undefined {
+  if (text === undefined) return undefined;
+  if (typeof text !== "string" || !/^\d+$/.test(text) || Number(text) < 1) {
+    throw new UsageError(
+      `option '--${name}' expects a whole number of at least 1, got '${text}'`,
+    );
+  }
+  return Number(text);
+}
+
+const thousands = (n: number) => Math.round(n).toLocaleString("en-US");
+
+/** Formats a load test result as the summary lines. */
+export function formatBenchResult(
+  result: LoadTestResult,
+  target: string,
+): string[] {
+  const e = result.errors;
+  const l = result.latencyUs;
+  return [
+    `framewire bench: ${target}, ${result.connected}/${result.connections} connections x ${result.pipeline} in flight, ${result.payloadSize}-byte payloads${
+      result.verified ? ", verified" : ""
+    }`,
+    `requests: ${thousands(result.requests)} in ${
+      result.seconds.toFixed(2)
+    } s = ${thousands(result.requestsPerSecond)} req/s`,
+    `errors: ${result.errorCount} (connect ${e.connect}, closed ${e.closed}, mismatch ${e.mismatch}, protocol ${e.protocol}, timeout ${e.timeout})`,
+    `payload: sent ${result.sentMBps.toFixed(2)} MB/s, received ${
+      result.receivedMBps.toFixed(2)
+    } MB/s (MB = 10^6 bytes)`,
+    `latency us: p50 ${l.p50}  p90 ${l.p90}  p99 ${l.p99}  p99.9 ${l.p999}  max ${l.max}  (min ${l.min}, mean ${l.mean})`,
+  ];
+}
+
+/** Runs `bench`; returns the exit code. */
+export async function benchCommand(
+  host: CliHost,
+  args: string[],
+): Promise<number> {
+  const { flags, positional } = parseArgs(args, BENCH_FLAGS, BENCH_SHORT);
+  if (flags.help) {
+    host.print(benchHelp(host.programName));
+    return 0;
+  }
+  if (positional.length > 0) {
+    throw new UsageError(`unexpected argument '${positional[0]}'`);
+  }
+  const requests = positiveInteger("requests", flags.requests);
+  const duration = positiveNumber("duration", flags.duration);
+  if (duration === 0) {
+    throw new UsageError("option '--duration' must be more than 0");
+  }
+  const hostname = (flags.host as string | undefined) ?? "127.0.0.1";
+  const port = flags.port ? parsePort(flags.port as string) : 1234;
+  const progress = host.isTerminal && !flags.json;
+  const result = await runLoadTest({
+    network: host.network,
+    host: hostname,
+    port,
+    connections: positiveInteger("connections", flags.connections),
+    pipeline: positiveInteger("pipeline", flags.pipeline),
+    payloadSize: flags.size
+      ? parseSize("size", flags.size as string, 1 << 30)
+      : undefined,
+    requests,
+    duration,
+    warmup: positiveNumber("warmup", flags.warmup),
+    verify: flags.verify === true,
+    onProgress: progress
+      ? (p) =>
+        host.printPartial(
+          `\r${p.seconds.toFixed(0)} s: ${thousands(p.requests)} requests, ${
+            thousands(p.requestsPerSecond)
+          } req/s   `,
+        )
+      : undefined,
+  });
+  if (progress) host.printPartial("\r\x1b[K");
+  if (flags.json) {
+    host.print(JSON.stringify({ host: hostname, port, ...result }));
+  } else {
+    for (
+      const line of formatBenchResult(result, `${formatHost(hostname)}:${port}`)
+    ) {
+      host.print(line);
+    }
+  }
+  return result.errorCount === 0 && result.connected > 0 ? 0 : 1;
+}

@@ -1,0 +1,512 @@
+/**
+ * framewire's load tester: a closed-loop load generator that keeps a fixed
+ * number of requests in flight on each of many connections, verifies
+ * responses if asked, and measures throughput and latency.
+ *
+ * @module
+ */
+import { FrameDecoder } from "./frame_decoder.ts";
+import { FRAME_HEADER_SIZE } from "./constants.ts";
+import { LatencyHistogram } from "./latency_histogram.ts";
+import { integerOption } from "./_validate.ts";
+import type { Network, Transport, TransportEvents } from "./transport.ts";
+
+/**
+ * Settings of {@linkcode runLoadTest}.
+ *
+ * @example
+ * ```ts
+ * import type { LoadTestOptions } from "./load_tester.ts";
+ * import { nodeNetwork } from "./adapters/node.ts";
+ *
+ * const options: LoadTestOptions = { network: nodeNetwork, port: 1234, connections: 50, pipeline: 32 };
+ * ```
+ */
+export interface LoadTestOptions {
+  /** The adapter to connect with. */
+  network: Network;
+  /** Server host. @default {"127.0.0.1"} */
+  host?: string;
+  /** Server port. @default {1234} */
+  port?: number;
+  /** Connections to open. @default {1} */
+  connections?: number;
+  /** Requests kept in flight on each connection. @default {1} */
+  pipeline?: number;
+  /** Payload bytes per request. @default {16} */
+  payloadSize?: number;
+  /**
+   * Measured requests in all: the test sends exactly this many after the
+   * warm-up and waits for their answers. Without it the test runs for
+   * `duration` seconds.
+   */
+  requests?: number;
+  /**
+   * Seconds to measure; with `requests`, the time limit instead.
+   * @default {5, or 60 with requests}
+   */
+  duration?: number;
+  /** Seconds of load before measuring starts. @default {1, or 0 with requests} */
+  warmup?: number;
+  /** Compare every response with its request. @default {false} */
+  verify?: boolean;
+  /** Connections opened at once while connecting. @default {200} */
+  connectBatch?: number;
+  /** Called about once a second while measuring. */
+  onProgress?: (progress: LoadTestProgress) => void;
+}
+
+/**
+ * A progress report while a load test runs.
+ *
+ * @example
+ * ```ts
+ * import type { LoadTestProgress } from "./load_tester.ts";
+ *
+ * const show = (p: LoadTestProgress) => `${p.seconds.toFixed(0)} s: ${p.requestsPerSecond} req/s`;
+ * ```
+ */
+export interface LoadTestProgress {
+  /** Seconds measured so far. */
+  seconds: number;
+  /** Responses counted so far. */
+  requests: number;
+  /** Responses per second over the last interval. */
+  requestsPerSecond: number;
+}
+
+/**
+ * Errors of a load test, by kind.
+ *
+ * @example
+ * ```ts
+ * import type { LoadTestErrors } from "./load_tester.ts";
+ *
+ * const none: LoadTestErrors = { connect: 0, closed: 0, mismatch: 0, protocol: 0, timeout: 0 };
+ * ```
+ */
+export interface LoadTestErrors {
+  /** Connections that could not be opened. */
+  connect: number;
+  /** Connections the server closed or reset during the test. */
+  closed: number;
+  /** Responses that differed from their request (with `verify`). */
+  mismatch: number;
+  /** Responses that broke the protocol (a length over the limit). */
+  protocol: number;
+  /** Measured requests unanswered when the time limit ended the test (with `requests`). */
+  timeout: number;
+}
+
+/**
+ * What a load test measured.
+ *
+ * @example
+ * ```ts
+ * import type { LoadTestResult } from "./load_tester.ts";
+ *
+ * const line = (r: LoadTestResult) => `${r.requestsPerSecond.toFixed(0)} req/s, p99 ${r.latencyUs.p99} us`;
+ * ```
+ */
+export interface LoadTestResult {
+  /** Connections asked for. */
+  connections: number;
+  /** Connections opened. */
+  connected: number;
+  /** Requests in flight per connection. */
+  pipeline: number;
+  /** Payload bytes per request. */
+  payloadSize: number;
+  /** Responses received in the measured window. */
+  requests: number;
+  /** Length of the measured window, in seconds. */
+  seconds: number;
+  /** `requests / seconds`. */
+  requestsPerSecond: number;
+  /** Payload megabytes (10^6 bytes) per second sent, in the measured window. */
+  sentMBps: number;
+  /** Payload megabytes (10^6 bytes) per second received, in the measured window. */
+  receivedMBps: number;
+  /** Errors by kind. */
+  errors: LoadTestErrors;
+  /** All errors. */
+  errorCount: number;
+  /** Round-trip latency of the measured responses, in microseconds. */
+  latencyUs: {
+    p50: number;
+    p90: number;
+    p99: number;
+    p999: number;
+    max: number;
+    min: number;
+    mean: number;
+  };
+  /** Whether every response was compared with its request. */
+  verified: boolean;
+}
+
+/** What every connection shares: counters, histogram, the clock of the run. */
+interface Shared {
+  measuring: boolean;
+  stopping: boolean;
+  /** Measured requests still to send (requests mode), or Infinity. */
+  budget: number;
+  counted: number;
+  bytesOut: number;
+  histogram: LatencyHistogram;
+  errors: LoadTestErrors;
+  /** Measured responses that end the test (requests mode), or Infinity. */
+  target: number;
+  /** Called when `counted` reaches `target`. */
+  reached(): void;
+  /** Called when a connection fails. */
+  settled(): void;
+}
+
+/** One connection of the load test, driven by its transport's events. */
+class LoadConnection implements TransportEvents {
+  #transport: Transport;
+  #shared: Shared;
+  #pipeline: number;
+  #template: Uint8Array;
+  #verify: boolean;
+  #decoder: FrameDecoder;
+  /** Per request in flight: when it was sent, its sequence number and whether it counts. */
+  #sentAt: Float64Array;
+  #seq: Uint32Array;
+  #counts: Uint8Array;
+  #head = 0;
+  #inFlight = 0;
+  #nextSeq = 0;
+  #now = 0;
+  #answered = 0;
+  done = false;
+  #closedWaiter: (() => void) | null = null;
+
+  constructor(
+    transport: Transport,
+    shared: Shared,
+    pipeline: number,
+    template: Uint8Array,
+    verify: boolean,
+  ) {
+    this.#transport = transport;
+    this.#shared = shared;
+    this.#pipeline = pipeline;
+    this.#template = template;
+    this.#verify = verify;
+    this.#sentAt = new Float64Array(pipeline);
+    this.#seq = new Uint32Array(pipeline);
+    this.#counts = new Uint8Array(pipeline);
+    this.#decoder = new FrameDecoder((frame) => this.#onResponse(frame), {
+      maxFrameSize: Math.max(template.length, 1 << 20),
+    });
+    transport.start(this);
+  }
+
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  /** Fills the pipeline. */
+  begin(): void {
+    this.#send(this.#pipeline);
+  }
+
+  /**
+   * Closes the connection: gracefully when nothing is in flight, at once
+   * otherwise; resolves once it is closed (forced after 2 s).
+   */
+  finish(): Promise<void> {
+    if (this.done) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(() => this.#transport.close(), 2000);
+      this.#closedWaiter = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      if (this.#inFlight === 0) this.#transport.closeWrite();
+      else this.#transport.close();
+    });
+  }
+
+  data(chunk: Uint8Array): boolean {
+    if (this.done) return true;
+    this.#now = performance.now();
+    this.#answered = 0;
+    try {
+      this.#decoder.push(chunk);
+    } catch {
+      this.#fail("protocol");
+      return true;
+    }
+    if (this.#answered > 0 && !this.#shared.stopping) {
+      this.#send(this.#answered);
+    }
+    return true;
+  }
+
+  end(): void {
+    this.#fail("closed");
+  }
+
+  drain(): void {}
+
+  closed(): void {
+    if (!this.done) this.#fail("closed");
+    this.#closedWaiter?.();
+  }
+
+  #onResponse(frame: Uint8Array): void {
+    if (this.#inFlight === 0) throw new Error("unexpected response");
+    const slot = this.#head;
+    this.#head = slot + 1 === this.#pipeline ? 0 : slot + 1;
+    this.#inFlight--;
+    this.#answered++;
+    if (this.#verify && !this.#matches(frame, this.#seq[slot])) {
+      this.#shared.errors.mismatch++;
+    }
+    if (this.#counts[slot] === 1) {
+      const shared = this.#shared;
+      shared.counted++;
+      shared.histogram.record((this.#now - this.#sentAt[slot]) * 1000);
+      if (shared.counted === shared.target) shared.reached();
+    }
+  }
+
+  #matches(frame: Uint8Array, seq: number): boolean {
+    const template = this.#template;
+    if (frame.length !== template.length) return false;
+    const n = Math.min(4, frame.length);
+    for (let i = 0; i < n; i++) {
+      if (frame[i] !== ((seq >>> (8 * i)) & 0xff)) return false;
+    }
+    for (let i = n; i < frame.length; i++) {
+      if (frame[i] !== template[i]) return false;
+    }
+    return true;
+  }
+
+  #send(wanted: number): void {
+    const shared = this.#shared;
+    let count = Math.min(wanted, this.#pipeline - this.#inFlight);
+    let counted = 0;
+    if (shared.measuring) {
+      counted = Math.min(count, shared.budget);
+      if (shared.budget !== Infinity) {
+        count = counted; // requests mode: no unmeasured requests after the warm-up
+        shared.budget -= counted;
+      }
+    }
+    if (count <= 0) return;
+    const template = this.#template;
+    const size = FRAME_HEADER_SIZE + template.length;
+    const out = new Uint8Array(count * size);
+    const now = performance.now();
+    let slot = (this.#head + this.#inFlight) % this.#pipeline;
+    for (let i = 0; i < count; i++) {
+      const offset = i * size;
+      const length = template.length;
+      out[offset] = length & 0xff;
+      out[offset + 1] = (length >>> 8) & 0xff;
+      out[offset + 2] = (length >>> 16) & 0xff;
+      out[offset + 3] = (length >>> 24) & 0xff;
+      out.set(template, offset + FRAME_HEADER_SIZE);
+      const seq = this.#nextSeq++ >>> 0;
+      for (let b = 0; b < Math.min(4, length); b++) {
+        out[offset + FRAME_HEADER_SIZE + b] = (seq >>> (8 * b)) & 0xff;
+      }
+      this.#sentAt[slot] = now;
+      this.#seq[slot] = seq;
+      this.#counts[slot] = i < counted ? 1 : 0;
+      slot = slot + 1 === this.#pipeline ? 0 : slot + 1;
+    }
+    this.#inFlight += count;
+    if (shared.measuring) shared.bytesOut += count * template.length;
+    this.#transport.write(out);
+  }
+
+  #fail(kind: "closed" | "protocol"): void {
+    if (this.done) return;
+    this.done = true;
+    if (!this.#shared.stopping) this.#shared.errors[kind]++;
+    this.#transport.close();
+    this.#shared.settled();
+  }
+}
+
+/**
+ * Runs a closed-loop load test against a framewire server (or any server of
+ * the protocol that echoes): opens `connections` connections in batches,
+ * keeps `pipeline` requests in flight on each, discards the warm-up, then
+ * measures for `duration` seconds or until `requests` responses have come.
+ * Latencies go into a histogram, not a list of samples.
+ *
+ * @param options Where, how much and how long; see {@linkcode LoadTestOptions}.
+ * @returns The measurements; errors are counted, not thrown.
+ *
+ * @example 50 connections x 32 pipelined requests for 5 seconds
+ * ```ts ignore
+ * import { runLoadTest } from "./load_tester.ts";
+ * import { defaultNetwork } from "./adapters/auto.ts";
+ *
+ * const result = await runLoadTest({
+ *   network: defaultNetwork(), port: 1234, connections: 50, pipeline: 32, duration: 5,
+ * });
+ * console.log(`${result.requestsPerSecond.toFixed(0)} req/s`);
+ * ```
+ */
+export async function runLoadTest(
+  options: LoadTestOptions,
+): Promise<LoadTestResult> {
+  const connections = integerOption("connections", options.connections, 1, 1);
+  const pipeline = integerOption("pipeline", options.pipeline, 1, 1, 1 << 20);
+  const payloadSize = integerOption(
+    "payloadSize",
+    options.payloadSize,
+    16,
+    0,
+    1 << 30,
+  );
+  const requests = options.requests === undefined
+    ? undefined
+    : integerOption("requests", options.requests, 1, 1);
+  const duration = options.duration ?? (requests === undefined ? 5 : 60);
+  const warmup = options.warmup ?? (requests === undefined ? 1 : 0);
+  const connectBatch = integerOption(
+    "connectBatch",
+    options.connectBatch,
+    200,
+    1,
+  );
+  if (!(duration > 0) || !(warmup >= 0)) {
+    throw new RangeError(
+      "Cannot run load test: duration must be > 0 and warmup >= 0",
+    );
+  }
+  const template = new Uint8Array(payloadSize);
+  for (let i = 0; i < payloadSize; i++) template[i] = 97 + (i % 26);
+
+  let settle: () => void = () => {};
+  const shared: Shared = {
+    measuring: false,
+    stopping: false,
+    budget: Infinity,
+    counted: 0,
+    bytesOut: 0,
+    target: requests ?? Infinity,
+    reached: () => {},
+    histogram: new LatencyHistogram(),
+    errors: { connect: 0, closed: 0, mismatch: 0, protocol: 0, timeout: 0 },
+    settled: () => settle(),
+  };
+
+  // Connect in batches so a large count does not overrun the listen backlog.
+  const open: LoadConnection[] = [];
+  for (let i = 0; i < connections; i += connectBatch) {
+    const batch = Array.from(
+      { length: Math.min(connectBatch, connections - i) },
+      () =>
+        options.network.connect({
+          host: options.host ?? "127.0.0.1",
+          port: options.port ?? 1234,
+        }),
+    );
+    for (const result of await Promise.allSettled(batch)) {
+      if (result.status === "fulfilled") {
+        open.push(
+          new LoadConnection(
+            result.value,
+            shared,
+            pipeline,
+            template,
+            options.verify ?? false,
+          ),
+        );
+      } else {
+        shared.errors.connect++;
+      }
+    }
+  }
+
+  const sleep = (ms: number) =>
+    new Promise((resolve) => setTimeout(resolve, ms));
+  let started = 0;
+  const startMeasuring = () => {
+    shared.measuring = true;
+    shared.histogram.reset();
+    if (requests !== undefined) shared.budget = requests;
+    started = performance.now();
+  };
+  // Without a warm-up, the very first requests are measured.
+  if (warmup === 0) startMeasuring();
+  for (const connection of open) connection.begin();
+  if (warmup > 0) {
+    await sleep(warmup * 1000);
+    startMeasuring();
+  }
+  let progressTimer: ReturnType<typeof setInterval> | undefined;
+  if (options.onProgress) {
+    let last = 0;
+    let lastAt = started;
+    progressTimer = setInterval(() => {
+      const now = performance.now();
+      options.onProgress!({
+        seconds: (now - started) / 1000,
+        requests: shared.counted,
+        requestsPerSecond: Math.round(
+          (shared.counted - last) / ((now - lastAt) / 1000),
+        ),
+      });
+      last = shared.counted;
+      lastAt = now;
+    }, 1000);
+  }
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(finish, duration * 1000);
+    function finish() {
+      clearTimeout(timer);
+      resolve();
+    }
+    settle = () => {
+      if (open.every((c) => c.done)) finish();
+    };
+    shared.reached = finish;
+    if (open.length === 0) finish();
+  });
+  const seconds = (performance.now() - started) / 1000;
+  shared.stopping = true;
+  clearInterval(progressTimer);
+  if (requests !== undefined && shared.counted < requests) {
+    shared.errors.timeout = requests - shared.counted;
+  }
+  await Promise.all(open.map((c) => c.finish()));
+
+  const errors = shared.errors;
+  const h = shared.histogram;
+  const round = (n: number) => Math.round(n * 10) / 10;
+  return {
+    connections,
+    connected: open.length,
+    pipeline,
+    payloadSize,
+    requests: shared.counted,
+    seconds,
+    requestsPerSecond: shared.counted / seconds,
+    sentMBps: shared.bytesOut / seconds / 1e6,
+    receivedMBps: (shared.counted * payloadSize) / seconds / 1e6,
+    errors,
+    errorCount: errors.connect + errors.closed + errors.mismatch +
+      errors.protocol + errors.timeout,
+    latencyUs: {
+      p50: round(h.percentile(50)),
+      p90: round(h.percentile(90)),
+      p99: round(h.percentile(99)),
+      p999: round(h.percentile(99.9)),
+      max: round(h.max),
+      min: round(h.min),
+      mean: round(h.mean),
+    },
+    verified: options.verify ?? false,
+  };
+}
