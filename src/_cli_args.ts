@@ -1,3 +1,5 @@
+import { DEFAULT_MAX_FRAME_SIZE, MAX_FRAME_SIZE_LIMIT } from "./constants.ts";
+
 /** A command-line usage error: printed with the usage hint, exit code 2. */
 export class UsageError extends Error {
   constructor(message: string) {
@@ -104,4 +106,17 @@ export function parsePort(text: string): number {
 /** A host for display: IPv6 addresses in brackets. */
 export function formatHost(hostname: string): string {
   return hostname.includes(":") ? `[${hostname}]` : hostname;
+}
+
+/** The `--port` flag's value, or 1234. */
+export function portFlag(flags: ParsedArgs["flags"]): number {
+  return typeof flags.port === "string" ? parsePort(flags.port) : 1234;
+}
+
+/** The `--max-frame-size` flag's value, or 32 MiB. */
+export function maxFrameSizeFlag(flags: ParsedArgs["flags"]): number {
+  const text = flags["max-frame-size"];
+  return typeof text === "string"
+    ? parseSize("max-frame-size", text, MAX_FRAME_SIZE_LIMIT)
+    : DEFAULT_MAX_FRAME_SIZE;
 }

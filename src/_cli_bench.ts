@@ -3,8 +3,8 @@ import type { LoadTestResult } from "./load_tester.ts";
 import {
   formatHost,
   parseArgs,
-  parsePort,
   parseSize,
+  portFlag,
   UsageError,
 } from "./_cli_args.ts";
 import type { CliHost } from "./cli.ts";
@@ -128,7 +128,7 @@ export async function benchCommand(
     throw new UsageError("option '--duration' must be more than 0");
   }
   const hostname = (flags.host as string | undefined) ?? "127.0.0.1";
-  const port = flags.port ? parsePort(flags.port as string) : 1234;
+  const port = portFlag(flags);
   const progress = host.isTerminal && !flags.json;
   const result = await runLoadTest({
     network: host.network,

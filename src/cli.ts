@@ -6,12 +6,11 @@
  */
 import { Client } from "./client.ts";
 import { Server } from "./server.ts";
-import { DEFAULT_MAX_FRAME_SIZE, MAX_FRAME_SIZE_LIMIT } from "./constants.ts";
 import {
   formatHost,
+  maxFrameSizeFlag,
   parseArgs,
-  parsePort,
-  parseSize,
+  portFlag,
   UsageError,
 } from "./_cli_args.ts";
 import { benchCommand } from "./_cli_bench.ts";
@@ -157,13 +156,7 @@ async function serveCommand(host: CliHost, args: string[]): Promise<number> {
   if (positional.length > 0) {
     throw new UsageError(`unexpected argument '${positional[0]}'`);
   }
-  const maxFrameSize = flags["max-frame-size"]
-    ? parseSize(
-      "max-frame-size",
-      flags["max-frame-size"] as string,
-      MAX_FRAME_SIZE_LIMIT,
-    )
-    : DEFAULT_MAX_FRAME_SIZE;
+  const maxFrameSize = maxFrameSizeFlag(flags);
   // Listen for signals before binding, so no signal can find the default action.
   let signals = 0;
   let shutdown!: () => void;
@@ -181,7 +174,7 @@ async function serveCommand(host: CliHost, args: string[]): Promise<number> {
   try {
     const addr = await server.listen(host.network, {
       host: (flags.host as string | undefined) ?? "0.0.0.0",
-      port: flags.port ? parsePort(flags.port as string) : 1234,
+      port: portFlag(flags),
     });
     host.print(`Server listening on ${formatHost(addr.hostname)}:${addr.port}`);
   } catch (error) {
@@ -225,17 +218,11 @@ async function clientCommand(host: CliHost, args: string[]): Promise<number> {
     host.print(HELP.client(host.programName));
     return 0;
   }
-  const maxFrameSize = flags["max-frame-size"]
-    ? parseSize(
-      "max-frame-size",
-      flags["max-frame-size"] as string,
-      MAX_FRAME_SIZE_LIMIT,
-    )
-    : DEFAULT_MAX_FRAME_SIZE;
+  const maxFrameSize = maxFrameSizeFlag(flags);
   const messages = positional.length > 0
     ? positional.map((text) => new TextEncoder().encode(text))
     : demoMessages();
-  const port = flags.port ? parsePort(flags.port as string) : 1234;
+  const port = portFlag(flags);
   const hostname = (flags.host as string | undefined) ?? "127.0.0.1";
   const transport = await host.network.connect({ host: hostname, port }).catch(
     (error) => {

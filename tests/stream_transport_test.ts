@@ -67,23 +67,23 @@ test("streams: a stream that errors rejects the client's pending requests", asyn
   });
 });
 
-test("streams: a client over a real socket's Web Streams", async () => {
-  const server = new Server();
-  const { port } = await server.listen(availableNetworks()[0][1], {
-    host: "127.0.0.1",
-    port: 0,
-  });
-  const client = Client.fromStream(await connectStream(port));
+/** Checks 1,000 pipelined requests and a 32 MiB frame, then closes the client. */
+async function assertEchoes(client: Client, prefix: string): Promise<void> {
+  const expected = Array.from({ length: 1000 }, (_, i) => `${prefix}${i}`);
   const responses = await Promise.all(
-    Array.from({ length: 1000 }, (_, i) => client.request(text(`s${i}`))),
+    expected.map((s) => client.request(text(s))),
   );
-  assert.deepEqual(
-    responses.map(str),
-    Array.from({ length: 1000 }, (_, i) => `s${i}`),
-  );
-  const large = patternBytes(32 * 1024 * 1024, 8);
+  assert.deepEqual(responses.map(str), expected);
+  const large = patternBytes(32 * 1024 * 1024, prefix.length);
   assert.ok(sameBytes(await client.request(large), large));
   await client.close();
+}
+
+test("streams: a client over a real socket's Web Streams", async () => {
+  const server = new Server();
+  const network = availableNetworks()[0][1];
+  const { port } = await server.listen(network, { host: "127.0.0.1", port: 0 });
+  await assertEchoes(Client.fromStream(await connectStream(port)), "s");
   await waitFor(
     () => server.stats().connections === 0,
     "the server to see the close",
@@ -94,22 +94,12 @@ test("streams: a client over a real socket's Web Streams", async () => {
 test("streams: the server serving real sockets as Web Streams", async () => {
   const server = new Server();
   const listener = await listenStreams((duplex) => server.serveStream(duplex));
-  const client = new Client(
-    await availableNetworks()[0][1].connect({
-      host: "127.0.0.1",
-      port: listener.port,
-    }),
-  );
-  const responses = await Promise.all(
-    Array.from({ length: 1000 }, (_, i) => client.request(text(`w${i}`))),
-  );
-  assert.deepEqual(
-    responses.map(str),
-    Array.from({ length: 1000 }, (_, i) => `w${i}`),
-  );
-  const large = patternBytes(32 * 1024 * 1024, 9);
-  assert.ok(sameBytes(await client.request(large), large));
-  await client.close();
+  const network = availableNetworks()[0][1];
+  const transport = await network.connect({
+    host: "127.0.0.1",
+    port: listener.port,
+  });
+  await assertEchoes(new Client(transport), "w");
   await waitFor(
     () => server.stats().connections === 0,
     "the server to see the close",
