@@ -120,11 +120,6 @@ export class ServerConnection implements TransportEvents {
     if (this.#state === OPEN) this.#shutdown();
   }
 
-  /** Closes at once. */
-  abort(): void {
-    this.#transport.close();
-  }
-
   #shutdown(): void {
     this.#state = ENDING;
     this.#closeTimer = setTimeout(
