@@ -73,11 +73,14 @@ function exited(child: ChildProcess): Promise<number | null> {
   return new Promise((resolve) => {
     const done = (code: number | null, signal: string | null) =>
       resolve(
-        code === null && signal === "SIGTERM" && runtime === "deno" ? 0 : code,
+        code === null && (signal === "SIGTERM" || signal === "SIGINT") &&
+          runtime === "deno"
+          ? 0
+          : code,
       );
     if (child.exitCode !== null || child.signalCode !== null) {
       done(child.exitCode, child.signalCode);
-    } else child.on("exit", done);
+    } else child.on("close", done);
   });
 }
 
@@ -231,4 +234,15 @@ test("cli: bench against no server exits 1 with connect errors", async () => {
   ]);
   assert.equal(run.code, 1);
   assert.match(run.stdout, /errors: 2 \(connect 2,/);
+});
+
+test("cli: serve also stops gracefully on SIGINT", async () => {
+  const server = await startServe();
+  const exit = exited(server.child);
+  server.child.kill("SIGINT");
+  assert.equal(await exit, 0);
+  assert.match(
+    server.output(),
+    /Shutting down[^\n]*\nServer stopped: 0 connections, 0 requests served\n/,
+  );
 });
