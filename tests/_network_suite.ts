@@ -467,4 +467,20 @@ export function networkSuite(name: string, network: Network): void {
       await server.close();
     },
   );
+
+  t(
+    "Symbol.asyncDispose closes the client, then the server, gracefully",
+    async () => {
+      const { server, port } = await startServer(network);
+      const client = await openClient(network, port);
+      const pending = client.request(text("last words"));
+      await client[Symbol.asyncDispose](); // waits for the answer first
+      assert.equal(str(await pending), "last words");
+      assert.ok(client.closed);
+      await server[Symbol.asyncDispose]();
+      assert.ok(server.closing);
+      assert.equal(server.stats().connections, 0);
+      await assert.rejects(network.connect({ host: "127.0.0.1", port }));
+    },
+  );
 }
