@@ -60,9 +60,11 @@ export function writeFrameHeader(
  */
 export class Outbound {
   #payloads: Uint8Array[] = [];
+  /** Indexes in #payloads of entries that are whole frames, header included. */
+  #whole: number[] = [];
   #bytes = 0;
 
-  /** Frames queued. */
+  /** Entries queued. */
   get count(): number {
     return this.#payloads.length;
   }
@@ -78,25 +80,57 @@ export class Outbound {
     this.#bytes += FRAME_HEADER_SIZE + payload.length;
   }
 
+  /**
+   * Queues bytes that already are whole frames, headers included (an echoed
+   * run of requests as they arrived). They are copied at the flush.
+   */
+  addFrames(frames: Uint8Array): void {
+    this.#whole.push(this.#payloads.length);
+    this.#payloads.push(frames);
+    this.#bytes += frames.length;
+  }
+
   /** Hands every queued frame to `write` in as few buffers as it can, and empties the queue. */
   flush(write: (bytes: Uint8Array) => void): void {
     const payloads = this.#payloads;
     const count = payloads.length;
     if (count === 0) return;
+    const whole = this.#whole;
     this.#payloads = [];
+    this.#whole = [];
     this.#bytes = 0;
+    let nextWhole = whole.length > 0 ? whole[0] : -1;
+    let wholeAt = 0;
     let from = 0;
     while (from < count) {
+      // Measure the run of entries copied into one buffer, up to a large payload.
       let size = 0;
       let to = from;
-      while (to < count && payloads[to].length < COPY_LIMIT) {
-        size += FRAME_HEADER_SIZE + payloads[to].length;
+      let w = wholeAt;
+      while (to < count) {
+        if (to === (w < whole.length ? whole[w] : -1)) {
+          size += payloads[to].length;
+          w++;
+        } else if (payloads[to].length < COPY_LIMIT) {
+          size += FRAME_HEADER_SIZE + payloads[to].length;
+        } else break;
         to++;
       }
       const large = to < count ? payloads[to] : null;
       if (large !== null) size += FRAME_HEADER_SIZE;
       const out = new Uint8Array(size);
-      const offset = writeFrames(out, 0, payloads, from, to);
+      let offset = 0;
+      for (let i = from; i < to; i++) {
+        const entry = payloads[i];
+        if (i === nextWhole) {
+          out.set(entry, offset);
+          offset += entry.length;
+          wholeAt++;
+          nextWhole = wholeAt < whole.length ? whole[wholeAt] : -1;
+        } else {
+          offset = writeFrames(out, offset, payloads, i, i + 1);
+        }
+      }
       if (large === null) {
         write(out);
         return;

@@ -1,6 +1,7 @@
 import { FrameDecoder } from "./frame_decoder.ts";
 import { assertFrameSize } from "./frame_encoder.ts";
 import { COPY_LIMIT, Outbound } from "./_outbound.ts";
+import { FRAME_HEADER_SIZE } from "./constants.ts";
 import type { Transport, TransportEvents } from "./transport.ts";
 import type { Handler, RequestContext, ServerStats } from "./server.ts";
 
@@ -47,6 +48,14 @@ export class ServerConnection implements TransportEvents {
   /** Buffer of the chunk being decoded, and whether a view of it outlives the read. */
   #chunkBuffer: ArrayBufferLike | null = null;
   #chunkRetained = false;
+  /**
+   * A run of requests answered with themselves (an echo), as byte offsets in
+   * the chunk's buffer: their frames are sent as they arrived.
+   */
+  #echoStart = 0;
+  #echoEnd = -1;
+  /** Where the chunk starts in its buffer: an echoed frame's header must lie in it. */
+  #chunkStart = 0;
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
   #closedWaiters: Array<() => void> = [];
 
@@ -74,6 +83,7 @@ export class ServerConnection implements TransportEvents {
     if (this.#state !== OPEN) return true; // draining a closing peer: discard
     this.#host.stats.bytesIn += chunk.length;
     this.#chunkBuffer = chunk.buffer;
+    this.#chunkStart = chunk.byteOffset;
     this.#chunkRetained = false;
     try {
       this.#decoder.push(chunk);
@@ -83,6 +93,7 @@ export class ServerConnection implements TransportEvents {
       this.#host.report(error, this.context);
       this.#shutdown();
     }
+    this.#endEcho();
     this.#chunkBuffer = null;
     this.#flush();
     return !this.#chunkRetained;
@@ -141,7 +152,23 @@ export class ServerConnection implements TransportEvents {
       return;
     }
     if (this.#slotHead === this.#slots.length && result instanceof Uint8Array) {
-      this.#respond(result); // fast path: no promise, nothing awaited ahead
+      // Fast path: no promise, nothing awaited ahead.
+      const start = request.byteOffset - FRAME_HEADER_SIZE;
+      if (
+        result === request && request.buffer === this.#chunkBuffer &&
+        start >= this.#chunkStart
+      ) {
+        // The response frame is the request frame, whole in this read.
+        if (start !== this.#echoEnd) {
+          this.#endEcho();
+          this.#echoStart = start;
+        }
+        this.#echoEnd = request.byteOffset + request.length;
+        host.stats.framesOut++;
+        host.stats.bytesOut += request.length;
+        return;
+      }
+      this.#respond(result);
       return;
     }
     const slot: Slot = { response: null };
@@ -192,7 +219,21 @@ export class ServerConnection implements TransportEvents {
     }
   }
 
+  /** Queues the current echoed run, if any. */
+  #endEcho(): void {
+    if (this.#echoEnd < 0) return;
+    this.#outbound.addFrames(
+      new Uint8Array(
+        this.#chunkBuffer!,
+        this.#echoStart,
+        this.#echoEnd - this.#echoStart,
+      ),
+    );
+    this.#echoEnd = -1;
+  }
+
   #respond(response: Uint8Array): void {
+    this.#endEcho();
     try {
       assertFrameSize(response, this.#host.maxFrameSize);
     } catch (error) {
@@ -244,6 +285,7 @@ export class ServerConnection implements TransportEvents {
 
   #finishIfDone(): void {
     if (this.#state !== ENDING || this.#slotHead < this.#slots.length) return;
+    this.#endEcho();
     this.#outbound.flush(this.#write);
     this.#state = FINISHED;
     // Read on (discarding) so the peer's FIN is seen and no reset is sent.
