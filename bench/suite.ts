@@ -1,0 +1,382 @@
+// framewire's server benchmark suite: framewire on Deno, Bun and Node beside
+// a minimal hand-written echo loop for each runtime (bench/loops/, the
+// per-runtime ceiling) and, when present, the C reference server, all driven
+// by the same load generator, in interleaved rounds, reported as medians.
+//
+//   deno task bench [--rounds 3] [--seconds 5] [--only NAME,...] [--tools DIR]
+//
+// Load generator: lpload (a C load generator) from --tools DIR, $FW_TOOLS,
+// or built from ../shared/tools when that folder is beside the checkout;
+// without it, framewire's own `bench` (the idle scenario then needs lpload
+// and is skipped). framewire on Node runs from the npm build: run
+// `deno task build:npm` first. Everything targets 127.0.0.1 and stops by itself.
+// Writes bench/results/latest.json and bench/results/latest.md.
+
+const root = new URL("..", import.meta.url).pathname;
+const argv = Deno.args;
+const flag = (name: string) => {
+  const i = argv.indexOf(`--${name}`);
+  return i === -1 ? undefined : argv[i + 1];
+};
+const rounds = Number(flag("rounds") ?? 3);
+const seconds = Number(flag("seconds") ?? 5);
+const only = flag("only")?.split(",");
+const PORT = 7650;
+
+async function exists(path: string): Promise<boolean> {
+  return await Deno.stat(path).then(() => true, () => false);
+}
+
+async function findTools(): Promise<string | null> {
+  const dir = flag("tools") ?? Deno.env.get("FW_TOOLS") ?? "/tmp/fwtools";
+  if (await exists(`${dir}/lpload`)) return dir;
+  const source = `${root}../shared/tools`;
+  if (!(await exists(`${source}/Makefile`))) return null;
+  const make = await new Deno.Command("make", {
+    args: ["-C", source, `OUT=${dir}`],
+    stdout: "null",
+    stderr: "inherit",
+  }).output();
+  return make.success && (await exists(`${dir}/lpload`)) ? dir : null;
+}
+
+interface ServerSpec {
+  name: string;
+  command: string;
+  args: string[];
+}
+
+function serverSpecs(
+  tools: string | null,
+  haveNodeBuild: boolean,
+): ServerSpec[] {
+  const port = String(PORT);
+  const serve = ["serve", "--host", "127.0.0.1", "--port", port];
+  const specs: ServerSpec[] = [
+    {
+      name: "framewire deno",
+      command: "deno",
+      args: ["run", "-A", `${root}mod.ts`, ...serve],
+    },
+    {
+      name: "framewire bun",
+      command: "bun",
+      args: ["run", `${root}src/bun_main.ts`, ...serve],
+    },
+    {
+      name: "framewire node",
+      command: "node",
+      args: [`${root}npm/esm/src/node_main.js`, ...serve],
+    },
+    {
+      name: "loop deno",
+      command: "deno",
+      args: ["run", "-A", `${root}bench/loops/deno_echo.ts`, port],
+    },
+    {
+      name: "loop bun",
+      command: "bun",
+      args: ["run", `${root}bench/loops/bun_echo.ts`, port],
+    },
+    {
+      name: "loop node",
+      command: "node",
+      args: [`${root}bench/loops/node_echo.mjs`, port],
+    },
+  ];
+  if (tools) {
+    specs.push({
+      name: "C refserver",
+      command: `${tools}/refserver`,
+      args: ["--epoll", port],
+    });
+  }
+  return specs.filter((s) =>
+    (haveNodeBuild || s.name !== "framewire node") &&
+    (only === undefined || only.some((o) => s.name.includes(o)))
+  );
+}
+
+interface Running {
+  child: Deno.ChildProcess;
+  pid: number;
+}
+
+async function start(spec: ServerSpec): Promise<Running> {
+  const child = new Deno.Command(spec.command, {
+    args: spec.args,
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let output = "";
+  const decoder = new TextDecoder();
+  const watch = async (stream: ReadableStream<Uint8Array>) => {
+    for await (const chunk of stream) output += decoder.decode(chunk);
+  };
+  watch(child.stdout);
+  watch(child.stderr);
+  const deadline = Date.now() + 20_000;
+  while (!/listening on/i.test(output)) {
+    if (Date.now() > deadline) {
+      child.kill("SIGKILL");
+      throw new Error(`${spec.name} did not start: ${output}`);
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return { child, pid: child.pid };
+}
+
+async function stop(server: Running): Promise<void> {
+  server.child.kill("SIGTERM");
+  const timer = setTimeout(() => server.child.kill("SIGKILL"), 10_000);
+  await server.child.status;
+  clearTimeout(timer);
+}
+
+interface Scenario {
+  id: string;
+  label: string;
+  lpload: (pid: number) => string[];
+  bench: string[] | null;
+}
+
+const scenarios: Scenario[] = [
+  {
+    id: "lat1",
+    label: "1 conn, unpipelined",
+    lpload: () => ["-c", "1", "-P", "1", "-d", String(seconds)],
+    bench: ["-c", "1", "-P", "1", "-d", String(seconds)],
+  },
+  {
+    id: "c50",
+    label: "50 conns, unpipelined",
+    lpload: () => ["-c", "50", "-P", "1", "-d", String(seconds)],
+    bench: ["-c", "50", "-P", "1", "-d", String(seconds)],
+  },
+  {
+    id: "c50p32",
+    label: "50 x 32 pipelined",
+    lpload: () => ["-c", "50", "-P", "32", "-d", String(seconds)],
+    bench: ["-c", "50", "-P", "32", "-d", String(seconds)],
+  },
+  {
+    id: "big",
+    label: "32 MiB frames",
+    lpload: () => ["-c", "1", "-s", "32m", "-n", "20"],
+    bench: ["-c", "1", "-s", "32m", "-n", "20", "-w", "0"],
+  },
+  {
+    id: "idle",
+    label: "10,000 idle conns",
+    lpload: (
+      pid,
+    ) => [
+      "-c",
+      "10000",
+      "--idle",
+      "-d",
+      "3",
+      "--src-ips",
+      "4",
+      "--server-pid",
+      String(pid),
+    ],
+    bench: null,
+  },
+];
+
+interface Sample {
+  rps?: number;
+  p50?: number;
+  mbps?: number;
+  bytesPerConn?: number;
+  connected?: number;
+  errors: number;
+}
+
+async function measure(
+  tools: string | null,
+  scenario: Scenario,
+  pid: number,
+): Promise<Sample | null> {
+  const common = ["-p", String(PORT), "--verify", "--json"];
+  let command: string;
+  let args: string[];
+  if (tools) {
+    command = `${tools}/lpload`;
+    args = [...scenario.lpload(pid), ...common];
+  } else if (scenario.bench) {
+    command = "deno";
+    args = [
+      "run",
+      "-A",
+      `${root}mod.ts`,
+      "bench",
+      ...scenario.bench,
+      "--port",
+      String(PORT),
+      "--verify",
+      "--json",
+    ];
+  } else {
+    return null;
+  }
+  const out = await new Deno.Command(command, {
+    args,
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  const line = new TextDecoder().decode(out.stdout).trim().split("\n").at(-1) ??
+    "{}";
+  const r = JSON.parse(line);
+  if (tools) {
+    const errors = r.errors?.total ?? 0;
+    if (r.mode === "idle") {
+      return {
+        bytesPerConn: r.server_bytes_per_conn,
+        connected: r.first_ok,
+        errors,
+      };
+    }
+    return { rps: r.rps, p50: r.lat_us?.p50, mbps: r.rx_MBps, errors };
+  }
+  return {
+    rps: r.requestsPerSecond,
+    p50: r.latencyUs?.p50,
+    mbps: r.receivedMBps,
+    errors: r.errorCount,
+  };
+}
+
+const median = (xs: number[]) => {
+  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  return s.length === 0 ? NaN : s[Math.floor(s.length / 2)];
+};
+
+const tools = await findTools();
+const haveNodeBuild = await exists(`${root}npm/esm/src/node_main.js`);
+if (!haveNodeBuild) {
+  console.error("framewire on Node skipped: run `deno task build:npm` first");
+}
+const servers = serverSpecs(tools, haveNodeBuild);
+console.error(
+  `load generator: ${
+    tools ? `lpload (${tools})` : "framewire bench"
+  }; ${servers.length} servers, ${rounds} rounds`,
+);
+const samples: Record<string, Record<string, Sample[]>> = {};
+for (let round = 1; round <= rounds; round++) {
+  for (const scenario of scenarios) {
+    for (const spec of servers) {
+      const server = await start(spec);
+      let sample: Sample | null = null;
+      try {
+        sample = await measure(tools, scenario, server.pid);
+      } finally {
+        await stop(server);
+      }
+      if (sample === null) continue;
+      ((samples[scenario.id] ??= {})[spec.name] ??= []).push(sample);
+      console.error(
+        `round ${round} ${scenario.id} ${spec.name}: ${JSON.stringify(sample)}`,
+      );
+    }
+  }
+}
+
+type Summary = Record<string, Record<string, Record<string, number>>>;
+const summary: Summary = {};
+for (const [scenario, byServer] of Object.entries(samples)) {
+  for (const [server, list] of Object.entries(byServer)) {
+    const pick = (k: keyof Sample) => median(list.map((s) => s[k] as number));
+    (summary[scenario] ??= {})[server] = {
+      rps: pick("rps"),
+      p50: pick("p50"),
+      mbps: pick("mbps"),
+      bytesPerConn: pick("bytesPerConn"),
+      connected: pick("connected"),
+      errors: list.reduce((n, s) => n + s.errors, 0),
+    };
+  }
+}
+
+const fmt = (n: number, digits = 0) =>
+  Number.isFinite(n)
+    ? n.toLocaleString("en-US", { maximumFractionDigits: digits })
+    : "-";
+const cell = (scenario: string, server: string) => {
+  const s = summary[scenario]?.[server];
+  if (!s) return "-";
+  const errors = s.errors > 0 ? ` (${s.errors} errors)` : "";
+  switch (scenario) {
+    case "lat1":
+      return `${fmt(s.p50, 1)} us (${fmt(s.rps)} req/s)${errors}`;
+    case "big":
+      return `${fmt(s.mbps)} MB/s${errors}`;
+    case "idle":
+      return `${fmt(s.bytesPerConn)} B/conn, ${
+        fmt(s.connected)
+      }/10,000 answered${errors}`;
+    default:
+      return `${fmt(s.rps)} req/s${errors}`;
+  }
+};
+const date = new Date().toISOString().slice(0, 10);
+const cpu = (await Deno.readTextFile("/proc/cpuinfo").catch(() => "")).match(
+  /model name\s*:\s*(.*)/,
+)?.[1] ??
+  "unknown CPU";
+const lines = [
+  `Measured ${date} on ${navigator.hardwareConcurrency} cores (${cpu}), Linux; server and load generator share the cores.`,
+  `Load generator: ${
+    tools ? "lpload" : "framewire bench"
+  }; median of ${rounds} interleaved rounds of ${seconds} s; 16-byte payloads unless noted; every response verified.`,
+  "",
+  `| server | ${scenarios.map((s) => s.label).join(" | ")} |`,
+  `| --- | ${scenarios.map(() => "---").join(" | ")} |`,
+  ...servers.map((s) =>
+    `| ${s.name} | ${scenarios.map((sc) => cell(sc.id, s.name)).join(" | ")} |`
+  ),
+];
+const ratio = (
+  a?: number,
+  b?: number,
+) => (a && b ? (a / b).toFixed(2) + "x" : "-");
+lines.push(
+  "",
+  "| framewire vs | 1 conn p50 | 50 x 1 | 50 x 32 | 32 MiB |",
+  "| --- | --- | --- | --- | --- |",
+);
+for (const runtime of ["deno", "bun", "node"]) {
+  const fw = `framewire ${runtime}`;
+  for (const base of [`loop ${runtime}`, "C refserver"]) {
+    if (!summary.c50p32?.[fw] || !summary.c50p32?.[base]) continue;
+    lines.push(
+      `| ${fw} / ${base} | ${
+        ratio(summary.lat1?.[fw]?.p50, summary.lat1?.[base]?.p50)
+      } | ${ratio(summary.c50?.[fw]?.rps, summary.c50?.[base]?.rps)} | ${
+        ratio(summary.c50p32[fw].rps, summary.c50p32[base].rps)
+      } | ${ratio(summary.big?.[fw]?.mbps, summary.big?.[base]?.mbps)} |`,
+    );
+  }
+}
+const markdown = lines.join("\n") + "\n";
+await Deno.mkdir(`${root}bench/results`, { recursive: true });
+await Deno.writeTextFile(
+  `${root}bench/results/latest.json`,
+  JSON.stringify(
+    {
+      date,
+      rounds,
+      seconds,
+      loadGenerator: tools ? "lpload" : "framewire bench",
+      summary,
+      samples,
+    },
+    null,
+    2,
+  ) +
+    "\n",
+);
+await Deno.writeTextFile(`${root}bench/results/latest.md`, markdown);
+console.log(markdown);
