@@ -292,7 +292,7 @@ export class Server implements AsyncDisposable {
   }
 
   /**
-   * Serves a Web Streams duplex, such as a `Deno.Conn`, a Workers socket,
+   * Serves a Web Streams duplex, such as a Deno `Conn`, a Workers socket,
    * a WebTransport bidirectional stream or `Duplex.toWeb(socket)`.
    *
    * @param duplex Its `readable` carries requests in, `writable` responses out.

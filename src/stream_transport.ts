@@ -9,7 +9,7 @@ import type { NetAddr, Transport, TransportEvents } from "./transport.ts";
 import { Gate } from "./_gate.ts";
 
 /**
- * A bidirectional byte stream: a `Deno.Conn`, a Cloudflare Workers socket
+ * A bidirectional byte stream: a Deno `Conn`, a Cloudflare Workers socket
  * from `connect()`, a WebTransport bidirectional stream, or
  * `Duplex.toWeb(socket)` on Node.
  *
