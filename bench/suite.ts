@@ -136,39 +136,38 @@ async function stop(server: Running): Promise<void> {
 interface Scenario {
   id: string;
   label: string;
-  lpload: (pid: number) => string[];
-  bench: string[] | null;
+  /** Load generator arguments; lpload and framewire's bench take the same ones. */
+  args: (serverPid: number) => string[];
+  /** Only lpload can run it (it reads the server's memory). */
+  lploadOnly?: boolean;
 }
 
+const duration = ["-d", String(seconds)];
 const scenarios: Scenario[] = [
   {
     id: "lat1",
     label: "1 conn, unpipelined",
-    lpload: () => ["-c", "1", "-P", "1", "-d", String(seconds)],
-    bench: ["-c", "1", "-P", "1", "-d", String(seconds)],
+    args: () => ["-c", "1", "-P", "1", ...duration],
   },
   {
     id: "c50",
     label: "50 conns, unpipelined",
-    lpload: () => ["-c", "50", "-P", "1", "-d", String(seconds)],
-    bench: ["-c", "50", "-P", "1", "-d", String(seconds)],
+    args: () => ["-c", "50", "-P", "1", ...duration],
   },
   {
     id: "c50p32",
     label: "50 x 32 pipelined",
-    lpload: () => ["-c", "50", "-P", "32", "-d", String(seconds)],
-    bench: ["-c", "50", "-P", "32", "-d", String(seconds)],
+    args: () => ["-c", "50", "-P", "32", ...duration],
   },
   {
     id: "big",
     label: "32 MiB frames",
-    lpload: () => ["-c", "1", "-s", "32m", "-n", "20"],
-    bench: ["-c", "1", "-s", "32m", "-n", "20", "-w", "0"],
+    args: () => ["-c", "1", "-s", "32m", "-n", "20"],
   },
   {
     id: "idle",
     label: "10,000 idle conns",
-    lpload: (
+    args: (
       pid,
     ) => [
       "-c",
@@ -181,7 +180,7 @@ const scenarios: Scenario[] = [
       "--server-pid",
       String(pid),
     ],
-    bench: null,
+    lploadOnly: true,
   },
 ];
 
@@ -204,15 +203,15 @@ async function measure(
   let args: string[];
   if (tools) {
     command = `${tools}/lpload`;
-    args = [...scenario.lpload(pid), ...common];
-  } else if (scenario.bench) {
+    args = [...scenario.args(pid), ...common];
+  } else if (!scenario.lploadOnly) {
     command = "deno";
     args = [
       "run",
       "-A",
       `${root}mod.ts`,
       "bench",
-      ...scenario.bench,
+      ...scenario.args(pid),
       "--port",
       String(PORT),
       "--verify",
