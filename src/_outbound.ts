@@ -58,15 +58,18 @@ export function writeFrameHeader(
  * Payloads of {@linkcode COPY_LIMIT} bytes or more are passed on by reference
  * rather than copied.
  */
+const NO_WHOLE: readonly number[] = [];
+
 export class Outbound {
-  #payloads: Uint8Array[] = [];
+  // Both allocated on first use, so an idle connection holds no arrays.
+  #payloads: Uint8Array[] | null = null;
   /** Indexes in #payloads of entries that are whole frames, header included. */
-  #whole: number[] = [];
+  #whole: number[] | null = null;
   #bytes = 0;
 
   /** Entries queued. */
   get count(): number {
-    return this.#payloads.length;
+    return this.#payloads?.length ?? 0;
   }
 
   /** Wire bytes queued, headers included. */
@@ -76,7 +79,7 @@ export class Outbound {
 
   /** Queues a payload whose size has been checked. */
   add(payload: Uint8Array): void {
-    this.#payloads.push(payload);
+    (this.#payloads ??= []).push(payload);
     this.#bytes += FRAME_HEADER_SIZE + payload.length;
   }
 
@@ -85,19 +88,20 @@ export class Outbound {
    * run of requests as they arrived). They are copied at the flush.
    */
   addFrames(frames: Uint8Array): void {
-    this.#whole.push(this.#payloads.length);
-    this.#payloads.push(frames);
+    const payloads = this.#payloads ??= [];
+    (this.#whole ??= []).push(payloads.length);
+    payloads.push(frames);
     this.#bytes += frames.length;
   }
 
   /** Hands every queued frame to `write` in as few buffers as it can, and empties the queue. */
   flush(write: (bytes: Uint8Array) => void): void {
     const payloads = this.#payloads;
+    if (payloads === null) return;
     const count = payloads.length;
-    if (count === 0) return;
-    const whole = this.#whole;
-    this.#payloads = [];
-    this.#whole = [];
+    const whole = this.#whole ?? NO_WHOLE;
+    this.#payloads = null;
+    this.#whole = null;
     this.#bytes = 0;
     let nextWhole = whole.length > 0 ? whole[0] : -1;
     let wholeAt = 0;

@@ -22,6 +22,9 @@ interface Slot {
   response: Uint8Array | null;
 }
 
+/** The shared empty slot list: a connection allocates its own on first use. */
+const NO_SLOTS: Slot[] = [];
+
 const OPEN = 0;
 /** No more requests are taken: answer what was received, then close. */
 const ENDING = 1;
@@ -38,7 +41,7 @@ export class ServerConnection implements TransportEvents {
   #outbound = new Outbound();
   #write: (bytes: Uint8Array) => void;
   /** Responses from the first unanswered async request on, in request order. */
-  #slots: Slot[] = [];
+  #slots: Slot[] = NO_SLOTS;
   #slotHead = 0;
   /** Handler promises not yet settled. */
   #pending = 0;
@@ -57,7 +60,7 @@ export class ServerConnection implements TransportEvents {
   /** Where the chunk starts in its buffer: an echoed frame's header must lie in it. */
   #chunkStart = 0;
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
-  #closedWaiters: Array<() => void> = [];
+  #closedWaiters: Array<() => void> | null = null;
 
   constructor(host: ConnectionHost, transport: Transport, id: number) {
     this.#host = host;
@@ -76,7 +79,7 @@ export class ServerConnection implements TransportEvents {
   /** Resolves once the transport has closed. */
   waitClosed(): Promise<void> {
     if (this.#state === CLOSED) return Promise.resolve();
-    return new Promise((resolve) => this.#closedWaiters.push(resolve));
+    return new Promise((resolve) => (this.#closedWaiters ??= []).push(resolve));
   }
 
   data(chunk: Uint8Array): boolean {
@@ -117,10 +120,12 @@ export class ServerConnection implements TransportEvents {
     if (this.#state === CLOSED) return;
     this.#state = CLOSED;
     clearTimeout(this.#closeTimer);
-    this.#slots = [];
+    this.#slots = NO_SLOTS;
     this.#slotHead = 0;
     this.#host.removed(this);
-    for (const resolve of this.#closedWaiters.splice(0)) resolve();
+    const waiters = this.#closedWaiters;
+    this.#closedWaiters = null;
+    if (waiters !== null) { for (const resolve of waiters) resolve(); }
   }
 
   /**
@@ -187,6 +192,7 @@ export class ServerConnection implements TransportEvents {
       this.#handlerFailed(notBytes(result));
       return;
     }
+    if (this.#slots === NO_SLOTS) this.#slots = [];
     this.#slots.push(slot);
   }
 
@@ -205,7 +211,7 @@ export class ServerConnection implements TransportEvents {
       head++;
     }
     if (head === slots.length) {
-      this.#slots = [];
+      this.#slots = NO_SLOTS;
       head = 0;
     }
     this.#slotHead = head;
@@ -256,7 +262,7 @@ export class ServerConnection implements TransportEvents {
     this.#host.stats.handlerErrors++;
     this.#host.report(error, this.context);
     // Answers already in order go out; later ones are dropped with the connection.
-    this.#slots = [];
+    this.#slots = NO_SLOTS;
     this.#slotHead = 0;
     this.#pending = 0;
     if (this.#state === OPEN) this.#shutdown();

@@ -63,7 +63,7 @@ export class FrameDecoder {
   #onFrame: (frame: Uint8Array) => void;
   #maxFrameSize: number;
   /** Header bytes gathered so far when a header spans chunks. */
-  #header = new Uint8Array(FRAME_HEADER_SIZE);
+  #header: Uint8Array | null = null; // allocated when a header spans reads
   #headerFilled = 0;
   /** The frame being assembled across chunks, or null between frames. */
   #partial: Uint8Array | null = null;
@@ -135,7 +135,9 @@ export class FrameDecoder {
       onFrame(chunk.subarray(start, offset));
     }
     if (offset < end) {
-      this.#header.set(chunk.subarray(offset));
+      (this.#header ??= new Uint8Array(FRAME_HEADER_SIZE)).set(
+        chunk.subarray(offset),
+      );
       this.#headerFilled = end - offset;
     }
   }
@@ -160,12 +162,12 @@ export class FrameDecoder {
     if (this.#partial === null) {
       const need = FRAME_HEADER_SIZE - this.#headerFilled;
       const take = Math.min(need, chunk.length);
-      this.#header.set(chunk.subarray(0, take), this.#headerFilled);
+      this.#header!.set(chunk.subarray(0, take), this.#headerFilled);
       this.#headerFilled += take;
       if (this.#headerFilled < FRAME_HEADER_SIZE) return chunk.length;
       this.#headerFilled = 0;
       offset = take;
-      const h = this.#header;
+      const h = this.#header!;
       const length = (h[0] | (h[1] << 8) | (h[2] << 16)) + h[3] * 0x1000000;
       if (length > this.#maxFrameSize) this.#fail(length);
       if (chunk.length - offset >= length) {

@@ -90,7 +90,7 @@ class BunTransport implements Transport {
   #socket: BunSocket<SocketState>;
   #events: TransportEvents | null = null;
   /** Chunks that arrived before start(). */
-  #early: Uint8Array[] = [];
+  #early: Uint8Array[] | null = null;
   #earlyEnd = false;
   /** Bytes the kernel has not taken yet, in order. */
   #queue: Uint8Array[] = [];
@@ -118,7 +118,9 @@ class BunTransport implements Transport {
 
   start(events: TransportEvents): void {
     this.#events = events;
-    for (const chunk of this.#early.splice(0)) events.data(chunk);
+    const early = this.#early;
+    this.#early = null;
+    if (early !== null) { for (const chunk of early) events.data(chunk); }
     if (this.#earlyEnd) this.onEnd();
   }
 
@@ -158,7 +160,7 @@ class BunTransport implements Transport {
   }
 
   onData(chunk: Uint8Array): void {
-    if (this.#events === null) this.#early.push(chunk);
+    if (this.#events === null) (this.#early ??= []).push(chunk);
     else this.#events.data(chunk); // Bun hands over a fresh buffer per read
   }
 

@@ -4,7 +4,7 @@
  * types, so it type-checks with any TypeScript toolchain.
  *
  * Reads use `conn.read()` into a buffer that is reused whenever the core keeps
- * no view of it, sized to the traffic: 4 KiB while reads are small (an idle
+ * no view of it, sized to the traffic: 1 KiB while reads are small (an idle
  * connection costs little), growing to 256 KiB for bulk transfers. A BYOB reader on `conn.readable` drains a bulk
  * transfer faster (1.38x MB/s in `deno run -A bench/deno_read_bench.ts`), but
  * through the whole server and client it was 7% slower on pipelined 16-byte
@@ -83,7 +83,7 @@ function deno(): DenoNamespace {
  * one 4x larger, up to the maximum, and a run of reads that use under an
  * eighth of it shrinks it again.
  */
-const MIN_READ_SIZE = 4 * 1024;
+const MIN_READ_SIZE = 1024;
 const MAX_READ_SIZE = 256 * 1024;
 const SHRINK_AFTER_SMALL_READS = 8;
 /** Queued writes totalling at most this many bytes are joined into one write. */
