@@ -8,6 +8,7 @@
 import { FrameDecoder } from "./frame_decoder.ts";
 import { FRAME_HEADER_SIZE } from "./constants.ts";
 import { LatencyHistogram } from "./latency_histogram.ts";
+import { writeFrameHeader } from "./_outbound.ts";
 import { integerOption } from "./_validate.ts";
 import type { Network, Transport, TransportEvents } from "./transport.ts";
 
@@ -204,10 +205,6 @@ class LoadConnection implements TransportEvents {
     transport.start(this);
   }
 
-  get inFlight(): number {
-    return this.#inFlight;
-  }
-
   /** Fills the pipeline. */
   begin(): void {
     this.#send(this.#pipeline);
@@ -305,16 +302,12 @@ class LoadConnection implements TransportEvents {
     const now = performance.now();
     let slot = (this.#head + this.#inFlight) % this.#pipeline;
     for (let i = 0; i < count; i++) {
-      const offset = i * size;
       const length = template.length;
-      out[offset] = length & 0xff;
-      out[offset + 1] = (length >>> 8) & 0xff;
-      out[offset + 2] = (length >>> 16) & 0xff;
-      out[offset + 3] = (length >>> 24) & 0xff;
-      out.set(template, offset + FRAME_HEADER_SIZE);
+      const payloadAt = writeFrameHeader(out, i * size, length);
+      out.set(template, payloadAt);
       const seq = this.#nextSeq++ >>> 0;
       for (let b = 0; b < Math.min(4, length); b++) {
-        out[offset + FRAME_HEADER_SIZE + b] = (seq >>> (8 * b)) & 0xff;
+        out[payloadAt + b] = (seq >>> (8 * b)) & 0xff;
       }
       this.#sentAt[slot] = now;
       this.#seq[slot] = seq;
