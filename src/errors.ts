@@ -131,3 +131,44 @@ export class ConnectionClosedError extends FramewireError {
     this.name = "ConnectionClosedError";
   }
 }
+
+/**
+ * A request got no response within the client's `requestTimeout`. A request
+ * that was already written (`sent` is true) may have reached the server; the
+ * client then closes that connection, because responses are matched to
+ * requests by position and a late answer would be taken for the next one's.
+ *
+ * @example
+ * ```ts
+ * import { RequestTimeoutError } from "./errors.ts";
+ *
+ * const error = new RequestTimeoutError("complete", 5000);
+ * console.log(error.message); // "Cannot complete request: timed out after 5000 ms"
+ * console.log(error.sent); // true
+ * ```
+ */
+export class RequestTimeoutError extends FramewireError {
+  /** The timeout that expired, in milliseconds. */
+  readonly timeout: number;
+  /** Whether the request had been written to a connection before it timed out. */
+  readonly sent: boolean;
+
+  /**
+   * Creates the error.
+   *
+   * @param action `"complete"` for a request already written, `"send"` for
+   * one still waiting for a place or a connection.
+   * @param timeout The timeout that expired, in milliseconds.
+   * @param options `cause`: the underlying error, if any.
+   */
+  constructor(
+    action: "send" | "complete",
+    timeout: number,
+    options?: ErrorOptions,
+  ) {
+    super(`Cannot ${action} request: timed out after ${timeout} ms`, options);
+    this.name = "RequestTimeoutError";
+    this.timeout = timeout;
+    this.sent = action === "complete";
+  }
+}
