@@ -1,47 +1,24 @@
 /**
  * The framewire pipelining client, runtime-neutral over any
- * {@linkcode Transport}.
+ * {@linkcode Transport}, with optional request timeouts and reconnection.
  *
  * @module
  */
-import { ConnectionClosedError, ProtocolError } from "./errors.ts";
-import { FrameDecoder } from "./frame_decoder.ts";
+import { ConnectionClosedError, RequestTimeoutError } from "./errors.ts";
 import { assertFrameSize } from "./frame_encoder.ts";
-import { integerOption, maxFrameSizeOption } from "./_validate.ts";
-import { Outbound } from "./_outbound.ts";
-import { Fifo } from "./_fifo.ts";
+import { clientSettings } from "./_client_settings.ts";
+import { Redialer } from "./_reconnect.ts";
+import type { ClientOptions } from "./client_options.ts";
+import {
+  ClientConnection,
+  type ConnectionOwner,
+  type PendingRequest,
+  RequestQueue,
+} from "./_client_connection.ts";
 import { type StreamDuplex, streamTransport } from "./stream_transport.ts";
-import type { NetAddr, Transport, TransportEvents } from "./transport.ts";
+import type { NetAddr, Transport } from "./transport.ts";
 
-/**
- * Settings of a {@linkcode Client}.
- *
- * @example
- * ```ts
- * import type { ClientOptions } from "./client.ts";
- *
- * const options: ClientOptions = { maxFrameSize: 1 << 20, maxInFlight: 64 };
- * ```
- */
-export interface ClientOptions {
-  /** Largest request or response payload, in bytes. @default {33554432} */
-  maxFrameSize?: number;
-  /**
-   * Requests sent and not yet answered, at most. Further `request()` calls
-   * wait (in order) for a free place rather than fail.
-   * @default {1024}
-   */
-  maxInFlight?: number;
-}
-
-interface PendingRequest {
-  resolve(response: Uint8Array): void;
-  reject(error: unknown): void;
-}
-
-interface WaitingRequest extends PendingRequest {
-  payload: Uint8Array;
-}
+export type { ClientOptions, ReconnectOptions } from "./client_options.ts";
 
 /**
  * A client connection that pipelines: requests go out without waiting for
@@ -49,8 +26,10 @@ interface WaitingRequest extends PendingRequest {
  *
  * All `request()` calls made in the same tick leave in one write. At most
  * `maxInFlight` requests are outstanding; more wait their turn. If the
- * connection is lost, every unanswered request rejects with a
- * {@linkcode ConnectionClosedError}.
+ * connection is lost, every request sent on it rejects with a
+ * {@linkcode ConnectionClosedError}; with `reconnect`, the client then redials
+ * with exponential backoff, and requests not yet sent go out on the new
+ * connection. With `requestTimeout`, no request waits longer than that.
  *
  * @example Pipeline three requests
  * ```ts ignore
@@ -65,50 +44,99 @@ interface WaitingRequest extends PendingRequest {
  * ```
  */
 export class Client implements AsyncDisposable {
-  #transport: Transport;
   #maxFrameSize: number;
   #maxInFlight: number;
-  #decoder: FrameDecoder;
-  #outbound = new Outbound();
-  #write: (bytes: Uint8Array) => void;
-  #inFlight = new Fifo<PendingRequest>();
-  #waiting = new Fifo<WaitingRequest>();
-  #flushScheduled = false;
-  #flushTask = () => this.#flush();
+  #requestTimeout: number;
+  #onDisconnect: ((error: ConnectionClosedError) => void) | undefined;
+  #onReconnect: ((attempt: number) => void) | undefined;
+  #owner: ConnectionOwner = {
+    answered: () => this.#pump(),
+    lost: (error, unwritten) => this.#lost(error, unwritten),
+  };
+  #connection: ClientConnection;
+  #waiting = new RequestQueue();
+  #timer: ReturnType<typeof setTimeout> | undefined = undefined;
+  /** Requests of this tick, given their deadline by one clock read at its end. */
+  #unstamped: PendingRequest[] = [];
+  #stampTask = () => this.#stamp();
+  #redialer: Redialer | null = null;
+  #reconnects = 0;
   #closing: Promise<void> | null = null;
+  #closeSent = false;
   #closedError: ConnectionClosedError | null = null;
-  #transportClosed = false;
-  #closedWaiters: Array<() => void> = [];
   #idleWaiters: Array<() => void> = [];
-  #chunkBuffer: ArrayBufferLike | null = null;
-  #chunkRetained = false;
 
   /**
-   * Runs a client over an open transport and starts reading from it.
+   * Runs a client over an open transport and starts reading from it. Such a
+   * client cannot redial; use {@linkcode Client.dial} for `reconnect`.
    *
    * @param transport The connection, from an adapter's `connect()`.
-   * @param options Limits; see {@linkcode ClientOptions}.
+   * @param options Limits, timeout and callbacks; see {@linkcode ClientOptions}.
+   * @throws {TypeError} `options.reconnect` is set, or an option has the wrong type.
+   * @throws {RangeError} An option is out of range.
    */
   constructor(transport: Transport, options: ClientOptions = {}) {
-    this.#maxFrameSize = maxFrameSizeOption(options.maxFrameSize);
-    this.#maxInFlight = integerOption(
-      "maxInFlight",
-      options.maxInFlight,
-      1024,
-      1,
+    const settings = clientSettings(options);
+    if (settings.backoff !== null) {
+      throw new TypeError(
+        "Cannot use reconnect: a client given one transport cannot redial; use Client.dial()",
+      );
+    }
+    this.#maxFrameSize = settings.maxFrameSize;
+    this.#maxInFlight = settings.maxInFlight;
+    this.#requestTimeout = settings.requestTimeout;
+    this.#onDisconnect = settings.onDisconnect;
+    this.#onReconnect = settings.onReconnect;
+    this.#connection = new ClientConnection(
+      transport,
+      this.#maxFrameSize,
+      this.#owner,
     );
-    this.#decoder = new FrameDecoder((frame) => this.#onResponse(frame), {
-      maxFrameSize: this.#maxFrameSize,
-    });
-    this.#transport = transport;
-    this.#write = (bytes) => transport.write(bytes);
-    const events: TransportEvents = {
-      data: (chunk) => this.#data(chunk),
-      end: () => this.#end(),
-      drain: () => {},
-      closed: (error) => this.#closed(error),
-    };
-    transport.start(events);
+  }
+
+  /**
+   * Connects with `dial` and runs a client over the connection. With
+   * `options.reconnect`, the client calls `dial` again after losing the
+   * connection. The first connection must succeed: its error rejects here.
+   *
+   * @param dial Opens a connection, e.g. `() => network.connect({ host, port })`.
+   * @param options Limits, timeout, reconnection and callbacks; see {@linkcode ClientOptions}.
+   * @returns The connected client.
+   *
+   * @example A client that survives server restarts
+   * ```ts ignore
+   * import { Client, defaultNetwork } from "../mod.ts";
+   *
+   * const network = defaultNetwork();
+   * const client = await Client.dial(
+   *   () => network.connect({ host: "127.0.0.1", port: 1234 }),
+   *   { reconnect: { initialDelay: 50, maxAttempts: Infinity }, requestTimeout: 5000 },
+   * );
+   * ```
+   */
+  static async dial(
+    dial: () => Promise<Transport>,
+    options: ClientOptions = {},
+  ): Promise<Client> {
+    if (typeof dial !== "function") {
+      throw new TypeError("Cannot dial: dial is not a function");
+    }
+    const { backoff } = clientSettings(options); // invalid options throw before dialing
+    const client = new Client(await dial(), { ...options, reconnect: false });
+    if (backoff !== null) {
+      client.#redialer = new Redialer(dial, backoff, {
+        connected: (transport, attempt) =>
+          client.#reconnected(transport, attempt),
+        failed: (attempts, lastError) =>
+          client.#rejectWaiting(
+            new ConnectionClosedError(
+              `Cannot send request: reconnect failed after ${attempts} attempts`,
+              { cause: lastError },
+            ),
+          ),
+      });
+    }
+    return client;
   }
 
   /**
@@ -131,19 +159,39 @@ export class Client implements AsyncDisposable {
     return new Client(streamTransport(duplex), options);
   }
 
-  /** The server's address. */
+  /** The server's address (of the latest connection). */
   get remoteAddr(): NetAddr {
-    return this.#transport.remoteAddr;
+    return this.#connection.remoteAddr;
   }
 
   /** Requests sent and not yet answered. */
   get inFlight(): number {
-    return this.#inFlight.length;
+    return this.#connection.inFlight;
   }
 
-  /** Whether the connection has closed. */
+  /** Requests waiting for a free place or for a connection. */
+  get waiting(): number {
+    return this.#waiting.length;
+  }
+
+  /** Whether a connection is open to send requests on. */
+  get connected(): boolean {
+    return this.#connection.alive;
+  }
+
+  /** Whether the client is closed for good: its requests reject. */
   get closed(): boolean {
     return this.#closedError !== null;
+  }
+
+  /** Connections re-established after a loss. */
+  get reconnects(): number {
+    return this.#reconnects;
+  }
+
+  /** Redials made after a loss, successful or not. */
+  get reconnectAttempts(): number {
+    return this.#redialer?.attempts ?? 0;
   }
 
   /**
@@ -155,7 +203,8 @@ export class Client implements AsyncDisposable {
    * @param payload The request bytes, at most `maxFrameSize`.
    * @returns The response payload, owned by the caller.
    * @throws {FrameTooLargeError} (rejection) The payload exceeds `maxFrameSize`.
-   * @throws {ConnectionClosedError} (rejection) The connection closed first or the client is closing.
+   * @throws {RequestTimeoutError} (rejection) No response within `requestTimeout`.
+   * @throws {ConnectionClosedError} (rejection) The connection closed first, reconnecting failed, or the client is closing.
    */
   request(payload: Uint8Array): Promise<Uint8Array> {
     if (this.#closedError) return Promise.reject(this.#closedError);
@@ -170,36 +219,37 @@ export class Client implements AsyncDisposable {
       return Promise.reject(error);
     }
     return new Promise((resolve, reject) => {
+      const pending: PendingRequest = {
+        payload,
+        deadline: Infinity,
+        resolve,
+        reject,
+      };
+      const connection = this.#connection;
       if (
-        this.#inFlight.length < this.#maxInFlight && this.#waiting.length === 0
+        connection.alive && connection.inFlight < this.#maxInFlight &&
+        this.#waiting.length === 0
       ) {
-        this.#send(payload, { resolve, reject });
+        connection.send(pending);
       } else {
-        this.#waiting.push({ payload, resolve, reject });
+        this.#waiting.push(pending);
+        if (!connection.alive) this.#redialer?.start();
+      }
+      if (this.#requestTimeout !== 0 && this.#unstamped.push(pending) === 1) {
+        queueMicrotask(this.#stampTask);
       }
     });
   }
 
   /**
    * Closes gracefully: takes no new requests, waits for the answers to those
-   * already made, then closes the connection.
+   * already sent, then closes the connection. It stops reconnecting: requests
+   * waiting for a connection reject with a {@linkcode ConnectionClosedError}.
    *
    * @returns Resolves once the connection is closed; the same promise on every call.
    */
   close(): Promise<void> {
-    if (this.#closing) return this.#closing;
-    this.#closing = (async () => {
-      if (this.#inFlight.length > 0 || this.#waiting.length > 0) {
-        await new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
-      }
-      if (this.#transportClosed) return;
-      this.#flush();
-      const closed = new Promise<void>((resolve) =>
-        this.#closedWaiters.push(resolve)
-      );
-      this.#transport.closeWrite();
-      await closed;
-    })();
+    this.#closing ??= this.#close();
     return this.#closing;
   }
 
@@ -208,86 +258,133 @@ export class Client implements AsyncDisposable {
     return this.close();
   }
 
-  #data(chunk: Uint8Array): boolean {
-    this.#chunkBuffer = chunk.buffer;
-    this.#chunkRetained = false;
-    try {
-      this.#decoder.push(chunk);
-    } catch (error) {
-      this.#fail(
-        new ConnectionClosedError("Cannot read response: protocol error", {
-          cause: error,
-        }),
-      );
+  async #close(): Promise<void> {
+    if (this.#connection.alive && !this.#idle()) {
+      await new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
     }
-    this.#chunkBuffer = null;
-    return !this.#chunkRetained;
-  }
-
-  #end(): void {
-    const discarded = this.#decoder.end();
-    const detail = discarded > 0
-      ? `connection closed by peer mid-frame (${discarded} bytes discarded)`
-      : "connection closed by peer";
-    this.#rejectAll(
-      new ConnectionClosedError(`Cannot complete request: ${detail}`),
+    const stopped = this.#redialer?.stop();
+    this.#rejectWaiting(
+      new ConnectionClosedError(
+        "Cannot send request: client closed before reconnecting",
+      ),
     );
-    this.#transport.closeWrite();
-  }
-
-  #closed(error?: unknown): void {
-    this.#transportClosed = true;
-    const closedError = new ConnectionClosedError(
-      "Cannot complete request: connection closed",
-      error === undefined ? undefined : { cause: error },
+    await stopped;
+    const connection = this.#connection;
+    if (connection.alive) {
+      this.#closeSent = true;
+      connection.closeWrite();
+    }
+    await connection.whenClosed;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#closedError ??= new ConnectionClosedError(
+      "Cannot send request: client is closed",
     );
-    this.#rejectAll(closedError);
-    this.#closedError ??= closedError;
-    for (const resolve of this.#closedWaiters.splice(0)) resolve();
   }
 
-  #send(payload: Uint8Array, pending: PendingRequest): void {
-    this.#inFlight.push(pending);
-    this.#outbound.add(payload);
-    if (!this.#flushScheduled) {
-      this.#flushScheduled = true;
-      queueMicrotask(this.#flushTask);
-    }
+  #idle(): boolean {
+    return this.#connection.inFlight === 0 && this.#waiting.length === 0;
   }
 
-  #flush(): void {
-    this.#flushScheduled = false;
-    this.#outbound.flush(this.#write);
-  }
-
-  #onResponse(frame: Uint8Array): void {
-    const pending = this.#inFlight.shift();
-    if (pending === undefined) {
-      throw new ProtocolError(
-        "Cannot match response: the server sent a frame no request is waiting for",
-      );
-    }
-    if (frame.buffer === this.#chunkBuffer) this.#chunkRetained = true;
-    pending.resolve(frame);
-    const waiting = this.#waiting;
-    if (waiting.length > 0) {
-      const next = waiting.shift()!;
-      this.#send(next.payload, next);
-    } else if (this.#inFlight.length === 0 && this.#idleWaiters.length > 0) {
+  /** Lets close() go on once nothing is in flight or waiting. */
+  #wakeIfIdle(): void {
+    if (this.#idleWaiters.length > 0 && this.#idle()) {
       for (const resolve of this.#idleWaiters.splice(0)) resolve();
     }
   }
 
-  #fail(error: ConnectionClosedError): void {
-    this.#rejectAll(error);
-    this.#closedError ??= error;
-    this.#transport.close();
+  /** Sends waiting requests while there is room; wakes close() when idle. */
+  #pump(): void {
+    const connection = this.#connection;
+    const waiting = this.#waiting;
+    while (
+      waiting.length > 0 && connection.alive &&
+      connection.inFlight < this.#maxInFlight
+    ) {
+      connection.send(waiting.shift()!);
+    }
+    this.#wakeIfIdle();
   }
 
-  #rejectAll(error: ConnectionClosedError): void {
-    this.#closedError ??= error;
-    for (const pending of this.#inFlight.drain()) pending.reject(error);
-    for (const waiting of this.#waiting.drain()) waiting.reject(error);
-    for (const resolve of this.#idleWaiters.splice(0)) resolve();
+  #lost(error: ConnectionClosedError, unwritten: PendingRequest[]): void {
+    if (this.#redialer !== null && this.#closing === null) {
+      this.#waiting.prepend(unwritten);
+      this.#redialer.start();
+    } else {
+      this.#closedError ??= error;
+      for (const pending of unwritten) pending.reject(error);
+      this.#rejectWaiting(error);
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+    this.#wakeIfIdle();
+    if (!this.#closeSent) notify(this.#onDisconnect, error);
+  }
+
+  #rejectWaiting(error: unknown): void {
+    for (const pending of this.#waiting.drain()) pending.reject(error);
+  }
+
+  /**
+   * Sets the deadline of the requests made in this tick. The clock is read
+   * once, after they were all made, so a deadline is never early.
+   */
+  #stamp(): void {
+    const deadline = performance.now() + this.#requestTimeout;
+    for (const pending of this.#unstamped) pending.deadline = deadline;
+    this.#unstamped.length = 0;
+    if (this.#timer === undefined && this.#closedError === null) {
+      this.#armTimer(deadline);
+    }
+  }
+
+  #armTimer(deadline: number): void {
+    const wait = Math.max(0, Math.ceil(deadline - performance.now()));
+    this.#timer = setTimeout(this.#onTimer, wait);
+  }
+
+  /** Times out the oldest requests whose deadline has passed; re-arms for the next. */
+  #onTimer = (): void => {
+    this.#timer = undefined;
+    const now = performance.now();
+    const timeout = this.#requestTimeout;
+    const connection = this.#connection;
+    const oldest = connection.oldest();
+    if (oldest !== undefined && oldest.deadline <= now) {
+      connection.timeOut(new RequestTimeoutError("complete", timeout));
+    }
+    const waiting = this.#waiting;
+    while (waiting.length > 0 && waiting.peek()!.deadline <= now) {
+      waiting.shift()!.reject(new RequestTimeoutError("send", timeout));
+    }
+    this.#wakeIfIdle();
+    const next = connection.oldest() ?? waiting.peek();
+    // A request made during this call gets its deadline (and the timer) from #stamp().
+    if (next !== undefined && next.deadline !== Infinity) {
+      this.#armTimer(next.deadline);
+    }
+  };
+
+  #reconnected(transport: Transport, attempt: number): void {
+    this.#connection = new ClientConnection(
+      transport,
+      this.#maxFrameSize,
+      this.#owner,
+    );
+    this.#reconnects++;
+    this.#pump();
+    notify(this.#onReconnect, attempt);
+  }
+}
+
+/** Calls a user callback; what it throws is reported, not let into the client. */
+function notify<T>(callback: ((value: T) => void) | undefined, value: T) {
+  if (callback === undefined) return;
+  try {
+    callback(value);
+  } catch (error) {
+    queueMicrotask(() => {
+      throw error;
+    });
   }
 }

@@ -1,0 +1,136 @@
+// Validation of a Client's options, and the reconnect backoff.
+import type { ClientOptions, ReconnectOptions } from "./client_options.ts";
+import { integerOption, maxFrameSizeOption } from "./_validate.ts";
+
+/** Validated reconnect settings. */
+export interface Backoff {
+  initialDelay: number;
+  maxDelay: number;
+  factor: number;
+  jitter: number;
+  maxAttempts: number;
+}
+
+export const DEFAULT_BACKOFF: Readonly<Backoff> = {
+  initialDelay: 100,
+  maxDelay: 5000,
+  factor: 2,
+  jitter: 0.5,
+  maxAttempts: 10,
+};
+
+/** The longest delay setTimeout honours. */
+const MAX_DELAY = 0x7fff_ffff;
+
+function numberOption(
+  name: string,
+  value: number | undefined,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number" || Number.isNaN(value)) {
+    throw new TypeError(`Cannot use ${name}: ${String(value)} is not a number`);
+  }
+  if (value < min || value > max) {
+    throw new RangeError(
+      `Cannot use ${name}: ${value} is outside the range ${min} to ${max}`,
+    );
+  }
+  return value;
+}
+
+/** Validates the `reconnect` option: null when reconnecting is off. */
+export function backoffOption(
+  value: boolean | ReconnectOptions | undefined,
+): Backoff | null {
+  if (value === undefined || value === false) return null;
+  if (value === true) return { ...DEFAULT_BACKOFF };
+  if (typeof value !== "object" || value === null) {
+    throw new TypeError(
+      `Cannot use reconnect: ${String(value)} is not a boolean or an object`,
+    );
+  }
+  const initialDelay = integerOption(
+    "reconnect.initialDelay",
+    value.initialDelay,
+    DEFAULT_BACKOFF.initialDelay,
+    0,
+    MAX_DELAY,
+  );
+  const maxDelay = integerOption(
+    "reconnect.maxDelay",
+    value.maxDelay,
+    Math.max(DEFAULT_BACKOFF.maxDelay, initialDelay),
+    initialDelay,
+    MAX_DELAY,
+  );
+  const maxAttempts = value.maxAttempts === Infinity ? Infinity : integerOption(
+    "reconnect.maxAttempts",
+    value.maxAttempts,
+    DEFAULT_BACKOFF.maxAttempts,
+    1,
+  );
+  return {
+    initialDelay,
+    maxDelay,
+    factor: numberOption(
+      "reconnect.factor",
+      value.factor,
+      DEFAULT_BACKOFF.factor,
+      1,
+      1000,
+    ),
+    jitter: numberOption(
+      "reconnect.jitter",
+      value.jitter,
+      DEFAULT_BACKOFF.jitter,
+      0,
+      1,
+    ),
+    maxAttempts,
+  };
+}
+
+/**
+ * Milliseconds to wait before attempt `attempt` (1, 2, ...):
+ * `min(maxDelay, initialDelay * factor ** (attempt - 1))`, less up to
+ * `jitter` of it at random.
+ */
+export function backoffDelay(
+  backoff: Backoff,
+  attempt: number,
+  random: () => number = Math.random,
+): number {
+  const base = Math.min(
+    backoff.maxDelay,
+    backoff.initialDelay * backoff.factor ** (attempt - 1),
+  );
+  return Math.round(base * (1 - backoff.jitter * random()));
+}
+
+function callbackOption<T>(name: string, value: T | undefined): T | undefined {
+  if (value !== undefined && typeof value !== "function") {
+    throw new TypeError(`Cannot use ${name}: it is not a function`);
+  }
+  return value;
+}
+
+/** Validates a client's options. */
+export function clientSettings(options: ClientOptions) {
+  return {
+    maxFrameSize: maxFrameSizeOption(options.maxFrameSize),
+    maxInFlight: integerOption("maxInFlight", options.maxInFlight, 1024, 1),
+    requestTimeout: integerOption(
+      "requestTimeout",
+      options.requestTimeout,
+      0,
+      0,
+      0x7fff_ffff,
+    ),
+    backoff: backoffOption(options.reconnect),
+    onDisconnect: callbackOption("onDisconnect", options.onDisconnect),
+    onReconnect: callbackOption("onReconnect", options.onReconnect),
+  };
+}
