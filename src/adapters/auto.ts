@@ -87,22 +87,28 @@ export async function serve(options: ServeOptions = {}): Promise<Server> {
 }
 
 /**
- * Connects a pipelining client.
+ * Connects a pipelining client. With `reconnect`, the client dials the same
+ * host and port with the same adapter again after losing its connection.
  *
- * @param options Host (default 127.0.0.1), port (default 1234), limits and adapter.
+ * @param options Host (default 127.0.0.1), port (default 1234), limits,
+ * `requestTimeout`, `reconnect`, callbacks and adapter.
  * @returns The connected client.
  *
  * @example
  * ```ts ignore
  * import { connect } from "./auto.ts";
  *
- * await using client = await connect({ host: "127.0.0.1", port: 1234 });
+ * await using client = await connect({
+ *   host: "127.0.0.1",
+ *   port: 1234,
+ *   requestTimeout: 5000,
+ *   reconnect: true,
+ * });
  * const response = await client.request(new TextEncoder().encode("ping"));
  * ```
  */
-export async function connect(
-  options: ClientConnectOptions = {},
-): Promise<Client> {
+export function connect(options: ClientConnectOptions = {}): Promise<Client> {
   const network = options.network ?? defaultNetwork();
-  return new Client(await network.connect(options), options);
+  const target = { host: options.host, port: options.port };
+  return Client.dial(() => network.connect(target), options);
 }
