@@ -1,0 +1,218 @@
+/**
+ * The markdown report of the codec microbenchmarks (bench/codec_all.ts):
+ * throughput tables per operation, framewire's decode ratio over the fastest
+ * npm peer, and ns per byte for large frames.
+ *
+ * @module
+ */
+import type { CodecReport, CodecResult } from "./codec.ts";
+
+/** The runtimes measured, in table order. */
+export const RUNTIMES = ["deno", "bun", "node"] as const;
+/** One of {@linkcode RUNTIMES}. */
+export type Runtime = typeof RUNTIMES[number];
+/** Column titles of the runtimes. */
+export const TITLES: Record<Runtime, string> = {
+  deno: "Deno",
+  bun: "Bun",
+  node: "Node",
+};
+/** Frame sizes at which framewire's decode must beat the fastest peer by {@linkcode TARGET_RATIO}. */
+export const RATIO_SIZES = ["16 B", "1 KiB"];
+/** The decode speed-up over the fastest npm peer that framewire aims for. */
+export const TARGET_RATIO = 3;
+
+/** The machine the benchmarks ran on. */
+export interface Machine {
+  cpu: string;
+  cores: number;
+  os: string;
+  memoryBytes: number;
+}
+
+/** Everything the markdown report is made from. */
+export interface ReportInput {
+  machine: Machine;
+  date: string;
+  framewire: string;
+  task: string;
+  /** Runs per case and runtime; the median one is shown. */
+  rounds: number;
+  /** Each runtime's command for one case, with NAME for the case's name. */
+  commands: Record<Runtime, string>;
+  reports: Partial<Record<Runtime, CodecReport>>;
+  errors: Partial<Record<Runtime, string>>;
+}
+
+const find = (
+  report: CodecReport | undefined,
+  operation: string,
+  size: string,
+  library: string,
+) =>
+  report?.results.find((r) =>
+    r.operation === operation && r.size === size && r.library === library
+  );
+
+/** framewire's decode MB/s over the fastest npm peer's, at one frame size. */
+export function decodeRatio(report: CodecReport, size: string) {
+  const rows = report.results.filter((r) =>
+    r.operation === "decode" && r.size === size && !r.extra
+  );
+  const framewire = rows.find((r) => r.library === "framewire");
+  const peers = rows.filter((r) => r.library !== "framewire");
+  if (framewire === undefined || peers.length === 0) return null;
+  const fastest = peers.reduce((a, b) => (b.mbPerSec > a.mbPerSec ? b : a));
+  return {
+    size,
+    framewireMBps: framewire.mbPerSec,
+    fastestPeer: fastest.library,
+    fastestPeerMBps: fastest.mbPerSec,
+    ratio: framewire.mbPerSec / fastest.mbPerSec,
+  };
+}
+
+const mbps = (r: CodecResult | undefined) =>
+  r === undefined
+    ? "-"
+    : r.mbPerSec >= 100
+    ? Math.round(r.mbPerSec).toLocaleString("en-US")
+    : r.mbPerSec.toFixed(1);
+
+function rate(r: CodecResult | undefined): string {
+  if (r === undefined) return "-";
+  const f = r.framesPerSec;
+  if (f >= 1e6) return `${(f / 1e6).toFixed(2)} M`;
+  if (f >= 1e3) return `${(f / 1e3).toFixed(1)} k`;
+  return f.toFixed(1);
+}
+
+/** Renders the report as markdown. */
+export function markdown(input: ReportInput): string {
+  const { machine: info, date, framewire: commit, commands, reports, errors } =
+    input;
+  const present = RUNTIMES.filter((rt) => reports[rt] !== undefined);
+  const any = reports[present[0]];
+  const lines: string[] = [
+    "# Codec microbenchmarks",
+    "",
+    `Measured ${date} on ${info.cpu} (${info.cores} cores), ${info.os}; ${
+      present.map((rt) => `${TITLES[rt]} ${reports[rt]!.runtime.version}`)
+        .join(", ")
+    }; framewire ${commit}.`,
+    "Each iteration decodes (or encodes) one set of frames of one size: 4 MiB of payload for 16 B, 1 KiB and 64 KiB frames, one frame of 8 MiB or 32 MiB.",
+    "Decoders are fed the wire bytes of their own format in 64 KiB chunks (framewire: u32 LE prefix; it-length-prefixed, length-prefixed-stream: varint; frame-stream: u32 BE), all with a 32 MiB frame limit.",
+    `Every case is checked frame by frame (decode) or byte by byte (encode) before it is timed, and every timed iteration checks its counts. MB/s = payload 10^6 bytes per second and frames/s at mitata's median time per iteration (\`measure()\`, at least ${
+      any?.options.minSamples ?? "?"
+    } samples and ${
+      any?.options.minCpuTimeMs ?? "?"
+    } ms per case, 3 samples for cases slower than 0.5 s). Each case runs in a fresh process, on Deno, Bun and Node in turn, one process at a time${
+      input.rounds > 1
+        ? `, ${input.rounds} times; the run with the median MB/s is shown`
+        : ""
+    }. Rows marked (extra) are framewire's Web Streams shells and other variants, outside the comparison.`,
+    "",
+    "Reading the numbers: it-length-prefixed decodes to `Uint8ArrayList` views without joining a frame's chunks, and it-length-prefixed, length-prefixed-stream and `FrameEncoderStream` (from 64 KiB) encode by passing payloads on by reference, so from 64 KiB up their MB/s only reflects per-frame overhead; the it-length-prefixed + subarray() row is the cost of getting a contiguous frame, as framewire hands out. framewire `encodeFrames` copies every frame into one buffer, ready for one write. frame-stream concatenates its buffered bytes with each chunk of a frame that spans chunks, so its time per byte grows with the frame size. Rows that produce a contiguous large frame allocate a frame-sized buffer per iteration, so they include the runtime's allocation cost: on Deno and Node each 32 MiB buffer is fresh memory (perf stat: about 8,900 minor page faults per iteration), which is most of the step in ns per byte from 8 MiB to 32 MiB; from 64 KiB to 8 MiB, and on Bun at 32 MiB, a process settles in a slow (fresh pages) or fast (reused memory) regime, so those rows can differ up to 5x between identical runs (`--rounds 3` keeps the median of three).",
+    "",
+  ];
+  for (const rt of RUNTIMES) {
+    if (errors[rt]) lines.push(`**${TITLES[rt]} failed:** ${errors[rt]}`, "");
+  }
+  const sizes = [...new Set(any?.results.map((r) => r.size) ?? [])];
+  for (const operation of ["decode", "encode"]) {
+    const libraries = [
+      ...new Map(
+        (any?.results ?? []).filter((r) => r.operation === operation)
+          .map((r) => [r.library, r.extra]),
+      ),
+    ];
+    lines.push(
+      `## ${operation === "decode" ? "Decode" : "Encode"}`,
+      "",
+      `| frame size | library | ${
+        present.map((rt) => `${TITLES[rt]} MB/s`).join(" | ")
+      } | ${present.map((rt) => `${TITLES[rt]} frames/s`).join(" | ")} |`,
+      `| --- | --- |${" ---: |".repeat(present.length * 2)}`,
+    );
+    for (const size of sizes) {
+      for (const [library, extra] of libraries) {
+        const cells = present.map((rt) =>
+          find(reports[rt], operation, size, library)
+        );
+        if (cells.every((cell) => cell === undefined)) continue;
+        lines.push(
+          `| ${size} | ${library}${extra ? " (extra)" : ""} | ${
+            cells.map(mbps).join(" | ")
+          } | ${cells.map(rate).join(" | ")} |`,
+        );
+      }
+    }
+    lines.push("");
+  }
+  lines.push(
+    `## framewire decode / fastest npm peer decode (target: at least ${TARGET_RATIO}x at 16 B and 1 KiB)`,
+    "",
+  );
+  for (const rt of present) {
+    const parts = RATIO_SIZES.map((size) => decodeRatio(reports[rt]!, size))
+      .filter((r) => r !== null).map((r) =>
+        `${r!.size} **${r!.ratio.toFixed(2)}x** (${
+          Math.round(r!.framewireMBps)
+        } vs ${r!.fastestPeer} ${Math.round(r!.fastestPeerMBps)} MB/s)`
+      );
+    const met = RATIO_SIZES.map((size) => decodeRatio(reports[rt]!, size))
+      .every((r) => r !== null && r.ratio >= TARGET_RATIO);
+    lines.push(
+      `- ${TITLES[rt]}: ${parts.join("; ")}: target ${met ? "met" : "NOT met"}`,
+    );
+  }
+  lines.push(
+    "",
+    "## Linearity: median ns per payload byte",
+    "",
+    "| operation | library | runtime | 64 KiB | 8 MiB | 32 MiB | 32 MiB / 8 MiB |",
+    "| --- | --- | --- | ---: | ---: | ---: | ---: |",
+  );
+  for (const operation of ["decode", "encode"]) {
+    const libraries = [
+      ...new Set(
+        (any?.results ?? []).filter((r) =>
+          r.operation === operation && !r.extra
+        ).map((r) => r.library),
+      ),
+    ];
+    for (const library of libraries) {
+      for (const rt of present) {
+        const [k64, m8, m32] = ["64 KiB", "8 MiB", "32 MiB"].map((size) =>
+          find(reports[rt], operation, size, library)
+        );
+        if (!k64 && !m8 && !m32) continue;
+        const ns = (r?: CodecResult) =>
+          r === undefined ? "-" : r.nsPerByte.toPrecision(3);
+        const ratio = m8 && m32
+          ? `${(m32.nsPerByte / m8.nsPerByte).toFixed(2)}x`
+          : "-";
+        lines.push(
+          `| ${operation} | ${library} | ${TITLES[rt]} | ${ns(k64)} | ${
+            ns(m8)
+          } | ${ns(m32)} | ${ratio} |`,
+        );
+      }
+    }
+  }
+  lines.push(
+    "",
+    "## Commands",
+    "",
+    "```sh",
+    input.task,
+    "# which lists the cases (deno run -A bench/codec.ts --list) and runs each",
+    "# case NAME in turn on each runtime, one process at a time:",
+    ...RUNTIMES.map((rt) => commands[rt]),
+    "```",
+    "",
+    "The Node command runs a copy of bench/codec.ts and the framewire modules it imports, transpiled by bench/codec_all.ts with the TypeScript compiler (`npm:typescript`) into a temporary folder with a `node_modules` symlink to the repository's.",
+    "",
+  );
+  return lines.join("\n");
+}
