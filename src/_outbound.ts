@@ -66,6 +66,8 @@ export class Outbound {
   /** Indexes in #payloads of entries that are whole frames, header included. */
   #whole: number[] | null = null;
   #bytes = 0;
+  /** The first entry, when it is whole frames that may be written by reference. */
+  #single: Uint8Array | null = null;
 
   /** Entries queued. */
   get count(): number {
@@ -85,10 +87,13 @@ export class Outbound {
 
   /**
    * Queues bytes that already are whole frames, headers included (an echoed
-   * run of requests as they arrived). They are copied at the flush.
+   * run of requests as they arrived). They are copied at the flush, unless
+   * `byReference` is set and they are all there is to send: then `frames`
+   * itself is written.
    */
-  addFrames(frames: Uint8Array): void {
+  addFrames(frames: Uint8Array, byReference = false): void {
     const payloads = this.#payloads ??= [];
+    if (byReference && payloads.length === 0) this.#single = frames;
     (this.#whole ??= []).push(payloads.length);
     payloads.push(frames);
     this.#bytes += frames.length;
@@ -100,9 +105,15 @@ export class Outbound {
     if (payloads === null) return;
     const count = payloads.length;
     const whole = this.#whole ?? NO_WHOLE;
+    const single = this.#single;
     this.#payloads = null;
     this.#whole = null;
+    this.#single = null;
     this.#bytes = 0;
+    if (count === 1 && single !== null) {
+      write(single);
+      return;
+    }
     let nextWhole = whole.length > 0 ? whole[0] : -1;
     let wholeAt = 0;
     let from = 0;

@@ -40,6 +40,8 @@ export class ServerConnection implements TransportEvents {
   #decoder: FrameDecoder;
   #outbound = new Outbound();
   #write: (bytes: Uint8Array) => void;
+  /** Received bytes may be written back by reference (see Transport.readViewsWritable). */
+  #readViewsWritable: boolean;
   /** Responses from the first unanswered async request on, in request order. */
   #slots: Slot[] = NO_SLOTS;
   #slotHead = 0;
@@ -74,6 +76,7 @@ export class ServerConnection implements TransportEvents {
       maxFrameSize: host.maxFrameSize,
     });
     this.#write = (bytes) => transport.write(bytes);
+    this.#readViewsWritable = transport.readViewsWritable === true;
   }
 
   /** Resolves once the transport has closed. */
@@ -234,6 +237,7 @@ export class ServerConnection implements TransportEvents {
         this.#echoStart,
         this.#echoEnd - this.#echoStart,
       ),
+      this.#readViewsWritable,
     );
     this.#echoEnd = -1;
   }

@@ -86,6 +86,14 @@ export interface Transport {
   readonly remoteAddr: NetAddr;
   /** Bytes accepted by `write()` and not yet handed to the operating system. */
   readonly bufferedAmount: number;
+  /**
+   * True when `write()` may be handed views of memory received through
+   * `data()` even when `data()` returned true: the transport then does not
+   * reuse that memory until those writes are done (Node and Bun read into a
+   * fresh buffer each time; Deno sets such a buffer aside). The core then
+   * writes echoed frames by reference instead of copying them.
+   */
+  readonly readViewsWritable?: boolean;
   /** Starts reading and reporting to `events`. Called once. */
   start(events: TransportEvents): void;
   /**

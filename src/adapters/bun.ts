@@ -87,6 +87,8 @@ class BunTransport implements Transport {
   readonly localAddr: NetAddr;
   readonly remoteAddr: NetAddr;
   bufferedAmount = 0;
+  /** Bun hands each data callback a fresh buffer. */
+  readonly readViewsWritable = true;
   #socket: BunSocket<SocketState>;
   #events: TransportEvents | null = null;
   /** Chunks that arrived before start(). */

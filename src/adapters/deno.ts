@@ -101,6 +101,8 @@ class DenoTransport implements Transport {
   readonly localAddr: NetAddr;
   readonly remoteAddr: NetAddr;
   bufferedAmount = 0;
+  /** Views of a read buffer may be written: that buffer is set aside meanwhile. */
+  readonly readViewsWritable = true;
   #conn: DenoConn;
   #events: TransportEvents | null = null;
   #paused: Gate | null = null;
@@ -110,6 +112,12 @@ class DenoTransport implements Transport {
   #readEnded = false;
   #writeEnded = false;
   #closed = false;
+  /** Memory of the current read buffer. */
+  #reading: ArrayBufferLike | null = null;
+  /** Read buffers that queued or running writes still refer to. */
+  #lent: ArrayBufferLike[] = [];
+  /** A lent read buffer whose writes are done, kept for the next switch. */
+  #spare: Uint8Array | null = null;
 
   constructor(conn: DenoConn) {
     this.#conn = conn;
@@ -125,16 +133,18 @@ class DenoTransport implements Transport {
   async #readLoop(): Promise<void> {
     const conn = this.#conn;
     const events = this.#events!;
-    let buffer = new Uint8Array(MIN_READ_SIZE);
+    let buffer: Uint8Array = new Uint8Array(MIN_READ_SIZE);
     let smallReads = 0;
     try {
       while (true) {
         if (this.#paused !== null) await this.#paused.promise;
         if (this.#closed) return;
+        this.#reading = buffer.buffer;
         const n = await conn.read(buffer);
         if (this.#closed) return;
         if (n === null) break;
         const reusable = events.data(buffer.subarray(0, n));
+        this.#reading = null;
         let size = buffer.length;
         if (n === size && size < MAX_READ_SIZE) {
           size *= 4;
@@ -147,7 +157,21 @@ class DenoTransport implements Transport {
         } else {
           smallReads = 0;
         }
-        if (!reusable || size !== buffer.length) buffer = new Uint8Array(size);
+        const lent = this.#lent.indexOf(buffer.buffer);
+        if (!reusable) {
+          // The core keeps views: never recycle this buffer.
+          if (lent !== -1) this.#lent.splice(lent, 1);
+          buffer = new Uint8Array(size);
+        } else if (lent !== -1) {
+          // Writes still read it: switch to the spare, or a new buffer.
+          const spare = this.#spare;
+          this.#spare = null;
+          buffer = spare !== null && spare.length === size
+            ? spare
+            : new Uint8Array(size);
+        } else if (size !== buffer.length) {
+          buffer = new Uint8Array(size);
+        }
       }
     } catch (error) {
       this.#finish(error);
@@ -162,6 +186,9 @@ class DenoTransport implements Transport {
     if (this.#closed || this.#closeWriteRequested || bytes.length === 0) return;
     this.#queue.push(bytes);
     this.bufferedAmount += bytes.length;
+    if (bytes.buffer === this.#reading && !this.#lent.includes(bytes.buffer)) {
+      this.#lent.push(bytes.buffer);
+    }
     if (!this.#writing) this.#writeLoop();
   }
 
@@ -179,6 +206,7 @@ class DenoTransport implements Transport {
           if (this.#closed) return;
         }
         this.bufferedAmount -= bytes.length;
+        if (this.#lent.length > 0) this.#releaseLent();
       }
     } catch (error) {
       this.#finish(error);
@@ -204,7 +232,20 @@ class DenoTransport implements Transport {
       offset += bytes.length;
     }
     queue.length = 0;
+    if (this.#lent.length > 0) this.#releaseLent();
     return joined;
+  }
+
+  /** Makes lent read buffers that no queued write refers to any more spare. */
+  #releaseLent(): void {
+    const lent = this.#lent;
+    const queue = this.#queue;
+    for (let i = lent.length - 1; i >= 0; i--) {
+      const memory = lent[i];
+      if (queue.some((bytes) => bytes.buffer === memory)) continue;
+      lent.splice(i, 1);
+      if (memory !== this.#reading) this.#spare = new Uint8Array(memory);
+    }
   }
 
   pause(): void {

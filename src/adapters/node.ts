@@ -94,6 +94,8 @@ const LISTEN_BACKLOG = 65535;
 class NodeTransport implements Transport {
   readonly localAddr: NetAddr;
   readonly remoteAddr: NetAddr;
+  /** Node hands each 'data' event a fresh buffer. */
+  readonly readViewsWritable = true;
   #socket: NodeSocket;
   #closed = false;
   #error: unknown = undefined;
