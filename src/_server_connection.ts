@@ -2,6 +2,7 @@ import { FrameDecoder } from "./frame_decoder.ts";
 import { assertFrameSize } from "./frame_encoder.ts";
 import { COPY_LIMIT, Outbound } from "./_outbound.ts";
 import { FRAME_HEADER_SIZE } from "./constants.ts";
+import { type BufferPool, POOL_MIN_SIZE } from "./_buffer_pool.ts";
 import type { Transport, TransportEvents } from "./transport.ts";
 import type { Handler, RequestContext, ServerStats } from "./server.ts";
 
@@ -13,6 +14,8 @@ export interface ConnectionHost {
   readonly maxPendingRequests: number;
   readonly closeTimeout: number;
   readonly stats: ServerStats;
+  /** Reused memory for large frames. */
+  readonly pool: BufferPool;
   report(error: unknown, context: RequestContext): void;
   removed(connection: ServerConnection): void;
 }
@@ -63,6 +66,10 @@ export class ServerConnection implements TransportEvents {
   #chunkStart = 0;
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
   #closedWaiters: Array<() => void> | null = null;
+  /** A pooled buffer the decoder is assembling a large frame in. */
+  #assembling: Uint8Array | null = null;
+  /** Pooled buffers of requests handed out, returned once nothing can use them. */
+  #lentLarge: Uint8Array[] | null = null;
 
   constructor(host: ConnectionHost, transport: Transport, id: number) {
     this.#host = host;
@@ -74,6 +81,10 @@ export class ServerConnection implements TransportEvents {
     };
     this.#decoder = new FrameDecoder((frame) => this.#onRequest(frame), {
       maxFrameSize: host.maxFrameSize,
+      allocate: (length) => {
+        if (length < POOL_MIN_SIZE) return new Uint8Array(length);
+        return this.#assembling = host.pool.take(length);
+      },
     });
     this.#write = (bytes) => transport.write(bytes);
     this.#readViewsWritable = transport.readViewsWritable === true;
@@ -102,6 +113,7 @@ export class ServerConnection implements TransportEvents {
     this.#endEcho();
     this.#chunkBuffer = null;
     this.#flush();
+    if (this.#lentLarge !== null) this.#releaseLarge();
     return !this.#chunkRetained;
   }
 
@@ -116,6 +128,7 @@ export class ServerConnection implements TransportEvents {
   }
 
   drain(): void {
+    if (this.#lentLarge !== null) this.#releaseLarge();
     this.#updateBackpressure();
   }
 
@@ -125,6 +138,14 @@ export class ServerConnection implements TransportEvents {
     clearTimeout(this.#closeTimer);
     this.#slots = NO_SLOTS;
     this.#slotHead = 0;
+    this.#decoder.end();
+    if (this.#assembling !== null) this.#host.pool.give(this.#assembling);
+    this.#assembling = null;
+    // Requests of handlers still running stay theirs; the rest is free.
+    if (this.#pending === 0 && this.#lentLarge !== null) {
+      for (const buffer of this.#lentLarge) this.#host.pool.give(buffer);
+    }
+    this.#lentLarge = null;
     this.#host.removed(this);
     const waiters = this.#closedWaiters;
     this.#closedWaiters = null;
@@ -137,18 +158,31 @@ export class ServerConnection implements TransportEvents {
    */
   shutdown(): void {
     if (this.#state === OPEN) this.#shutdown();
+    else this.#armCloseTimer(); // already ending (e.g. the peer half-closed)
   }
 
   #shutdown(): void {
     this.#state = ENDING;
+    this.#armCloseTimer();
+    this.#finishIfDone();
+  }
+
+  /** Closes the transport after the host's closeTimeout, whatever is left. */
+  #armCloseTimer(): void {
+    if (this.#state === CLOSED || this.#closeTimer !== undefined) return;
     this.#closeTimer = setTimeout(
       () => this.#transport.close(),
       this.#host.closeTimeout,
     );
-    this.#finishIfDone();
   }
 
   #onRequest(request: Uint8Array): void {
+    if (
+      this.#assembling !== null && request.buffer === this.#assembling.buffer
+    ) {
+      (this.#lentLarge ??= []).push(this.#assembling);
+      this.#assembling = null;
+    }
     if (this.#state !== OPEN) return;
     const host = this.#host;
     host.stats.framesIn++;
@@ -223,9 +257,21 @@ export class ServerConnection implements TransportEvents {
       queueMicrotask(() => {
         this.#flushScheduled = false;
         this.#flush();
+        if (this.#lentLarge !== null) this.#releaseLarge();
         this.#finishIfDone();
       });
     }
+  }
+
+  /**
+   * Gives pooled request buffers back once no handler is running and every
+   * write has gone out (a response may be the request itself).
+   */
+  #releaseLarge(): void {
+    if (this.#pending !== 0 || this.#transport.bufferedAmount !== 0) return;
+    if (this.#slotHead !== this.#slots.length) return;
+    for (const buffer of this.#lentLarge!) this.#host.pool.give(buffer);
+    this.#lentLarge = null;
   }
 
   /** Queues the current echoed run, if any. */

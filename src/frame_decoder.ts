@@ -16,7 +16,18 @@ export interface FrameDecoderOptions {
    * @default {33554432}
    */
   maxFrameSize?: number;
+  /**
+   * Returns the buffer in which a payload spread over several chunks is
+   * assembled: a `Uint8Array` of exactly `length` bytes that nothing else
+   * writes to until the frame has been handed to `onFrame`. Lets a caller
+   * reuse large buffers instead of allocating one per frame.
+   *
+   * @default {(length) => new Uint8Array(length)}
+   */
+  allocate?: (length: number) => Uint8Array;
 }
+
+const allocateFresh = (length: number) => new Uint8Array(length);
 
 /**
  * Turns a byte stream, pushed in chunks of any size, into frames: a 4-byte
@@ -69,6 +80,7 @@ export class FrameDecoder {
   #partial: Uint8Array | null = null;
   #partialFilled = 0;
   #failed: ProtocolError | null = null;
+  #allocate: (length: number) => Uint8Array;
 
   /**
    * Creates a decoder.
@@ -87,6 +99,13 @@ export class FrameDecoder {
     }
     this.#onFrame = onFrame;
     this.#maxFrameSize = maxFrameSizeOption(options.maxFrameSize);
+    const allocate = options.allocate ?? allocateFresh;
+    if (typeof allocate !== "function") {
+      throw new TypeError(
+        "Cannot create FrameDecoder: allocate is not a function",
+      );
+    }
+    this.#allocate = allocate;
   }
 
   /** The largest payload this decoder accepts, in bytes. */
@@ -193,7 +212,12 @@ export class FrameDecoder {
   }
 
   #startPartial(length: number, head: Uint8Array): void {
-    const partial = new Uint8Array(length);
+    const partial = this.#allocate(length);
+    if (partial.length !== length) {
+      throw new RangeError(
+        `Cannot decode frame: allocate(${length}) returned ${partial.length} bytes`,
+      );
+    }
     partial.set(head);
     this.#partial = partial;
     this.#partialFilled = head.length;

@@ -6,6 +6,7 @@
  */
 import { integerOption, maxFrameSizeOption } from "./_validate.ts";
 import { type ConnectionHost, ServerConnection } from "./_server_connection.ts";
+import { BufferPool } from "./_buffer_pool.ts";
 import { type StreamDuplex, streamTransport } from "./stream_transport.ts";
 import type {
   Listener,
@@ -220,6 +221,8 @@ export class Server implements AsyncDisposable {
         truncatedBytes: 0,
         backpressurePauses: 0,
       },
+      // Two 32 MiB frames' worth of memory kept for reuse between frames.
+      pool: new BufferPool(64 * 1024 * 1024),
       report: options.onError ?? logError,
       removed(connection) {
         if (connections.delete(connection)) this.stats.connections--;

@@ -115,6 +115,63 @@ export function networkSuite(name: string, network: Network): void {
     await server.close();
   });
 
+  for (const mode of ["sync", "async"] as const) {
+    t(
+      `pipelined large frames stay intact with reused memory (${mode} handler)`,
+      async () => {
+        const { server, port } = await startServer(network, {
+          handler: mode === "sync" ? (request) => request : async (request) => {
+            await delay(5); // the next frames arrive while this one is held
+            return request;
+          },
+        });
+        const client = await openClient(network, port);
+        const sizes = [2, 3, 1.5, 2, 3, 1.25].map((m) => m * 1024 * 1024);
+        for (let round = 0; round < 2; round++) {
+          const payloads = sizes.map((size, i) =>
+            patternBytes(size, 7 * i + round)
+          );
+          const responses = await Promise.all(
+            payloads.map((p) => client.request(p)),
+          );
+          responses.forEach((response, i) =>
+            assert.ok(
+              sameBytes(response, payloads[i]),
+              `round ${round} frame ${i}`,
+            )
+          );
+        }
+        await client.close();
+        await server.close();
+      },
+    );
+  }
+
+  t(
+    "close() ends a half-closed connection whose handler never settles",
+    async () => {
+      const { server, port } = await startServer(network, {
+        handler: () => new Promise<Uint8Array>(() => {}),
+        closeTimeout: 50,
+      });
+      const raw = new RawConnection(
+        await network.connect({ host: "127.0.0.1", port }),
+      );
+      raw.write(encodeFrames([text("never answered")]));
+      await waitFor(() => server.stats().framesIn === 1, "the request");
+      raw.transport.closeWrite(); // the peer is done sending and waits
+      await delay(50);
+      assert.equal(
+        server.stats().connections,
+        1,
+        "still waiting for the handler",
+      );
+      await server.close(); // must not wait for the handler
+      assert.equal(server.stats().connections, 0);
+      await waitFor(() => raw.closed, "the peer to see the close");
+    },
+  );
+
   t(
     "an oversize header closes only that connection and is counted",
     async () => {

@@ -188,3 +188,47 @@ test("decoder: rejects bad options", () => {
     TypeError,
   );
 });
+
+test("allocate supplies the buffers frames spread over chunks are assembled in", () => {
+  const store = new Uint8Array(100);
+  const asked: number[] = [];
+  const frames: Uint8Array[] = [];
+  const decoder = new FrameDecoder((f) => frames.push(f), {
+    allocate: (length) => {
+      asked.push(length);
+      return store.subarray(10, 10 + length);
+    },
+  });
+  const wire = encodeFrames([patternBytes(40, 1), patternBytes(3, 2)]);
+  decoder.push(wire.subarray(0, 20)); // the 40-byte frame spans two chunks
+  decoder.push(wire.subarray(20));
+  assert.deepEqual(asked, [40]);
+  assert.equal(frames.length, 2);
+  assert.equal(frames[0].buffer, store.buffer);
+  assert.equal(frames[0].byteOffset, 10);
+  assert.deepEqual(frames[0], patternBytes(40, 1));
+  assert.notEqual(
+    frames[1].buffer,
+    store.buffer,
+    "a frame inside one chunk is a view of it",
+  );
+  assert.deepEqual(frames[1], patternBytes(3, 2));
+});
+
+test("allocate returning the wrong length is a RangeError", () => {
+  const decoder = new FrameDecoder(() => {}, {
+    allocate: (length) => new Uint8Array(length + 1),
+  });
+  const wire = encodeFrames([patternBytes(40, 1)]);
+  assert.throws(
+    () => decoder.push(wire.subarray(0, 10)),
+    (error: unknown) =>
+      error instanceof RangeError &&
+      error.message === "Cannot decode frame: allocate(40) returned 41 bytes",
+  );
+  assert.throws(
+    // @ts-expect-error: checks the run-time guard
+    () => new FrameDecoder(() => {}, { allocate: 5 }),
+    TypeError,
+  );
+});
