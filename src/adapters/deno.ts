@@ -4,7 +4,7 @@
  * types, so it type-checks with any TypeScript toolchain.
  *
  * Reads use `conn.read()` into a buffer that is reused whenever the core keeps
- * no view of it, sized to the traffic: 1 KiB while reads are small (an idle
+ * no view of it, sized to the traffic: 256 bytes while reads are small (an idle
  * connection costs little), growing to 256 KiB for bulk transfers. A BYOB reader on `conn.readable` drains a bulk
  * transfer faster (1.38x MB/s in `deno run -A bench/deno_read_bench.ts`), but
  * through the whole server and client it was 7% slower on pipelined 16-byte
@@ -83,11 +83,13 @@ function deno(): DenoNamespace {
  * one 4x larger, up to the maximum, and a run of reads that use under an
  * eighth of it shrinks it again.
  */
-const MIN_READ_SIZE = 1024;
+const MIN_READ_SIZE = 256;
 const MAX_READ_SIZE = 256 * 1024;
 const SHRINK_AFTER_SMALL_READS = 8;
 /** Queued writes totalling at most this many bytes are joined into one write. */
 const JOIN_LIMIT = 256 * 1024;
+/** The empty write queue idle connections share. */
+const NO_WRITES: Uint8Array[] = [];
 
 function netAddr(addr: DenoAddr): NetAddr {
   return {
@@ -106,7 +108,8 @@ class DenoTransport implements Transport {
   #conn: DenoConn;
   #events: TransportEvents | null = null;
   #paused: Gate | null = null;
-  #queue: Uint8Array[] = [];
+  /** Writes waiting their turn; the shared empty list until the first one. */
+  #queue: Uint8Array[] = NO_WRITES;
   #writing = false;
   #closeWriteRequested = false;
   #readEnded = false;
@@ -115,7 +118,7 @@ class DenoTransport implements Transport {
   /** Memory of the current read buffer. */
   #reading: ArrayBufferLike | null = null;
   /** Read buffers that queued or running writes still refer to. */
-  #lent: ArrayBufferLike[] = [];
+  #lent: ArrayBufferLike[] | null = null;
   /** A lent read buffer whose writes are done, kept for the next switch. */
   #spare: Uint8Array | null = null;
 
@@ -157,10 +160,10 @@ class DenoTransport implements Transport {
         } else {
           smallReads = 0;
         }
-        const lent = this.#lent.indexOf(buffer.buffer);
+        const lent = this.#lent?.indexOf(buffer.buffer) ?? -1;
         if (!reusable) {
           // The core keeps views: never recycle this buffer.
-          if (lent !== -1) this.#lent.splice(lent, 1);
+          if (lent !== -1) this.#lent!.splice(lent, 1);
           buffer = new Uint8Array(size);
         } else if (lent !== -1) {
           // Writes still read it: switch to the spare, or a new buffer.
@@ -184,10 +187,13 @@ class DenoTransport implements Transport {
 
   write(bytes: Uint8Array): void {
     if (this.#closed || this.#closeWriteRequested || bytes.length === 0) return;
+    if (this.#queue === NO_WRITES) this.#queue = [];
     this.#queue.push(bytes);
     this.bufferedAmount += bytes.length;
-    if (bytes.buffer === this.#reading && !this.#lent.includes(bytes.buffer)) {
-      this.#lent.push(bytes.buffer);
+    if (
+      bytes.buffer === this.#reading && !this.#lent?.includes(bytes.buffer)
+    ) {
+      (this.#lent ??= []).push(bytes.buffer);
     }
     if (!this.#writing) this.#writeLoop();
   }
@@ -206,7 +212,7 @@ class DenoTransport implements Transport {
           if (this.#closed) return;
         }
         this.bufferedAmount -= bytes.length;
-        if (this.#lent.length > 0) this.#releaseLent();
+        if (this.#lent !== null) this.#releaseLent();
       }
     } catch (error) {
       this.#finish(error);
@@ -232,13 +238,13 @@ class DenoTransport implements Transport {
       offset += bytes.length;
     }
     queue.length = 0;
-    if (this.#lent.length > 0) this.#releaseLent();
+    if (this.#lent !== null) this.#releaseLent();
     return joined;
   }
 
   /** Makes lent read buffers that no queued write refers to any more spare. */
   #releaseLent(): void {
-    const lent = this.#lent;
+    const lent = this.#lent!;
     const queue = this.#queue;
     for (let i = lent.length - 1; i >= 0; i--) {
       const memory = lent[i];
@@ -246,6 +252,7 @@ class DenoTransport implements Transport {
       lent.splice(i, 1);
       if (memory !== this.#reading) this.#spare = new Uint8Array(memory);
     }
+    if (lent.length === 0) this.#lent = null;
   }
 
   pause(): void {
