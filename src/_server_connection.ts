@@ -4,6 +4,8 @@ import { COPY_LIMIT, Outbound } from "./_outbound.ts";
 import { FRAME_HEADER_SIZE } from "./constants.ts";
 import { type BufferPool, POOL_MIN_SIZE } from "./_buffer_pool.ts";
 import type { Transport, TransportEvents } from "./transport.ts";
+import type { LimitedConnection, ServerLimits } from "./_server_limits.ts";
+import { ConnectionTimeoutError } from "./errors.ts";
 import type { Handler, RequestContext, ServerStats } from "./server.ts";
 
 /** What a connection needs from its server. */
@@ -16,6 +18,8 @@ export interface ConnectionHost {
   readonly stats: ServerStats;
   /** Reused memory for large frames. */
   readonly pool: BufferPool;
+  /** The memory budget and the timeouts. */
+  readonly limits: ServerLimits;
   report(error: unknown, context: RequestContext): void;
   removed(connection: ServerConnection): void;
 }
@@ -23,6 +27,8 @@ export interface ConnectionHost {
 /** A response slot held while an earlier or this handler result is awaited. */
 interface Slot {
   response: Uint8Array | null;
+  /** The sweep in which the request arrived (for handlerTimeout). */
+  tick: number;
 }
 
 /** The shared empty slot list: a connection allocates its own on first use. */
@@ -36,7 +42,7 @@ const FINISHED = 2;
 const CLOSED = 3;
 
 /** Serves one connection: decode, call the handler, answer in order. */
-export class ServerConnection implements TransportEvents {
+export class ServerConnection implements TransportEvents, LimitedConnection {
   readonly context: RequestContext;
   #host: ConnectionHost;
   #transport: Transport;
@@ -70,6 +76,20 @@ export class ServerConnection implements TransportEvents {
   #assembling: Uint8Array | null = null;
   /** Pooled buffers of requests handed out, returned once nothing can use them. */
   #lentLarge: Uint8Array[] | null = null;
+  /** Bytes this connection counts against the server's memory budget. */
+  #held = 0;
+  /** A frame waits for memory: reading is paused and these bytes wait. */
+  #deferred: Uint8Array | null = null;
+  #waitingMemory = false;
+  /** The limits reserved memory for the deferred frame. */
+  #granted = false;
+  /** Sweep of the last read; requests completed; stall trackers (-1: none). */
+  #lastRead = 0;
+  #frames = 0;
+  #frameMark = 0;
+  #frameStall = -1;
+  #unsentSeen = 0;
+  #writeStall = -1;
 
   constructor(host: ConnectionHost, transport: Transport, id: number) {
     this.#host = host;
@@ -82,12 +102,20 @@ export class ServerConnection implements TransportEvents {
     this.#decoder = new FrameDecoder((frame) => this.#onRequest(frame), {
       maxFrameSize: host.maxFrameSize,
       allocate: (length) => {
+        if (this.#granted) {
+          this.#granted = false; // reserved by the limits on admission
+        } else if (!host.limits.reserve(this, length)) {
+          this.#waitingMemory = true;
+          return null;
+        }
+        this.#held += length;
         if (length < POOL_MIN_SIZE) return new Uint8Array(length);
         return this.#assembling = host.pool.take(length);
       },
     });
     this.#write = (bytes) => transport.write(bytes);
     this.#readViewsWritable = transport.readViewsWritable === true;
+    this.#lastRead = host.limits.tick;
   }
 
   /** Resolves once the transport has closed. */
@@ -98,12 +126,48 @@ export class ServerConnection implements TransportEvents {
 
   data(chunk: Uint8Array): boolean {
     if (this.#state !== OPEN) return true; // draining a closing peer: discard
-    this.#host.stats.bytesIn += chunk.length;
+    const host = this.#host;
+    host.stats.bytesIn += chunk.length;
+    this.#lastRead = host.limits.tick;
+    if (this.#deferred !== null) {
+      // Waiting for memory, reads paused: keep what was already on its way.
+      const joined = new Uint8Array(this.#deferred.length + chunk.length);
+      joined.set(this.#deferred);
+      joined.set(chunk, this.#deferred.length);
+      this.#deferred = joined;
+      return true;
+    }
+    return this.#decode(chunk);
+  }
+
+  /**
+   * The frame that waited for memory got `need` bytes reserved: decode on,
+   * read on.
+   */
+  admit(need: number): void {
+    const deferred = this.#deferred;
+    this.#waitingMemory = false;
+    this.#deferred = null;
+    this.#granted = true;
+    if (deferred !== null && this.#state === OPEN) this.#decode(deferred);
+    if (this.#granted) {
+      // Not used (the connection is closing): give the reservation back.
+      this.#granted = false;
+      this.#host.limits.account(-need);
+    }
+    this.#updateBackpressure();
+  }
+
+  #decode(chunk: Uint8Array): boolean {
     this.#chunkBuffer = chunk.buffer;
     this.#chunkStart = chunk.byteOffset;
     this.#chunkRetained = false;
     try {
-      this.#decoder.push(chunk);
+      const consumed = this.#decoder.push(chunk);
+      if (this.#waitingMemory) {
+        this.#deferred = chunk.slice(consumed);
+        this.#host.stats.memoryDeferrals++;
+      }
     } catch (error) {
       // Only the decoder throws here: the handler is called inside a try.
       this.#host.stats.protocolErrors++;
@@ -114,7 +178,114 @@ export class ServerConnection implements TransportEvents {
     this.#chunkBuffer = null;
     this.#flush();
     if (this.#lentLarge !== null) this.#releaseLarge();
+    this.#recount();
     return !this.#chunkRetained;
+  }
+
+  /** Brings this connection's share of the memory budget up to date. */
+  #recount(): void {
+    const held = this.#decoder.pendingFrameSize + this.#lentBytes() +
+      this.#transport.bufferedAmount;
+    if (held !== this.#held) {
+      const delta = held - this.#held;
+      this.#held = held;
+      this.#host.limits.account(delta);
+    }
+  }
+
+  #lentBytes(): number {
+    const lent = this.#lentLarge;
+    if (lent === null) return 0;
+    let bytes = 0;
+    for (const buffer of lent) bytes += buffer.length;
+    return bytes;
+  }
+
+  /** Checks the timeouts and recounts memory; called by the server's sweep. */
+  sweep(tick: number): void {
+    if (this.#state >= FINISHED) return;
+    const { sweeps, timeouts } = this.#host.limits;
+    const unsent = this.#transport.bufferedAmount;
+    // A peer that reads none of its responses.
+    if (unsent > 0 && sweeps.writeTimeout > 0) {
+      if (this.#writeStall < 0 || unsent < this.#unsentSeen) {
+        this.#writeStall = tick;
+      } else if (tick - this.#writeStall >= sweeps.writeTimeout) {
+        this.#timedOut(
+          new ConnectionTimeoutError(
+            "write",
+            timeouts.writeTimeout,
+            `${unsent} bytes unsent`,
+          ),
+        );
+        this.#transport.close();
+        return;
+      }
+      this.#unsentSeen = unsent;
+    } else {
+      this.#writeStall = -1;
+    }
+    if (this.#state === OPEN) {
+      const reading = !this.#paused;
+      // A frame left incomplete: a stalled or trickling (slowloris) peer.
+      const partial = this.#decoder.bufferedBytes;
+      if (partial > 0 && reading && sweeps.frameTimeout > 0) {
+        if (this.#frameStall < 0 || this.#frames !== this.#frameMark) {
+          this.#frameStall = tick;
+          this.#frameMark = this.#frames;
+        } else if (tick - this.#frameStall >= sweeps.frameTimeout) {
+          this.#timedOut(
+            new ConnectionTimeoutError(
+              "frame",
+              timeouts.frameTimeout,
+              `${partial} bytes of it received`,
+            ),
+          );
+          this.#shutdown();
+          return;
+        }
+      } else {
+        this.#frameStall = -1;
+      }
+      // A peer that sends nothing while owed nothing.
+      if (
+        sweeps.idleTimeout > 0 && reading && unsent === 0 &&
+        this.#pending === 0 && partial === 0 &&
+        tick - this.#lastRead >= sweeps.idleTimeout
+      ) {
+        this.#timedOut(
+          new ConnectionTimeoutError("idle", timeouts.idleTimeout),
+        );
+        this.#shutdown();
+        return;
+      }
+    }
+    // A handler that does not settle: the oldest unsettled one is first.
+    if (this.#pending > 0 && sweeps.handlerTimeout > 0) {
+      const slots = this.#slots;
+      for (let i = this.#slotHead; i < slots.length; i++) {
+        if (slots[i].response !== null) continue;
+        if (tick - slots[i].tick >= sweeps.handlerTimeout) {
+          this.#host.stats.handlerTimeouts++;
+          this.#handlerFailed(
+            new ConnectionTimeoutError("handler", timeouts.handlerTimeout),
+          );
+          return;
+        }
+        break;
+      }
+    }
+    if (this.#lentLarge !== null) this.#releaseLarge();
+    this.#recount();
+    this.#updateBackpressure();
+  }
+
+  #timedOut(error: ConnectionTimeoutError): void {
+    const stats = this.#host.stats;
+    if (error.reason === "idle") stats.idleTimeouts++;
+    else if (error.reason === "frame") stats.frameTimeouts++;
+    else if (error.reason === "write") stats.writeTimeouts++;
+    this.#host.report(error, this.context);
   }
 
   end(): void {
@@ -129,6 +300,7 @@ export class ServerConnection implements TransportEvents {
 
   drain(): void {
     if (this.#lentLarge !== null) this.#releaseLarge();
+    this.#recount();
     this.#updateBackpressure();
   }
 
@@ -146,6 +318,10 @@ export class ServerConnection implements TransportEvents {
       for (const buffer of this.#lentLarge) this.#host.pool.give(buffer);
     }
     this.#lentLarge = null;
+    this.#deferred = null;
+    this.#host.limits.forget(this);
+    this.#host.limits.account(-this.#held);
+    this.#held = 0;
     this.#host.removed(this);
     const waiters = this.#closedWaiters;
     this.#closedWaiters = null;
@@ -183,6 +359,7 @@ export class ServerConnection implements TransportEvents {
       (this.#lentLarge ??= []).push(this.#assembling);
       this.#assembling = null;
     }
+    this.#frames++;
     if (this.#state !== OPEN) return;
     const host = this.#host;
     host.stats.framesIn++;
@@ -213,7 +390,7 @@ export class ServerConnection implements TransportEvents {
       this.#respond(result);
       return;
     }
-    const slot: Slot = { response: null };
+    const slot: Slot = { response: null, tick: host.limits.tick };
     if (result instanceof Uint8Array) {
       slot.response = result;
     } else if (
@@ -258,6 +435,7 @@ export class ServerConnection implements TransportEvents {
         this.#flushScheduled = false;
         this.#flush();
         if (this.#lentLarge !== null) this.#releaseLarge();
+        this.#recount();
         this.#finishIfDone();
       });
     }
@@ -327,8 +505,10 @@ export class ServerConnection implements TransportEvents {
 
   #updateBackpressure(): void {
     if (this.#state !== OPEN) return;
-    const over = this.#transport.bufferedAmount > this.#host.highWaterMark ||
-      this.#pending >= this.#host.maxPendingRequests;
+    const unsent = this.#transport.bufferedAmount;
+    const over = unsent > this.#host.highWaterMark ||
+      this.#pending >= this.#host.maxPendingRequests || this.#waitingMemory ||
+      (unsent > 0 && this.#host.limits.overBudget);
     if (over && !this.#paused) {
       this.#paused = true;
       this.#host.stats.backpressurePauses++;

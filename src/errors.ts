@@ -172,3 +172,50 @@ export class RequestTimeoutError extends FramewireError {
     this.sent = action === "complete";
   }
 }
+
+/** Why a server closed a connection on a timer. */
+export type ConnectionTimeoutReason = "idle" | "frame" | "write" | "handler";
+
+/**
+ * A server closed a connection because a timeout expired: it sent nothing
+ * for `idleTimeout` (`"idle"`), left a frame incomplete for `frameTimeout`
+ * (`"frame"`), read none of its responses for `writeTimeout` (`"write"`),
+ * or a handler did not settle within `handlerTimeout` (`"handler"`). Passed
+ * to the server's `onError`.
+ *
+ * @example
+ * ```ts
+ * import { ConnectionTimeoutError } from "./errors.ts";
+ *
+ * const error = new ConnectionTimeoutError("idle", 120000);
+ * console.log(error.message); // "Cannot keep connection: no bytes received for 120000 ms"
+ * console.log(error.reason); // "idle"
+ * ```
+ */
+export class ConnectionTimeoutError extends FramewireError {
+  /** Which timeout expired. */
+  readonly reason: ConnectionTimeoutReason;
+  /** The timeout that expired, in milliseconds. */
+  readonly timeout: number;
+
+  /**
+   * Creates the error.
+   *
+   * @param reason Which timeout expired.
+   * @param timeout Its length, in milliseconds.
+   * @param detail Optional detail appended to the message.
+   */
+  constructor(reason: ConnectionTimeoutReason, timeout: number, detail = "") {
+    const what = {
+      idle: `Cannot keep connection: no bytes received for ${timeout} ms`,
+      frame: `Cannot receive frame: incomplete after ${timeout} ms`,
+      write: `Cannot send responses: peer read none for ${timeout} ms`,
+      handler:
+        `Cannot answer request: handler did not settle within ${timeout} ms`,
+    }[reason];
+    super(detail === "" ? what : `${what} (${detail})`);
+    this.name = "ConnectionTimeoutError";
+    this.reason = reason;
+    this.timeout = timeout;
+  }
+}

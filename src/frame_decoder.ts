@@ -22,9 +22,14 @@ export interface FrameDecoderOptions {
    * writes to until the frame has been handed to `onFrame`. Lets a caller
    * reuse large buffers instead of allocating one per frame.
    *
+   * It may return `null` to defer the frame (a server over its memory
+   * budget does): `push()` then stops before that frame's payload and
+   * returns how many bytes of the chunk it consumed. Push the rest again
+   * later; `allocate` is asked again.
+   *
    * @default {(length) => new Uint8Array(length)}
    */
-  allocate?: (length: number) => Uint8Array;
+  allocate?: (length: number) => Uint8Array | null;
 }
 
 const allocateFresh = (length: number) => new Uint8Array(length);
@@ -80,7 +85,7 @@ export class FrameDecoder {
   #partial: Uint8Array | null = null;
   #partialFilled = 0;
   #failed: ProtocolError | null = null;
-  #allocate: (length: number) => Uint8Array;
+  #allocate: (length: number) => Uint8Array | null;
 
   /**
    * Creates a decoder.
@@ -123,20 +128,31 @@ export class FrameDecoder {
   }
 
   /**
+   * Payload length of the frame being assembled across chunks (the memory
+   * set aside for it), or 0.
+   */
+  get pendingFrameSize(): number {
+    return this.#partial?.length ?? 0;
+  }
+
+  /**
    * Feeds the next chunk of the byte stream and emits every frame it
    * completes.
    *
    * @param chunk The next bytes received. Not modified, not kept.
+   * @returns The bytes of `chunk` consumed: all of them, unless `allocate`
+   * deferred a frame (then push `chunk.subarray(consumed)` again later).
    * @throws {FrameTooLargeError} A header declares more than `maxFrameSize`.
    * @throws {ProtocolError} The decoder failed before.
    */
-  push(chunk: Uint8Array): void {
+  push(chunk: Uint8Array): number {
     if (this.#failed !== null) throw this.#failed;
     const end = chunk.length;
     let offset = 0;
     if (this.#partial !== null || this.#headerFilled !== 0) {
       offset = this.#continueFrame(chunk);
-      if (offset === end) return;
+      if (offset < 0) return -offset - 1; // deferred
+      if (offset === end) return end;
     }
     const onFrame = this.#onFrame;
     const max = this.#maxFrameSize;
@@ -152,8 +168,9 @@ export class FrameDecoder {
       const start = offset + FRAME_HEADER_SIZE;
       offset = start + length;
       if (offset > end) {
-        this.#startPartial(length, chunk.subarray(start));
-        return;
+        if (this.#startPartial(length, chunk.subarray(start))) return end;
+        // Deferred: keep the header for the next push.
+        return start - FRAME_HEADER_SIZE;
       }
       onFrame(new Uint8Array(buffer, base + start, length));
     }
@@ -163,6 +180,7 @@ export class FrameDecoder {
       );
       this.#headerFilled = end - offset;
     }
+    return end;
   }
 
   /**
@@ -179,25 +197,36 @@ export class FrameDecoder {
     return discarded;
   }
 
-  /** Continues a frame begun in an earlier chunk; returns the offset after it. */
+  /**
+   * Continues a frame begun in an earlier chunk; returns the offset after
+   * it, or `-(offset + 1)` when `allocate` deferred it at `offset`.
+   */
   #continueFrame(chunk: Uint8Array): number {
     let offset = 0;
     if (this.#partial === null) {
-      const need = FRAME_HEADER_SIZE - this.#headerFilled;
-      const take = Math.min(need, chunk.length);
-      this.#header!.set(chunk.subarray(0, take), this.#headerFilled);
-      this.#headerFilled += take;
+      const take = Math.min(
+        FRAME_HEADER_SIZE - this.#headerFilled,
+        chunk.length,
+      );
+      if (take > 0) {
+        this.#header!.set(chunk.subarray(0, take), this.#headerFilled);
+        this.#headerFilled += take;
+      }
       if (this.#headerFilled < FRAME_HEADER_SIZE) return chunk.length;
-      this.#headerFilled = 0;
       offset = take;
       const h = this.#header!;
       const length = (h[0] | (h[1] << 8) | (h[2] << 16)) + h[3] * 0x1000000;
       if (length > this.#maxFrameSize) this.#fail(length);
       if (chunk.length - offset >= length) {
+        this.#headerFilled = 0;
         this.#onFrame(chunk.subarray(offset, offset + length));
         return offset + length;
       }
-      this.#startPartial(length, chunk.subarray(offset));
+      // The whole header stays gathered while allocate defers the frame.
+      if (!this.#startPartial(length, chunk.subarray(offset))) {
+        return -(offset + 1);
+      }
+      this.#headerFilled = 0;
       return chunk.length;
     }
     const partial = this.#partial;
@@ -211,8 +240,10 @@ export class FrameDecoder {
     return take;
   }
 
-  #startPartial(length: number, head: Uint8Array): void {
+  /** Starts assembling a frame; false when `allocate` defers it. */
+  #startPartial(length: number, head: Uint8Array): boolean {
     const partial = this.#allocate(length);
+    if (partial === null) return false;
     if (partial.length !== length) {
       throw new RangeError(
         `Cannot decode frame: allocate(${length}) returned ${partial.length} bytes`,
@@ -221,6 +252,7 @@ export class FrameDecoder {
     partial.set(head);
     this.#partial = partial;
     this.#partialFilled = head.length;
+    return true;
   }
 
   #fail(length: number): never {

@@ -7,6 +7,7 @@
 import { integerOption, maxFrameSizeOption } from "./_validate.ts";
 import { type ConnectionHost, ServerConnection } from "./_server_connection.ts";
 import { BufferPool } from "./_buffer_pool.ts";
+import { ServerLimits } from "./_server_limits.ts";
 import { type StreamDuplex, streamTransport } from "./stream_transport.ts";
 import type {
   Listener,
@@ -94,6 +95,44 @@ export interface ServerOptions {
    */
   closeTimeout?: number;
   /**
+   * Connections served at once; one accepted past it is closed at once and
+   * counted in `rejectedConnections`. @default {10000}
+   */
+  maxConnections?: number;
+  /**
+   * Server-wide budget, in bytes, for frames being received (a frame spread
+   * over reads holds its whole declared length) and responses not yet
+   * sent. Over it, a frame that needs memory waits, its connection not read
+   * from, until memory frees (first come, first served), and connections
+   * with unsent responses stop being read until those drain. Must be at
+   * least `maxFrameSize`. @default {max(268435456, maxFrameSize)}
+   */
+  maxBufferedBytes?: number;
+  /**
+   * Milliseconds a connection may send nothing while owed nothing before it
+   * is closed (0: never). @default {120000}
+   */
+  idleTimeout?: number;
+  /**
+   * Milliseconds one frame may take to arrive in full, from its first byte
+   * or the previous frame's end; a stalled or trickling sender is closed
+   * after its earlier requests are answered (0: no limit). @default {30000}
+   */
+  frameTimeout?: number;
+  /**
+   * Milliseconds a peer may leave its responses unread (no write completes
+   * while bytes wait) before its connection is closed at once (0: no
+   * limit). @default {30000}
+   */
+  writeTimeout?: number;
+  /**
+   * Milliseconds an async handler may take to settle. One that takes longer
+   * is a handler error: the answers before it are sent and the connection
+   * is closed (0: no limit; a synchronous handler cannot be interrupted).
+   * @default {0}
+   */
+  handlerTimeout?: number;
+  /**
    * Receives protocol and handler errors, one call each; the connection
    * concerned is closed. @default {logs one line to console.error}
    */
@@ -135,6 +174,20 @@ export interface ServerStats {
   truncatedBytes: number;
   /** Times reading from a peer was paused because its responses piled up. */
   backpressurePauses: number;
+  /** Connections closed at once because `maxConnections` were open. */
+  rejectedConnections: number;
+  /** Frames that waited for memory because the server was over `maxBufferedBytes`. */
+  memoryDeferrals: number;
+  /** Connections closed by `idleTimeout`. */
+  idleTimeouts: number;
+  /** Connections closed by `frameTimeout`. */
+  frameTimeouts: number;
+  /** Connections closed by `writeTimeout`. */
+  writeTimeouts: number;
+  /** Handler calls that exceeded `handlerTimeout` (also counted in `handlerErrors`). */
+  handlerTimeouts: number;
+  /** Bytes held now for frames being received and responses not yet sent. */
+  bufferedBytes: number;
 }
 
 const echo: Handler = (request) => request;
@@ -175,6 +228,8 @@ export class Server implements AsyncDisposable {
   #listeners: Listener[] = [];
   #nextId = 1;
   #closing: Promise<void> | null = null;
+  #limits: ServerLimits;
+  #maxConnections: number;
 
   /**
    * Creates a server; it serves nothing until `listen()` or `serveConnection()`.
@@ -187,9 +242,36 @@ export class Server implements AsyncDisposable {
       throw new TypeError("Cannot create server: handler is not a function");
     }
     const connections = this.#connections;
+    const maxFrameSize = maxFrameSizeOption(options.maxFrameSize);
+    const maxBufferedBytes = integerOption(
+      "maxBufferedBytes",
+      options.maxBufferedBytes,
+      Math.max(256 * 1024 * 1024, maxFrameSize),
+      maxFrameSize,
+    );
+    const timeout = (name: keyof ServerOptions, fallback: number) =>
+      integerOption(name, options[name] as number | undefined, fallback, 0);
+    const limits = new ServerLimits(
+      {
+        idleTimeout: timeout("idleTimeout", 120_000),
+        frameTimeout: timeout("frameTimeout", 30_000),
+        writeTimeout: timeout("writeTimeout", 30_000),
+        handlerTimeout: timeout("handlerTimeout", 0),
+      },
+      maxBufferedBytes,
+      connections,
+    );
+    this.#maxConnections = integerOption(
+      "maxConnections",
+      options.maxConnections,
+      10_000,
+      1,
+    );
+    this.#limits = limits;
     this.#host = {
       handler,
-      maxFrameSize: maxFrameSizeOption(options.maxFrameSize),
+      maxFrameSize,
+      limits,
       highWaterMark: integerOption(
         "highWaterMark",
         options.highWaterMark,
@@ -220,12 +302,20 @@ export class Server implements AsyncDisposable {
         truncatedFrames: 0,
         truncatedBytes: 0,
         backpressurePauses: 0,
+        rejectedConnections: 0,
+        memoryDeferrals: 0,
+        idleTimeouts: 0,
+        frameTimeouts: 0,
+        writeTimeouts: 0,
+        handlerTimeouts: 0,
+        bufferedBytes: 0,
       },
       // Two 32 MiB frames' worth of memory kept for reuse between frames.
       pool: new BufferPool(64 * 1024 * 1024),
       report: options.onError ?? logError,
       removed(connection) {
         if (connections.delete(connection)) this.stats.connections--;
+        limits.update(connections.size);
       },
     };
   }
@@ -246,7 +336,7 @@ export class Server implements AsyncDisposable {
    * @returns A fresh object; later traffic does not change it.
    */
   stats(): ServerStats {
-    return { ...this.#host.stats };
+    return { ...this.#host.stats, bufferedBytes: this.#limits.bufferedBytes };
   }
 
   /**
@@ -283,6 +373,11 @@ export class Server implements AsyncDisposable {
       transport.close();
       return;
     }
+    if (this.#connections.size >= this.#maxConnections) {
+      this.#host.stats.rejectedConnections++;
+      transport.close();
+      return;
+    }
     const connection = new ServerConnection(
       this.#host,
       transport,
@@ -291,6 +386,7 @@ export class Server implements AsyncDisposable {
     this.#connections.add(connection);
     this.#host.stats.connections++;
     this.#host.stats.totalConnections++;
+    this.#limits.update(this.#connections.size);
     transport.start(connection);
   }
 
