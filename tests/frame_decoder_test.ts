@@ -232,3 +232,49 @@ test("allocate returning the wrong length is a RangeError", () => {
     TypeError,
   );
 });
+
+test("allocate may defer a frame: push stops before it and resumes on a later push", () => {
+  const frames: string[] = [];
+  let allow = false;
+  const decoder = new FrameDecoder(
+    (f) => frames.push(String.fromCharCode(...f.subarray(0, 3))),
+    { allocate: (length) => allow ? new Uint8Array(length) : null },
+  );
+  const big = new Uint8Array(50).fill(66); // "BBB..."
+  const wire = encodeFrames([
+    new Uint8Array([65, 65, 65]),
+    big,
+    new Uint8Array([67, 67, 67]),
+  ]);
+  // The first frame fits in the chunk; the second spans it and is deferred.
+  const first = wire.subarray(0, 30);
+  const consumed = decoder.push(first);
+  assert.equal(consumed, 7, "stops at the deferred frame's header");
+  assert.deepEqual(frames, ["AAA"]);
+  allow = true;
+  const rest = new Uint8Array(first.length - consumed + wire.length - 30);
+  rest.set(first.subarray(consumed));
+  rest.set(wire.subarray(30), first.length - consumed);
+  assert.equal(decoder.push(rest), rest.length);
+  assert.deepEqual(frames, ["AAA", "BBB", "CCC"]);
+  assert.equal(decoder.bufferedBytes, 0);
+});
+
+test("a header split over chunks can be deferred too, and retried with an empty push", () => {
+  const frames: Uint8Array[] = [];
+  let allow = false;
+  const decoder = new FrameDecoder((f) => frames.push(f.slice()), {
+    allocate: (length) => allow ? new Uint8Array(length) : null,
+  });
+  const wire = encodeFrames([patternBytes(40, 4)]);
+  assert.equal(decoder.push(wire.subarray(0, 2)), 2);
+  assert.equal(decoder.push(wire.subarray(2, 4)), 2, "the header is complete");
+  assert.equal(decoder.pendingFrameSize, 0);
+  assert.equal(decoder.bufferedBytes, 4);
+  allow = true;
+  assert.equal(decoder.push(new Uint8Array(0)), 0);
+  assert.equal(decoder.pendingFrameSize, 40);
+  decoder.push(wire.subarray(4));
+  assert.equal(frames.length, 1);
+  assert.deepEqual(frames[0], patternBytes(40, 4));
+});
