@@ -120,3 +120,29 @@ export function maxFrameSizeFlag(flags: ParsedArgs["flags"]): number {
     ? parseSize("max-frame-size", text, MAX_FRAME_SIZE_LIMIT)
     : DEFAULT_MAX_FRAME_SIZE;
 }
+
+const DURATION_UNIT: Record<string, number> = {
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+};
+
+/** Parses a duration: a number of milliseconds, or with an ms/s/m suffix. */
+export function parseDuration(name: string, text: string): number {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(text.trim());
+  if (!match) {
+    throw new UsageError(
+      `option '--${name}' expects a duration such as 500ms, 30s or 0, got '${text}'`,
+    );
+  }
+  return Math.round(Number(match[1]) * DURATION_UNIT[match[2] ?? "ms"]);
+}
+
+/** A duration flag's value in milliseconds, or undefined when absent. */
+export function durationFlag(
+  flags: ParsedArgs["flags"],
+  name: string,
+): number | undefined {
+  const text = flags[name];
+  return typeof text === "string" ? parseDuration(name, text) : undefined;
+}

@@ -5,11 +5,13 @@
  * @module
  */
 import { Client } from "./client.ts";
-import { Server } from "./server.ts";
+import { Server, type ServerOptions } from "./server.ts";
 import {
+  durationFlag,
   formatHost,
   maxFrameSizeFlag,
   parseArgs,
+  parseSize,
   portFlag,
   UsageError,
 } from "./_cli_args.ts";
@@ -63,15 +65,26 @@ Usage:
 
 Run '${p} <command> --help' for a command's options.`,
   serve: (p: string) =>
-    `Usage: ${p} serve [--host HOST] [--port PORT] [--max-frame-size BYTES]
+    `Usage: ${p} serve [--host HOST] [--port PORT] [--max-frame-size BYTES] [limits]
 
-Serves the echo application until SIGINT or SIGTERM, then closes gracefully.
+Serves the echo application until SIGINT or SIGTERM, then closes gracefully:
+stops accepting, answers every request already received, closes each
+connection (by force after --drain-timeout). A second signal exits at once.
 
 Options:
-  --host HOST              interface to bind (default 0.0.0.0)
-  --port PORT              port to bind, 0 for any free one (default 1234)
-  --max-frame-size BYTES   largest request accepted; k/m suffixes allowed (default 32m)
-  -h, --help               show this help`,
+  --host HOST                 interface to bind (default 0.0.0.0)
+  --port PORT                 port to bind, 0 for any free one (default 1234)
+  --max-frame-size BYTES      largest request accepted; k/m suffixes allowed (default 32m)
+  --max-connections N         connections served at once; more are closed (default 10000)
+  --max-buffered-bytes BYTES  memory for frames being received and responses
+                              not yet sent, server-wide (default 256m)
+  --idle-timeout TIME         close a connection silent this long, 0 = never (default 120s)
+  --frame-timeout TIME        close a connection whose frame takes longer (default 30s)
+  --write-timeout TIME        close a peer that reads no response this long (default 30s)
+  --drain-timeout TIME        on shutdown, force connections closed after (default 10s)
+  -h, --help                  show this help
+
+TIME is milliseconds, or a number with ms, s or m: 500ms, 30s, 2m.`,
   client: (p: string) =>
     `Usage: ${p} client [--host HOST] [--port PORT] [--max-frame-size BYTES] [MESSAGE...]
 
@@ -86,12 +99,20 @@ Options:
   -h, --help               show this help`,
 };
 
-const SERVE_FLAGS: FlagSpec = {
+const CLIENT_FLAGS: FlagSpec = {
   host: "value",
   port: "value",
   "max-frame-size": "value",
 };
-const CLIENT_FLAGS: FlagSpec = SERVE_FLAGS;
+const SERVE_FLAGS: FlagSpec = {
+  ...CLIENT_FLAGS,
+  "max-connections": "value",
+  "max-buffered-bytes": "value",
+  "idle-timeout": "value",
+  "frame-timeout": "value",
+  "write-timeout": "value",
+  "drain-timeout": "value",
+};
 
 /**
  * Runs the command line.
@@ -157,6 +178,34 @@ async function serveCommand(host: CliHost, args: string[]): Promise<number> {
     throw new UsageError(`unexpected argument '${positional[0]}'`);
   }
   const maxFrameSize = maxFrameSizeFlag(flags);
+  const options: ServerOptions = {
+    maxFrameSize,
+    idleTimeout: durationFlag(flags, "idle-timeout"),
+    frameTimeout: durationFlag(flags, "frame-timeout"),
+    writeTimeout: durationFlag(flags, "write-timeout"),
+    closeTimeout: durationFlag(flags, "drain-timeout"),
+  };
+  if (typeof flags["max-connections"] === "string") {
+    const text = flags["max-connections"];
+    if (!/^[1-9]\d*$/.test(text)) {
+      throw new UsageError(
+        `option '--max-connections' expects a positive integer, got '${text}'`,
+      );
+    }
+    options.maxConnections = Number(text);
+  }
+  if (typeof flags["max-buffered-bytes"] === "string") {
+    options.maxBufferedBytes = parseSize(
+      "max-buffered-bytes",
+      flags["max-buffered-bytes"],
+      Number.MAX_SAFE_INTEGER,
+    );
+    if (options.maxBufferedBytes < maxFrameSize) {
+      throw new UsageError(
+        `option '--max-buffered-bytes' must be at least --max-frame-size (${maxFrameSize}), got ${options.maxBufferedBytes}`,
+      );
+    }
+  }
   // Listen for signals before binding, so no signal can find the default action.
   let signals = 0;
   let shutdown!: () => void;
@@ -170,7 +219,7 @@ async function serveCommand(host: CliHost, args: string[]): Promise<number> {
       host.exit(1);
     }
   });
-  const server = new Server({ maxFrameSize });
+  const server = new Server(options);
   try {
     const addr = await server.listen(host.network, {
       host: (flags.host as string | undefined) ?? "0.0.0.0",

@@ -2,7 +2,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
-import { cliCommand, runtime } from "./_runtime.ts";
+import { availableNetworks, cliCommand, runtime } from "./_runtime.ts";
+import { encodeFrames } from "../src/frame_encoder.ts";
+import { RawConnection, text } from "./_helpers.ts";
 
 interface Run {
   code: number | null;
@@ -31,7 +33,7 @@ function runCli(args: string[], timeoutMs = 60_000): Promise<Run> {
 }
 
 /** Starts `serve` and resolves with the process, its port and its output so far. */
-function startServe(): Promise<
+function startServe(extra: string[] = []): Promise<
   { child: ChildProcess; port: number; output: () => string }
 > {
   const { command, args } = cliCommand();
@@ -42,6 +44,7 @@ function startServe(): Promise<
     "127.0.0.1",
     "--port",
     "0",
+    ...extra,
   ], {
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -148,6 +151,18 @@ test("cli: bad flags and commands print a clear error and exit 2", async () => {
       /error: option '--max-frame-size' expects a size in bytes/,
     ],
     [["serve", "--port"], /error: option '--port' needs a value/],
+    [
+      ["serve", "--idle-timeout", "2x"],
+      /error: option '--idle-timeout' expects a duration such as 500ms, 30s or 0, got '2x'/,
+    ],
+    [
+      ["serve", "--max-buffered-bytes", "1m"],
+      /error: option '--max-buffered-bytes' must be at least --max-frame-size \(33554432\), got 1048576/,
+    ],
+    [
+      ["serve", "--max-connections", "0"],
+      /error: option '--max-connections' expects a positive integer, got '0'/,
+    ],
     [["launch"], /error: unknown command 'launch'/],
   ];
   for (const [args, message] of cases) {
@@ -246,3 +261,38 @@ test("cli: serve also stops gracefully on SIGINT", async () => {
     /Shutting down[^\n]*\nServer stopped: 0 connections, 0 requests served\n/,
   );
 });
+
+test("cli: serve applies --max-connections and --idle-timeout", async () => {
+  const server = await startServe([
+    "--max-connections",
+    "1",
+    "--idle-timeout",
+    "300ms",
+  ]);
+  const network = availableNetworks()[0][1];
+  try {
+    const first = await RawConnection.open(network, server.port);
+    first.write(encodeFrames([text("one")]));
+    await waitUntil(() => first.frames.length === 1);
+    const second = await RawConnection.open(network, server.port);
+    second.write(encodeFrames([text("two")]));
+    await second.waitClosed();
+    assert.equal(second.frames.length, 0, "over --max-connections: closed");
+    await first.waitClosed(); // silent past --idle-timeout
+    assert.match(
+      server.output(),
+      /ConnectionTimeoutError: Cannot keep connection: no bytes received for 300 ms/,
+    );
+  } finally {
+    const exit = exited(server.child);
+    server.child.kill("SIGTERM");
+    await exit;
+  }
+});
+
+async function waitUntil(condition: () => boolean): Promise<void> {
+  for (let i = 0; i < 2000 && !condition(); i++) {
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  assert.ok(condition());
+}
