@@ -6,6 +6,11 @@ import { type BufferPool, POOL_MIN_SIZE } from "./_buffer_pool.ts";
 import type { Transport, TransportEvents } from "./transport.ts";
 import type { LimitedConnection, ServerLimits } from "./_server_limits.ts";
 import { ConnectionTimeoutError } from "./errors.ts";
+import type { LatencyHistogram } from "./latency_histogram.ts";
+
+/** One synchronous handler call in this many is timed. */
+const SYNC_SAMPLE_MASK = 63;
+let syncCalls = 0;
 import type { Handler, RequestContext, ServerStats } from "./server.ts";
 
 /** What a connection needs from its server. */
@@ -20,6 +25,8 @@ export interface ConnectionHost {
   readonly pool: BufferPool;
   /** The memory budget and the timeouts. */
   readonly limits: ServerLimits;
+  /** Handler time in microseconds: every async call, one sync call in 64. */
+  readonly handlerTime: LatencyHistogram;
   report(error: unknown, context: RequestContext): void;
   removed(connection: ServerConnection): void;
 }
@@ -29,6 +36,8 @@ interface Slot {
   response: Uint8Array | null;
   /** The sweep in which the request arrived (for handlerTimeout). */
   tick: number;
+  /** When the handler was called (performance.now()), for its time. */
+  started: number;
 }
 
 /** The shared empty slot list: a connection allocates its own on first use. */
@@ -364,11 +373,17 @@ export class ServerConnection implements TransportEvents, LimitedConnection {
     const host = this.#host;
     host.stats.framesIn++;
     let result: Uint8Array | Promise<Uint8Array>;
+    // The clock is read for one call in 64 only: it costs as much as an echo.
+    const sampled = (++syncCalls & SYNC_SAMPLE_MASK) === 0;
+    const called = sampled ? performance.now() : 0;
     try {
       result = host.handler(request, this.context);
     } catch (error) {
       this.#handlerFailed(error);
       return;
+    }
+    if (sampled && result instanceof Uint8Array) {
+      host.handlerTime.record((performance.now() - called) * 1000);
     }
     if (this.#slotHead === this.#slots.length && result instanceof Uint8Array) {
       // Fast path: no promise, nothing awaited ahead.
@@ -390,7 +405,13 @@ export class ServerConnection implements TransportEvents, LimitedConnection {
       this.#respond(result);
       return;
     }
-    const slot: Slot = { response: null, tick: host.limits.tick };
+    const slot: Slot = {
+      response: null,
+      tick: host.limits.tick,
+      // An async call is always timed: from its call when sampled, else
+      // from the return of its promise.
+      started: sampled ? called : performance.now(),
+    };
     if (result instanceof Uint8Array) {
       slot.response = result;
     } else if (
@@ -412,6 +433,7 @@ export class ServerConnection implements TransportEvents, LimitedConnection {
 
   #settled(slot: Slot, response: Uint8Array): void {
     this.#pending--;
+    this.#host.handlerTime.record((performance.now() - slot.started) * 1000);
     if (this.#state >= FINISHED) return;
     if (!(response instanceof Uint8Array)) {
       this.#handlerFailed(notBytes(response));

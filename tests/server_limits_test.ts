@@ -301,3 +301,31 @@ function limitsSuite(name: string, network: Network): void {
 }
 
 for (const [name, network] of availableNetworks()) limitsSuite(name, network);
+
+test("handlerTime() times every async handler call and samples synchronous ones", async () => {
+  const network = availableNetworks()[0][1];
+  const { server, port } = await startServer(network, {
+    handler: async (request) => {
+      if (str(request) === "slow") await delay(30);
+      return request;
+    },
+  });
+  const client = await openClient(network, port);
+  await Promise.all(
+    ["slow", "slow", "slow", "slow"].map((m) => client.request(text(m))),
+  );
+  const time = server.handlerTime();
+  assert.equal(time.samples, 4);
+  assert.ok(time.p50 >= 20_000, `p50 ${time.p50} us`);
+  assert.ok(time.max >= time.p50 && time.sum >= 4 * 20_000);
+  await client.close();
+  const sync = await startServer(network);
+  const echo = await openClient(network, sync.port);
+  await Promise.all(
+    Array.from({ length: 640 }, (_, i) => echo.request(text(`${i}`))),
+  );
+  assert.equal(sync.server.handlerTime().samples, 10, "one call in 64");
+  await echo.close();
+  await sync.server.close();
+  await server.close();
+});
