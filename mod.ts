@@ -31,6 +31,7 @@ export * from "./src/frame_encoder_stream.ts";
 export * from "./src/transport.ts";
 export * from "./src/stream_transport.ts";
 export * from "./src/server.ts";
+export * from "./src/metrics.ts";
 export * from "./src/client.ts";
 export * from "./src/cli.ts";
 export * from "./src/adapters/auto.ts";
