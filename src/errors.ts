@@ -219,3 +219,54 @@ export class ConnectionTimeoutError extends FramewireError {
     this.timeout = timeout;
   }
 }
+
+/**
+ * Why a server refused a connection's PROXY protocol header.
+ *
+ * @example
+ * ```ts
+ * import type { ProxyProtocolErrorReason } from "./errors.ts";
+ *
+ * const reason: ProxyProtocolErrorReason = "timeout";
+ * ```
+ */
+export type ProxyProtocolErrorReason = "invalid" | "timeout" | "ended";
+
+/**
+ * A connection to a server with `proxyProtocol` enabled did not start with a
+ * valid PROXY protocol header: the bytes break the specification
+ * (`"invalid"`), the header did not arrive in full within the header timeout
+ * (`"timeout"`), or the connection ended or failed before it was complete
+ * (`"ended"`). The connection is closed unserved; the error is passed to the
+ * server's `onError`.
+ *
+ * @example
+ * ```ts
+ * import { ProxyProtocolError } from "./errors.ts";
+ *
+ * const error = new ProxyProtocolError("invalid", "Cannot read PROXY header: no PROXY signature");
+ * console.log(error.reason); // "invalid"
+ * console.log(error instanceof Error); // true
+ * ```
+ */
+export class ProxyProtocolError extends ProtocolError {
+  /** What was wrong with the header. */
+  readonly reason: ProxyProtocolErrorReason;
+
+  /**
+   * Creates the error.
+   *
+   * @param reason What was wrong with the header.
+   * @param message What failed, then a colon and the detail.
+   * @param options `cause`: the underlying error, if any.
+   */
+  constructor(
+    reason: ProxyProtocolErrorReason,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.name = "ProxyProtocolError";
+    this.reason = reason;
+  }
+}
