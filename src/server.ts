@@ -10,6 +10,10 @@ import { BufferPool } from "./_buffer_pool.ts";
 import { ServerLimits } from "./_server_limits.ts";
 import { LatencyHistogram } from "./latency_histogram.ts";
 import { type StreamDuplex, streamTransport } from "./stream_transport.ts";
+// PROXY protocol (begin)
+import { proxyProtocolOption, ServerProxyProtocol } from "./_server_proxy.ts";
+import type { ProxyHeaderOptions } from "./proxy_transport.ts";
+// PROXY protocol (end)
 import type {
   Listener,
   ListenOptions,
@@ -138,6 +142,20 @@ export interface ServerOptions {
    * concerned is closed. @default {logs one line to console.error}
    */
   onError?: (error: unknown, context: RequestContext) => void;
+  // PROXY protocol (begin)
+  /**
+   * Expect every connection to start with a PROXY protocol header (version
+   * 1 or 2), as sent by HAProxy (`send-proxy-v2`), nginx `stream`
+   * (`proxy_protocol on`) or Envoy; handlers then see the real client in
+   * `context.remoteAddr`. Enable it only behind such a proxy: anyone who can
+   * connect directly can claim any address. A connection without a valid
+   * header within `timeout` ms (default 5000; 0: no limit) is closed
+   * unserved, counted in `proxyProtocolErrors` and reported to `onError`
+   * with a `ProxyProtocolError`. A version 2 `LOCAL` header (health checks)
+   * and `UNKNOWN` keep the socket's own addresses. @default {false}
+   */
+  proxyProtocol?: boolean | ProxyHeaderOptions;
+  // PROXY protocol (end)
 }
 
 /**
@@ -189,6 +207,8 @@ export interface ServerStats {
   handlerTimeouts: number;
   /** Bytes held now for frames being received and responses not yet sent. */
   bufferedBytes: number;
+  /** Connections closed for a missing, invalid or late PROXY protocol header. */
+  proxyProtocolErrors: number;
 }
 
 /**
@@ -255,6 +275,7 @@ export class Server implements AsyncDisposable {
   #closing: Promise<void> | null = null;
   #limits: ServerLimits;
   #maxConnections: number;
+  #proxy: ServerProxyProtocol | null = null; // PROXY protocol
 
   /**
    * Creates a server; it serves nothing until `listen()` or `serveConnection()`.
@@ -335,6 +356,7 @@ export class Server implements AsyncDisposable {
         writeTimeouts: 0,
         handlerTimeouts: 0,
         bufferedBytes: 0,
+        proxyProtocolErrors: 0,
       },
       // Two 32 MiB frames' worth of memory kept for reuse between frames.
       pool: new BufferPool(64 * 1024 * 1024),
@@ -344,6 +366,22 @@ export class Server implements AsyncDisposable {
         limits.update(connections.size);
       },
     };
+    // PROXY protocol (begin)
+    const proxyOptions = proxyProtocolOption(options.proxyProtocol);
+    if (proxyOptions !== null) {
+      this.#proxy = new ServerProxyProtocol(proxyOptions, {
+        serve: (transport) => this.#serve(transport),
+        reject: (error, transport) => {
+          this.#host.stats.proxyProtocolErrors++;
+          this.#host.report(error, {
+            connectionId: this.#nextId++,
+            remoteAddr: transport.remoteAddr,
+            localAddr: transport.localAddr,
+          });
+        },
+      });
+    }
+    // PROXY protocol (end)
   }
 
   /** The address of the first listener, or null before `listen()`. */
@@ -408,11 +446,29 @@ export class Server implements AsyncDisposable {
   }
 
   /**
-   * Serves one already-open connection.
+   * Serves one already-open connection. With `proxyProtocol`, its PROXY
+   * header is read first and handlers see the addresses it announces.
    *
    * @param transport The connection; the server starts it and closes it.
    */
   serveConnection(transport: Transport): void {
+    // PROXY protocol (begin): read the header first, then #serve().
+    const proxy = this.#proxy;
+    if (proxy !== null && !this.#closing) {
+      // Connections waiting for their header count towards maxConnections.
+      if (this.#connections.size + proxy.size >= this.#maxConnections) {
+        this.#host.stats.rejectedConnections++;
+        transport.close();
+      } else {
+        proxy.accept(transport);
+      }
+      return;
+    }
+    this.#serve(transport);
+  }
+
+  #serve(transport: Transport): void {
+    // PROXY protocol (end)
     if (this.#closing) {
       transport.close();
       return;
@@ -455,6 +511,7 @@ export class Server implements AsyncDisposable {
   close(): Promise<void> {
     if (this.#closing) return this.#closing;
     for (const listener of this.#listeners) listener.close();
+    this.#proxy?.closeAll(); // PROXY protocol
     const waits: Promise<void>[] = [];
     for (const connection of this.#connections) {
       connection.shutdown();
