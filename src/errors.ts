@@ -270,3 +270,35 @@ export class ProxyProtocolError extends ProtocolError {
     this.reason = reason;
   }
 }
+
+/**
+ * A listener cannot take its address: a Unix socket path where a server
+ * still answers, or where something other than a socket is in the way.
+ * (A TCP port in use fails with the runtime's own error.)
+ *
+ * @example
+ * ```ts
+ * import { AddressInUseError } from "./errors.ts";
+ *
+ * const error = new AddressInUseError("/tmp/framewire.sock", "a server is answering there");
+ * console.log(error.message); // "Cannot listen on /tmp/framewire.sock: a server is answering there"
+ * console.log(error.address); // "/tmp/framewire.sock"
+ * ```
+ */
+export class AddressInUseError extends FramewireError {
+  /** The address that is taken: for a Unix socket, its path. */
+  readonly address: string;
+
+  /**
+   * Creates the error.
+   *
+   * @param address The address that is taken.
+   * @param detail Why it cannot be used.
+   * @param options `cause`: the underlying error, if any.
+   */
+  constructor(address: string, detail: string, options?: ErrorOptions) {
+    super(`Cannot listen on ${address}: ${detail}`, options);
+    this.name = "AddressInUseError";
+    this.address = address;
+  }
+}

@@ -18,9 +18,15 @@
  * ```
  */
 export interface NetAddr {
-  /** `"tcp"` for sockets, or a short name of another carrier (`"stream"`). */
+  /**
+   * `"tcp"` for TCP sockets (with or without TLS), `"unix"` for Unix domain
+   * sockets, or a short name of another carrier (`"stream"`).
+   */
   transport: string;
-  /** Host name or IP address. */
+  /**
+   * Host name or IP address; for `"unix"`, the socket's path (`""` for an
+   * unnamed socket, such as a client's end).
+   */
   hostname: string;
   /** Port number (0 where the carrier has none). */
   port: number;
@@ -115,13 +121,63 @@ export interface Transport {
 }
 
 /**
- * Where to listen.
+ * A TLS server's certificate and private key, as PEM text (the contents of
+ * the files, not their paths).
+ *
+ * @example
+ * ```ts ignore
+ * import type { TlsListenOptions } from "./transport.ts";
+ *
+ * const tls: TlsListenOptions = {
+ *   cert: await Deno.readTextFile("server.pem"),
+ *   key: await Deno.readTextFile("server.key"),
+ * };
+ * ```
+ */
+export interface TlsListenOptions {
+  /** The certificate chain in PEM format: the server's certificate first. */
+  cert: string;
+  /** The certificate's private key in PEM format. */
+  key: string;
+}
+
+/**
+ * How a client checks a TLS server.
+ *
+ * @example
+ * ```ts ignore
+ * import type { TlsConnectOptions } from "./transport.ts";
+ *
+ * const tls: TlsConnectOptions = {
+ *   ca: await Deno.readTextFile("ca.pem"),
+ *   serverName: "localhost",
+ * };
+ * ```
+ */
+export interface TlsConnectOptions {
+  /**
+   * Certificate authorities to trust, in PEM format (one text may hold
+   * several). Without it, the runtime's default roots. On Node and Bun these
+   * replace the default roots; on Deno they are added to them.
+   */
+  ca?: string | readonly string[];
+  /**
+   * The name sent for SNI and checked against the server's certificate.
+   * @default {the host connected to}
+   */
+  serverName?: string;
+}
+
+/**
+ * Where to listen: a TCP host and port, optionally with TLS, or the path of
+ * a Unix domain socket.
  *
  * @example
  * ```ts
  * import type { ListenOptions } from "./transport.ts";
  *
- * const options: ListenOptions = { host: "127.0.0.1", port: 0 };
+ * const tcp: ListenOptions = { host: "127.0.0.1", port: 0 };
+ * const unix: ListenOptions = { path: "/tmp/framewire.sock" };
  * ```
  */
 export interface ListenOptions {
@@ -129,16 +185,29 @@ export interface ListenOptions {
   host?: string;
   /** Port to bind; 0 picks a free one. @default {1234} */
   port?: number;
+  /**
+   * Listen on a Unix domain socket at this path instead of TCP (not with
+   * `host`, `port` or `tls`). A stale socket file left there by a server
+   * that is gone is replaced; a path where a server answers, or that is not
+   * a socket, is refused with `AddressInUseError`. The file is removed when
+   * the listener closes.
+   */
+  path?: string;
+  /** Serve TLS with this certificate and key (TCP only). */
+  tls?: TlsListenOptions;
 }
 
 /**
- * Where to connect.
+ * Where to connect: a TCP host and port, optionally with TLS, or the path of
+ * a Unix domain socket.
  *
  * @example
  * ```ts
  * import type { ConnectOptions } from "./transport.ts";
  *
- * const options: ConnectOptions = { host: "127.0.0.1", port: 1234 };
+ * const tcp: ConnectOptions = { host: "127.0.0.1", port: 1234 };
+ * const tls: ConnectOptions = { host: "127.0.0.1", port: 1234, tls: { serverName: "localhost" } };
+ * const unix: ConnectOptions = { path: "/tmp/framewire.sock" };
  * ```
  */
 export interface ConnectOptions {
@@ -146,6 +215,15 @@ export interface ConnectOptions {
   host?: string;
   /** Port to connect to. @default {1234} */
   port?: number;
+  /** Connect to the Unix domain socket at this path instead (not with `host`, `port` or `tls`). */
+  path?: string;
+  /**
+   * Speak TLS: `true` checks the server against the runtime's default roots
+   * and the host name; an object sets the CA certificates and the name to
+   * check. The promise of `connect()` settles once the handshake is done, so
+   * a server the client does not trust makes it reject.
+   */
+  tls?: boolean | TlsConnectOptions;
 }
 
 /**
@@ -161,7 +239,10 @@ export interface ConnectOptions {
  * ```
  */
 export interface Listener {
-  /** The bound address (with the real port when 0 was asked for). */
+  /**
+   * The bound address (with the real port when 0 was asked for; for a Unix
+   * socket, `{ transport: "unix", hostname: path, port: 0 }`).
+   */
   readonly addr: NetAddr;
   /** Stops accepting; connections already accepted are unaffected. */
   close(): void;
@@ -189,6 +270,9 @@ export interface Network {
     options: ListenOptions,
     onConnection: (transport: Transport) => void,
   ): Promise<Listener>;
-  /** Opens a connection; resolves once established. */
+  /**
+   * Opens a connection; resolves once established (with TLS, once the
+   * handshake has succeeded).
+   */
   connect(options: ConnectOptions): Promise<Transport>;
 }
