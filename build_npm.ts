@@ -89,8 +89,12 @@ async function* walk(dir: string): AsyncGenerator<string> {
 // runtime with local types; node:* imports only need to exist as modules.
 const SHIMS_FILE = `${root}/__framewire_build_shims.d.ts`;
 const SHIMS = [
+  "node:fs",
   "node:net",
+  "node:os",
+  "node:path",
   "node:process",
+  "node:tls",
   "node:stream",
   "node:url",
   "node:child_process",

@@ -48,6 +48,8 @@ export interface CliHost {
   isTerminal: boolean;
   /** Writes text to standard output with no newline (a progress line). */
   printPartial(text: string): void;
+  /** Reads a UTF-8 file (TLS certificates and keys given by path). */
+  readTextFile(path: string): Promise<string>;
   /** Ends the process at once with `code`. */
   exit(code: number): never;
   /** The program's name as a user types it, for usage text. */

@@ -68,8 +68,9 @@ export interface ClientConnectOptions extends ClientOptions, ConnectOptions {
 /**
  * Starts a server and resolves once it is listening.
  *
- * @param options Handler, limits, host (default 0.0.0.0), port (default 1234;
- * 0 picks one) and adapter.
+ * @param options Handler, limits, host (default 0.0.0.0) and port (default
+ * 1234; 0 picks one) or a Unix socket `path`, `tls` (certificate and key) and
+ * adapter.
  * @returns The listening server; `server.addr` has the bound port.
  *
  * @example An echo server on a free port
@@ -88,10 +89,11 @@ export async function serve(options: ServeOptions = {}): Promise<Server> {
 
 /**
  * Connects a pipelining client. With `reconnect`, the client dials the same
- * host and port with the same adapter again after losing its connection.
+ * host and port (or Unix socket path), with the same TLS settings and
+ * adapter, again after losing its connection.
  *
- * @param options Host (default 127.0.0.1), port (default 1234), limits,
- * `requestTimeout`, `reconnect`, callbacks and adapter.
+ * @param options Host (default 127.0.0.1) and port (default 1234), or
+ * `path`; `tls`; limits, `requestTimeout`, `reconnect`, callbacks and adapter.
  * @returns The connected client.
  *
  * @example
@@ -109,6 +111,11 @@ export async function serve(options: ServeOptions = {}): Promise<Server> {
  */
 export function connect(options: ClientConnectOptions = {}): Promise<Client> {
   const network = options.network ?? defaultNetwork();
-  const target = { host: options.host, port: options.port };
+  const target: ConnectOptions = {
+    host: options.host,
+    port: options.port,
+    path: options.path,
+    tls: options.tls,
+  };
   return Client.dial(() => network.connect(target), options);
 }

@@ -1,64 +1,69 @@
 /**
- * The Deno adapter: TCP listening and connecting with `Deno.listen` and
- * `Deno.connect`. It describes the Deno objects it touches with small local
- * types, so it type-checks with any TypeScript toolchain.
- *
- * Reads use `conn.read()` into a buffer that is reused whenever the core keeps
- * no view of it, sized to the traffic: 256 bytes while reads are small (an idle
- * connection costs little), growing to 256 KiB for bulk transfers. A BYOB reader on `conn.readable` drains a bulk
- * transfer faster (1.38x MB/s in `deno run -A bench/deno_read_bench.ts`), but
- * through the whole server and client it was 7% slower on pipelined 16-byte
- * requests and no faster on a 32 MiB echo, so `conn.read()` stays. Writes use
- * `conn.write()`; writes queued while one is in progress are joined into the
- * next, and partial writes are continued.
+ * The Deno adapter: listening and connecting over TCP with `Deno.listen` and
+ * `Deno.connect`, over TLS with `Deno.listenTls` and `Deno.startTls`, and on
+ * Unix domain sockets with `Deno.listen`/`Deno.connect` (`transport: "unix"`).
+ * It describes the Deno objects it touches with small local types, so it
+ * type-checks with any TypeScript toolchain. The connection itself is
+ * `DenoTransport` (`_deno_transport.ts`).
  *
  * @module
  */
-import { Gate } from "../_gate.ts";
 import type { CliHost } from "../cli.ts";
+import {
+  claimUnixPath,
+  connectTarget,
+  listenTarget,
+  releaseUnixPath,
+  unixAddr,
+  type UnixPathOps,
+} from "../_transport_options.ts";
 import type {
   ConnectOptions,
   Listener,
   ListenOptions,
-  NetAddr,
   Network,
   Transport,
-  TransportEvents,
 } from "../transport.ts";
+import {
+  type DenoAddr,
+  type DenoConn,
+  DenoTransport,
+  netAddr,
+} from "./_deno_transport.ts";
 
-/** The part of a `Deno.Addr` this adapter reads. */
-interface DenoAddr {
-  transport: string;
-  hostname?: string;
-  port?: number;
-}
-
-/** The part of a `DenoConn` this adapter uses. */
-interface DenoConn {
-  readonly localAddr: DenoAddr;
-  readonly remoteAddr: DenoAddr;
-  read(buffer: Uint8Array): Promise<number | null>;
-  write(bytes: Uint8Array): Promise<number>;
-  closeWrite(): Promise<void>;
-  close(): void;
-  setNoDelay(noDelay?: boolean): void;
-}
-
-/** The part of a `Deno.TcpListener` this adapter uses. */
+/** The part of a `Deno.Listener` (TCP, TLS or Unix) this adapter uses. */
 interface DenoListener {
   readonly addr: DenoAddr;
   accept(): Promise<DenoConn>;
   close(): void;
 }
 
+/** The part of a `Deno.TlsConn` this adapter uses. */
+interface DenoTlsConn extends DenoConn {
+  handshake(): Promise<unknown>;
+}
+
+type DenoTcpAddress = { hostname: string; port: number; transport: "tcp" };
+type DenoUnixAddress = { path: string; transport: "unix" };
+
 /** The part of the `Deno` namespace this adapter uses. */
 interface DenoNamespace {
-  listen(
-    options: { hostname: string; port: number; transport: "tcp" },
+  listen(options: DenoTcpAddress | DenoUnixAddress): DenoListener;
+  listenTls(
+    options: DenoTcpAddress & { cert: string; key: string },
   ): DenoListener;
-  connect(
-    options: { hostname: string; port: number; transport: "tcp" },
-  ): Promise<DenoConn>;
+  connect(options: DenoTcpAddress | DenoUnixAddress): Promise<DenoConn>;
+  startTls(
+    conn: DenoConn,
+    options: { hostname: string; caCerts?: string[] },
+  ): Promise<DenoTlsConn>;
+  lstatSync(path: string): {
+    isSocket: boolean | null;
+    dev: number;
+    ino: number | null;
+  };
+  removeSync(path: string): void;
+  readTextFile(path: string): Promise<string>;
   readonly args: readonly string[];
   readonly stdout: {
     isTerminal(): boolean;
@@ -77,241 +82,68 @@ function deno(): DenoNamespace {
   return runtime;
 }
 
-/**
- * Read buffer sizes. A connection starts small, since an idle connection's
- * pending read holds its buffer; a read that fills the buffer makes the next
- * one 4x larger, up to the maximum, and a run of reads that use under an
- * eighth of it shrinks it again.
- */
-const MIN_READ_SIZE = 256;
-const MAX_READ_SIZE = 256 * 1024;
-const SHRINK_AFTER_SMALL_READS = 8;
-/** Queued writes totalling at most this many bytes are joined into one write. */
-const JOIN_LIMIT = 256 * 1024;
-/** The empty write queue idle connections share. */
-const NO_WRITES: Uint8Array[] = [];
-
-function netAddr(addr: DenoAddr): NetAddr {
-  return {
-    transport: addr.transport,
-    hostname: addr.hostname ?? "",
-    port: addr.port ?? 0,
-  };
-}
-
-class DenoTransport implements Transport {
-  readonly localAddr: NetAddr;
-  readonly remoteAddr: NetAddr;
-  bufferedAmount = 0;
-  /** Views of a read buffer may be written: that buffer is set aside meanwhile. */
-  readonly readViewsWritable = true;
-  #conn: DenoConn;
-  #events: TransportEvents | null = null;
-  #paused: Gate | null = null;
-  /** Writes waiting their turn; the shared empty list until the first one. */
-  #queue: Uint8Array[] = NO_WRITES;
-  #writing = false;
-  #closeWriteRequested = false;
-  #readEnded = false;
-  #writeEnded = false;
-  #closed = false;
-  /** Memory of the current read buffer. */
-  #reading: ArrayBufferLike | null = null;
-  /** Read buffers that queued or running writes still refer to. */
-  #lent: ArrayBufferLike[] | null = null;
-  /** A lent read buffer whose writes are done, kept for the next switch. */
-  #spare: Uint8Array | null = null;
-
-  constructor(conn: DenoConn) {
-    this.#conn = conn;
-    this.localAddr = netAddr(conn.localAddr);
-    this.remoteAddr = netAddr(conn.remoteAddr);
-  }
-
-  start(events: TransportEvents): void {
-    this.#events = events;
-    this.#readLoop();
-  }
-
-  async #readLoop(): Promise<void> {
-    const conn = this.#conn;
-    const events = this.#events!;
-    let buffer: Uint8Array = new Uint8Array(MIN_READ_SIZE);
-    let smallReads = 0;
-    try {
-      while (true) {
-        if (this.#paused !== null) await this.#paused.promise;
-        if (this.#closed) return;
-        this.#reading = buffer.buffer;
-        const n = await conn.read(buffer);
-        if (this.#closed) return;
-        if (n === null) break;
-        const reusable = events.data(buffer.subarray(0, n));
-        this.#reading = null;
-        let size = buffer.length;
-        if (n === size && size < MAX_READ_SIZE) {
-          size *= 4;
-          smallReads = 0;
-        } else if (n < size >>> 3 && size > MIN_READ_SIZE) {
-          if (++smallReads === SHRINK_AFTER_SMALL_READS) {
-            size >>>= 2;
-            smallReads = 0;
-          }
-        } else {
-          smallReads = 0;
-        }
-        const lent = this.#lent?.indexOf(buffer.buffer) ?? -1;
-        if (!reusable) {
-          // The core keeps views: never recycle this buffer.
-          if (lent !== -1) this.#lent!.splice(lent, 1);
-          buffer = new Uint8Array(size);
-        } else if (lent !== -1) {
-          // Writes still read it: switch to the spare, or a new buffer.
-          const spare = this.#spare;
-          this.#spare = null;
-          buffer = spare !== null && spare.length === size
-            ? spare
-            : new Uint8Array(size);
-        } else if (size !== buffer.length) {
-          buffer = new Uint8Array(size);
-        }
-      }
-    } catch (error) {
-      this.#finish(error);
-      return;
-    }
-    this.#readEnded = true;
-    events.end();
-    this.#closeIfDone();
-  }
-
-  write(bytes: Uint8Array): void {
-    if (this.#closed || this.#closeWriteRequested || bytes.length === 0) return;
-    if (this.#queue === NO_WRITES) this.#queue = [];
-    this.#queue.push(bytes);
-    this.bufferedAmount += bytes.length;
-    if (
-      bytes.buffer === this.#reading && !this.#lent?.includes(bytes.buffer)
-    ) {
-      (this.#lent ??= []).push(bytes.buffer);
-    }
-    if (!this.#writing) this.#writeLoop();
-  }
-
-  async #writeLoop(): Promise<void> {
-    this.#writing = true;
-    const conn = this.#conn;
-    try {
-      while (this.#queue.length > 0 && !this.#closed) {
-        const bytes = this.#takeQueued();
-        let offset = 0;
-        while (offset < bytes.length) {
-          offset += await conn.write(
-            offset === 0 ? bytes : bytes.subarray(offset),
-          );
-          if (this.#closed) return;
-        }
-        this.bufferedAmount -= bytes.length;
-        if (this.#lent !== null) this.#releaseLent();
-      }
-    } catch (error) {
-      this.#finish(error);
-      return;
-    } finally {
-      this.#writing = false;
-    }
-    if (this.#closed) return;
-    if (this.#closeWriteRequested) this.#shutdownWrite();
-    else this.#events!.drain();
-  }
-
-  /** The next bytes to write: the queue's head, or all of it joined when small. */
-  #takeQueued(): Uint8Array {
-    const queue = this.#queue;
-    if (queue.length === 1 || this.bufferedAmount > JOIN_LIMIT) {
-      return queue.shift()!;
-    }
-    const joined = new Uint8Array(this.bufferedAmount);
-    let offset = 0;
-    for (const bytes of queue) {
-      joined.set(bytes, offset);
-      offset += bytes.length;
-    }
-    queue.length = 0;
-    if (this.#lent !== null) this.#releaseLent();
-    return joined;
-  }
-
-  /** Makes lent read buffers that no queued write refers to any more spare. */
-  #releaseLent(): void {
-    const lent = this.#lent!;
-    const queue = this.#queue;
-    for (let i = lent.length - 1; i >= 0; i--) {
-      const memory = lent[i];
-      if (queue.some((bytes) => bytes.buffer === memory)) continue;
-      lent.splice(i, 1);
-      if (memory !== this.#reading) this.#spare = new Uint8Array(memory);
-    }
-    if (lent.length === 0) this.#lent = null;
-  }
-
-  pause(): void {
-    this.#paused ??= new Gate();
-  }
-
-  resume(): void {
-    const paused = this.#paused;
-    this.#paused = null;
-    paused?.open();
-  }
-
-  closeWrite(): void {
-    if (this.#closed || this.#closeWriteRequested) return;
-    this.#closeWriteRequested = true;
-    if (!this.#writing) this.#shutdownWrite();
-  }
-
-  close(): void {
-    this.#finish(undefined);
-  }
-
-  #shutdownWrite(): void {
-    this.#conn.closeWrite().then(() => {
-      this.#writeEnded = true;
-      this.#closeIfDone();
-    }, (error) => this.#finish(error));
-  }
-
-  #closeIfDone(): void {
-    if (this.#readEnded && this.#writeEnded) this.#finish(undefined);
-  }
-
-  #finish(error: unknown): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#queue.length = 0;
-    this.bufferedAmount = 0;
-    this.resume();
-    try {
-      this.#conn.close();
-    } catch {
-      // already closed by the runtime
-    }
-    this.#events?.closed(error);
-  }
-}
+const errorName = (error: unknown) => error instanceof Error ? error.name : "";
 
 function isTransientAcceptError(error: unknown): boolean {
   const message = error instanceof Error ? error.message : "";
   return /EMFILE|ENFILE|too many open files|ECONNABORTED|connection aborted/i
-    .test(
-      message,
-    );
+    .test(message);
+}
+
+/** Unix socket files through `Deno.lstatSync`, `Deno.removeSync` and `Deno.connect`. */
+const unixPathOps: UnixPathOps = {
+  kind(path) {
+    try {
+      return deno().lstatSync(path).isSocket ? "socket" : "other";
+    } catch (error) {
+      if (errorName(error) === "NotFound") return null;
+      throw error;
+    }
+  },
+  async probe(path) {
+    try {
+      (await deno().connect({ path, transport: "unix" })).close();
+      return true;
+    } catch (error) {
+      const name = errorName(error);
+      if (name === "ConnectionRefused" || name === "NotFound") return false;
+      throw error;
+    }
+  },
+  remove: (path) => deno().removeSync(path),
+};
+
+/** Accepts connections until the listener closes, handing each to `onConnection`. */
+async function acceptLoop(
+  listener: DenoListener,
+  isClosed: () => boolean,
+  tls: boolean,
+  onConnection: (transport: Transport) => void,
+): Promise<void> {
+  while (!isClosed()) {
+    let conn: DenoConn;
+    try {
+      conn = await listener.accept();
+    } catch (error) {
+      if (isClosed() || errorName(error) === "BadResource") return;
+      // A TLS listener's accept may report one peer's failed handshake.
+      if (!tls && !isTransientAcceptError(error)) return;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      continue;
+    }
+    try {
+      conn.setNoDelay?.(true);
+    } catch {
+      // the peer may already have gone; the read loop will see it
+    }
+    onConnection(new DenoTransport(conn));
+  }
 }
 
 /**
  * The Deno implementation of {@linkcode Network}: TCP with `Deno.listen` and
- * `Deno.connect`, Nagle's algorithm off.
+ * `Deno.connect` (Nagle's algorithm off), TLS with `Deno.listenTls` and
+ * `Deno.startTls`, Unix sockets with `transport: "unix"`.
  *
  * @example
  * ```ts ignore
@@ -324,58 +156,83 @@ function isTransientAcceptError(error: unknown): boolean {
  * ```
  */
 export const denoNetwork: Network = {
-  listen(
+  async listen(
     options: ListenOptions,
     onConnection: (transport: Transport) => void,
   ): Promise<Listener> {
-    const listener = deno().listen({
-      hostname: options.host ?? "0.0.0.0",
-      port: options.port ?? 1234,
-      transport: "tcp",
-    });
+    const target = listenTarget(options);
+    let listener: DenoListener;
+    if (target.kind === "unix") {
+      await claimUnixPath(target.path, unixPathOps);
+      listener = deno().listen({ path: target.path, transport: "unix" });
+    } else {
+      const address: DenoTcpAddress = {
+        hostname: target.hostname,
+        port: target.port,
+        transport: "tcp",
+      };
+      listener = target.tls === null
+        ? deno().listen(address)
+        : deno().listenTls({ ...address, ...target.tls });
+    }
     let closed = false;
-    (async () => {
-      while (!closed) {
-        let conn: DenoConn;
-        try {
-          conn = await listener.accept();
-        } catch (error) {
-          if (closed || !isTransientAcceptError(error)) return;
-          await new Promise((resolve) => setTimeout(resolve, 10));
-          continue;
-        }
-        try {
-          conn.setNoDelay(true);
-        } catch {
-          // the peer may already have gone; the read loop will see it
-        }
-        onConnection(new DenoTransport(conn));
-      }
-    })();
-    return Promise.resolve({
-      addr: netAddr(listener.addr),
+    acceptLoop(
+      listener,
+      () => closed,
+      target.kind === "tcp" && target.tls !== null,
+      onConnection,
+    );
+    return {
+      addr: target.kind === "unix"
+        ? unixAddr(target.path)
+        : netAddr(listener.addr),
       close() {
         if (closed) return;
         closed = true;
         listener.close();
+        if (target.kind === "unix") releaseUnixPath(target.path, unixPathOps);
       },
-    });
+    };
   },
 
   async connect(options: ConnectOptions): Promise<Transport> {
+    const target = connectTarget(options);
+    if (target.kind === "unix") {
+      return new DenoTransport(
+        await deno().connect({ path: target.path, transport: "unix" }),
+      );
+    }
     const conn = await deno().connect({
-      hostname: options.host ?? "127.0.0.1",
-      port: options.port ?? 1234,
+      hostname: target.hostname,
+      port: target.port,
       transport: "tcp",
     });
-    conn.setNoDelay(true);
-    return new DenoTransport(conn);
+    conn.setNoDelay?.(true);
+    if (target.tls === null) return new DenoTransport(conn);
+    // startTls over a connected socket lets the name checked differ from the
+    // address connected to (connectTls checks the address itself).
+    let tlsConn: DenoTlsConn | null = null;
+    try {
+      tlsConn = await deno().startTls(conn, {
+        hostname: target.tls.serverName,
+        caCerts: target.tls.ca ?? undefined,
+      });
+      await tlsConn.handshake();
+    } catch (error) {
+      try {
+        (tlsConn ?? conn).close();
+      } catch {
+        // already closed
+      }
+      throw error;
+    }
+    return new DenoTransport(tlsConn);
   },
 };
 
 /**
  * The {@linkcode CliHost} for Deno: `Deno.args`, standard output and error,
- * SIGINT/SIGTERM and the Deno network.
+ * SIGINT/SIGTERM, `Deno.readTextFile` and the Deno network.
  *
  * @param args The command-line arguments (default `Deno.args`).
  * @returns The host to pass to `runCli()`.
@@ -400,6 +257,7 @@ export function denoCliHost(args: readonly string[] = deno().args): CliHost {
     printPartial: (text) => {
       deno().stdout.writeSync(new TextEncoder().encode(text));
     },
+    readTextFile: (path) => deno().readTextFile(path),
     onShutdownSignal(listener) {
       const runtime = deno();
       runtime.addSignalListener("SIGINT", listener);

@@ -1,19 +1,28 @@
 /**
- * The Node adapter: TCP with `node:net`, usable on Node and on the `node:net`
- * of Deno and Bun.
+ * The Node adapter: TCP with `node:net`, TLS with `node:tls`, and Unix domain
+ * sockets with `node:net`, usable on Node and on the `node:net`/`node:tls` of
+ * Deno and Bun. The connection itself is `NodeTransport`
+ * (`_node_transport.ts`).
  *
- * It uses the socket's own events rather than `Duplex.toWeb()` (Node's Web
- * Streams cost several times more per chunk). Each batch of frames is one
- * `socket.write()`; `write()` returning false and `'drain'` drive the
- * server's outbound cap through `bufferedAmount` and pause/resume.
  * Connections are half-open (`allowHalfOpen`), so a client's FIN still gets
  * its answers, and the listen backlog is large enough for connect bursts.
  *
  * @module
  */
+import * as nodeFs from "node:fs";
 import * as nodeNet from "node:net";
 import nodeProcess from "node:process";
+import * as nodeTls from "node:tls";
 import type { CliHost } from "../cli.ts";
+import { FramewireError } from "../errors.ts";
+import {
+  claimUnixPath,
+  connectTarget,
+  listenTarget,
+  releaseUnixPath,
+  type TlsClientSettings,
+  unixAddr,
+} from "../_transport_options.ts";
 import type {
   ConnectOptions,
   Listener,
@@ -21,49 +30,35 @@ import type {
   NetAddr,
   Network,
   Transport,
-  TransportEvents,
 } from "../transport.ts";
+import { type NodeSocket, NodeTransport } from "./_node_transport.ts";
+import { nodeUnixPathOps } from "./_node_unix_path.ts";
 
-/** The part of a `net.Socket` this adapter uses. */
-interface NodeSocket {
-  readonly remoteAddress?: string;
-  readonly remotePort?: number;
-  readonly localAddress?: string;
-  readonly localPort?: number;
-  readonly writableLength: number;
-  readonly destroyed: boolean;
-  write(data: Uint8Array): boolean;
-  end(): void;
-  destroy(): void;
-  pause(): void;
-  resume(): void;
-  setNoDelay(noDelay?: boolean): void;
-  on(event: "data", listener: (chunk: Uint8Array) => void): void;
-  on(event: "end" | "drain" | "connect", listener: () => void): void;
-  on(event: "error", listener: (error: Error) => void): void;
-  on(event: "close", listener: (hadError: boolean) => void): void;
-  once(event: "connect", listener: () => void): void;
-  once(event: "error", listener: (error: Error) => void): void;
-  removeListener(event: string, listener: (...args: never[]) => void): void;
-}
-
-/** The part of a `net.Server` this adapter uses. */
+/** The part of a `net.Server` (or `tls.Server`) this adapter uses. */
 interface NodeServer {
   listen(
-    options: { host: string; port: number; backlog: number },
+    options: { host: string; port: number; backlog: number } | {
+      path: string;
+      backlog: number;
+    },
     callback: () => void,
   ): void;
   address(): { address: string; port: number } | string | null;
   close(): void;
   once(event: "error", listener: (error: Error) => void): void;
-  on(event: "error", listener: (error: Error) => void): void;
+  on(event: string, listener: (error: Error) => void): void;
   removeListener(event: string, listener: (...args: never[]) => void): void;
+}
+
+interface ServerOptions {
+  allowHalfOpen: boolean;
+  noDelay?: boolean;
 }
 
 /** The part of `node:net` this adapter uses. */
 interface NodeNet {
   createServer(
-    options: { allowHalfOpen: boolean; noDelay?: boolean },
+    options: ServerOptions,
     onConnection: (socket: NodeSocket) => void,
   ): NodeServer;
   connect(
@@ -72,8 +67,36 @@ interface NodeNet {
       port: number;
       allowHalfOpen: boolean;
       noDelay?: boolean;
-    },
+    } | { path: string; allowHalfOpen: boolean },
   ): NodeSocket;
+  isIP(input: string): number;
+}
+
+/** A peer certificate, as `tls.checkServerIdentity` takes it. */
+type PeerCertificate = object;
+
+/** The part of `tls.connect()`'s options this adapter uses. */
+interface NodeTlsConnectOptions {
+  host: string;
+  port: number;
+  allowHalfOpen: boolean;
+  noDelay?: boolean;
+  ca?: string[];
+  servername?: string;
+  checkServerIdentity?: (
+    host: string,
+    cert: PeerCertificate,
+  ) => Error | undefined;
+}
+
+/** The part of `node:tls` this adapter uses. */
+interface NodeTls {
+  createServer(
+    options: ServerOptions & { cert: string; key: string },
+    onSecureConnection: (socket: NodeSocket) => void,
+  ): NodeServer;
+  connect(options: NodeTlsConnectOptions): NodeSocket;
+  checkServerIdentity(host: string, cert: PeerCertificate): Error | undefined;
 }
 
 /** The part of `process` the command line host uses. */
@@ -86,86 +109,81 @@ interface NodeProcess {
 }
 
 const net = nodeNet as unknown as NodeNet;
+const tls = nodeTls as unknown as NodeTls;
+const fs = nodeFs as unknown as {
+  promises: { readFile(path: string, encoding: "utf8"): Promise<string> };
+};
 const process = nodeProcess as unknown as NodeProcess;
 
 /** Pending connections the kernel queues for accept(): enough for a burst of 10,000 connects. */
 const LISTEN_BACKLOG = 65535;
 
-class NodeTransport implements Transport {
-  readonly localAddr: NetAddr;
-  readonly remoteAddr: NetAddr;
-  /** Node hands each 'data' event a fresh buffer. */
-  readonly readViewsWritable = true;
-  #socket: NodeSocket;
-  #closed = false;
-  #error: unknown = undefined;
+/**
+ * Why `nodeNetwork` does not serve TLS on Deno. Deno's `node:tls` (checked on
+ * 2.9.6) completes every write and emits 'drain' as soon as the bytes are
+ * handed to its TLS layer, which queues them without bound: `writableLength`
+ * stays 0 while a peer that reads nothing leaves tens of MiB queued. The
+ * server's outbound cap, memory budget and write timeout all rely on that
+ * count, so a client that never reads could grow the server without limit.
+ * `pause()` does not stop it reading from the socket either (it buffers what
+ * it decrypts), so a server could not hold back a flooding client. Its TLS
+ * client is unaffected: a client never pauses, and bounds its requests by
+ * `maxInFlight`, not by unsent bytes.
+ */
+const NODE_TLS_ON_DENO =
+  "Cannot listen with TLS on node:tls under Deno: it reports writes done before they are sent (writableLength stays 0), so unread responses could not be bounded; use denoNetwork";
 
-  constructor(socket: NodeSocket) {
-    this.#socket = socket;
-    socket.setNoDelay(true);
-    this.localAddr = {
-      transport: "tcp",
-      hostname: socket.localAddress ?? "",
-      port: socket.localPort ?? 0,
+/** The addresses of a Unix socket connection, seen from its server. */
+const unixServerSide = (path: string) => ({
+  local: unixAddr(path),
+  remote: unixAddr(""),
+});
+
+/** Resolves with the transport once `socket` emits `event`; rejects on an earlier error. */
+function connected(
+  socket: NodeSocket,
+  event: "connect" | "secureConnect",
+  transport: () => Transport,
+): Promise<Transport> {
+  return new Promise((resolve, reject) => {
+    const onError = (error: Error) => {
+      socket.destroy();
+      reject(error);
     };
-    this.remoteAddr = {
-      transport: "tcp",
-      hostname: socket.remoteAddress ?? "",
-      port: socket.remotePort ?? 0,
-    };
-  }
-
-  get bufferedAmount(): number {
-    return this.#socket.writableLength;
-  }
-
-  start(events: TransportEvents): void {
-    const socket = this.#socket;
-    // Node hands each 'data' event a fresh buffer, so the answer is not needed.
-    // A plain Uint8Array view of it makes the decoder's per-frame subarray()
-    // cheaper than on a Buffer (about 15% more 16-byte requests per second).
-    socket.on(
-      "data",
-      (chunk) =>
-        events.data(
-          new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength),
-        ),
-    );
-    socket.on("end", () => events.end());
-    socket.on("drain", () => events.drain());
-    socket.on("error", (error) => (this.#error ??= error));
-    socket.on("close", () => {
-      if (this.#closed) return;
-      this.#closed = true;
-      events.closed(this.#error);
+    socket.once("error", onError);
+    socket.once(event, () => {
+      socket.removeListener("error", onError);
+      resolve(transport());
     });
-  }
-
-  write(bytes: Uint8Array): void {
-    if (this.#closed || bytes.length === 0) return;
-    this.#socket.write(bytes);
-  }
-
-  pause(): void {
-    this.#socket.pause();
-  }
-
-  resume(): void {
-    this.#socket.resume();
-  }
-
-  closeWrite(): void {
-    if (!this.#closed) this.#socket.end();
-  }
-
-  close(): void {
-    if (!this.#socket.destroyed) this.#socket.destroy();
-  }
+  });
 }
 
 /**
- * The `node:net` implementation of {@linkcode Network}: half-open
- * connections allowed, Nagle's algorithm off, listen backlog 65535.
+ * `tls.connect` options checking the server as `settings` says. Options are
+ * left out rather than set to undefined: Deno's `node:tls` rejects
+ * `checkServerIdentity: undefined`.
+ */
+function tlsClientOptions(hostname: string, settings: TlsClientSettings) {
+  const { serverName, ca } = settings;
+  const options: {
+    ca?: string[];
+    servername?: string;
+    checkServerIdentity?: NodeTlsConnectOptions["checkServerIdentity"];
+  } = {};
+  if (ca !== null) options.ca = ca;
+  if (serverName !== hostname) {
+    // SNI carries names only; checkServerIdentity covers an IP address too.
+    if (net.isIP(serverName) === 0) options.servername = serverName;
+    options.checkServerIdentity = (_host, cert) =>
+      tls.checkServerIdentity(serverName, cert);
+  }
+  return options;
+}
+
+/**
+ * The `node:net` and `node:tls` implementation of {@linkcode Network}:
+ * half-open connections allowed, Nagle's algorithm off, listen backlog 65535;
+ * TLS with `tls.createServer`/`tls.connect`, Unix sockets with `path`.
  *
  * @example
  * ```ts ignore
@@ -178,56 +196,103 @@ class NodeTransport implements Transport {
  * ```
  */
 export const nodeNetwork: Network = {
-  listen(
+  async listen(
     options: ListenOptions,
     onConnection: (transport: Transport) => void,
   ): Promise<Listener> {
-    const server = net.createServer(
-      { allowHalfOpen: true, noDelay: true },
-      (socket) => onConnection(new NodeTransport(socket)),
-    );
-    return new Promise((resolve, reject) => {
+    const target = listenTarget(options);
+    const serverOptions = { allowHalfOpen: true, noDelay: true };
+    let server: NodeServer;
+    if (target.kind === "unix") {
+      await claimUnixPath(target.path, nodeUnixPathOps);
+      const addrs = unixServerSide(target.path);
+      server = net.createServer(
+        serverOptions,
+        (socket) => onConnection(new NodeTransport(socket, addrs)),
+      );
+    } else if (target.tls !== null) {
+      if ((globalThis as { Deno?: unknown }).Deno !== undefined) {
+        throw new FramewireError(NODE_TLS_ON_DENO);
+      }
+      server = tls.createServer(
+        { ...serverOptions, ...target.tls },
+        (socket) => onConnection(new NodeTransport(socket)),
+      );
+      // A peer whose handshake failed was never handed over: nothing to do.
+      server.on("tlsClientError", () => {});
+    } else {
+      server = net.createServer(
+        serverOptions,
+        (socket) => onConnection(new NodeTransport(socket)),
+      );
+    }
+    await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
-      server.listen({
-        host: options.host ?? "0.0.0.0",
-        port: options.port ?? 1234,
-        backlog: LISTEN_BACKLOG,
-      }, () => {
-        server.removeListener("error", reject);
-        // Accept errors (EMFILE and the like) are reported here; the server keeps listening.
-        server.on("error", () => {});
-        const address = server.address();
-        const addr: NetAddr = typeof address === "object" && address !== null
-          ? { transport: "tcp", hostname: address.address, port: address.port }
-          : { transport: "unix", hostname: String(address), port: 0 };
-        let closed = false;
-        resolve({
-          addr,
-          close() {
-            if (closed) return;
-            closed = true;
-            server.close();
+      server.listen(
+        target.kind === "unix"
+          ? { path: target.path, backlog: LISTEN_BACKLOG }
+          : {
+            host: target.hostname,
+            port: target.port,
+            backlog: LISTEN_BACKLOG,
           },
-        });
-      });
+        () => {
+          server.removeListener("error", reject);
+          resolve();
+        },
+      );
     });
+    // Accept errors (EMFILE and the like) are reported here; the server keeps listening.
+    server.on("error", () => {});
+    const address = server.address();
+    const addr: NetAddr = typeof address === "object" && address !== null
+      ? { transport: "tcp", hostname: address.address, port: address.port }
+      : unixAddr(target.kind === "unix" ? target.path : String(address));
+    let closed = false;
+    return {
+      addr,
+      close() {
+        if (closed) return;
+        closed = true;
+        server.close();
+        if (target.kind === "unix") {
+          releaseUnixPath(target.path, nodeUnixPathOps);
+        }
+      },
+    };
   },
 
   connect(options: ConnectOptions): Promise<Transport> {
-    const socket = net.connect({
-      host: options.host ?? "127.0.0.1",
-      port: options.port ?? 1234,
+    let target;
+    try {
+      target = connectTarget(options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (target.kind === "unix") {
+      const path = target.path;
+      const socket = net.connect({ path, allowHalfOpen: true });
+      return connected(socket, "connect", () =>
+        new NodeTransport(socket, {
+          local: unixAddr(""),
+          remote: unixAddr(path),
+        }));
+    }
+    const address = {
+      host: target.hostname,
+      port: target.port,
       allowHalfOpen: true,
       noDelay: true,
+    };
+    if (target.tls === null) {
+      const socket = net.connect(address);
+      return connected(socket, "connect", () => new NodeTransport(socket));
+    }
+    const socket = tls.connect({
+      ...address,
+      ...tlsClientOptions(target.hostname, target.tls),
     });
-    return new Promise((resolve, reject) => {
-      const onError = (error: Error) => reject(error);
-      socket.once("error", onError);
-      socket.once("connect", () => {
-        socket.removeListener("error", onError);
-        resolve(new NodeTransport(socket));
-      });
-    });
+    return connected(socket, "secureConnect", () => new NodeTransport(socket));
   },
 };
 
@@ -253,7 +318,7 @@ export interface NodeCliHostOptions {
 /**
  * The {@linkcode CliHost} for Node-compatible runtimes (Node, and Bun's
  * entry point): `process.argv`, standard output and error, SIGINT/SIGTERM
- * through `process.on`.
+ * through `process.on`, files through `node:fs`.
  *
  * @param options Network, program name and arguments.
  * @returns The host to pass to `runCli()`.
@@ -278,6 +343,7 @@ export function nodeCliHost(options: NodeCliHostOptions = {}): CliHost {
     printPartial: (text) => {
       process.stdout.write(text);
     },
+    readTextFile: (path) => fs.promises.readFile(path, "utf8"),
     onShutdownSignal(listener) {
       process.on("SIGINT", listener);
       process.on("SIGTERM", listener);
