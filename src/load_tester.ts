@@ -10,7 +10,12 @@ import { FRAME_HEADER_SIZE } from "./constants.ts";
 import { LatencyHistogram } from "./latency_histogram.ts";
 import { writeFrameHeader } from "./_outbound.ts";
 import { integerOption } from "./_validate.ts";
-import type { Network, Transport, TransportEvents } from "./transport.ts";
+import type {
+  Network,
+  TlsConnectOptions,
+  Transport,
+  TransportEvents,
+} from "./transport.ts";
 
 /**
  * Settings of {@linkcode runLoadTest}.
@@ -30,6 +35,10 @@ export interface LoadTestOptions {
   host?: string;
   /** Server port. @default {1234} */
   port?: number;
+  /** Connect to this Unix domain socket instead of `host` and `port`. */
+  path?: string;
+  /** Speak TLS; see `ConnectOptions.tls`. Each connection makes its own handshake. */
+  tls?: boolean | TlsConnectOptions;
   /** Connections to open. @default {1} */
   connections?: number;
   /** Requests kept in flight on each connection. @default {1} */
@@ -132,6 +141,8 @@ export interface LoadTestResult {
   errors: LoadTestErrors;
   /** All errors. */
   errorCount: number;
+  /** Why the first connection that could not be opened failed, or null. */
+  connectError: string | null;
   /** Round-trip latency of the measured responses, in microseconds. */
   latencyUs: {
     p50: number;
@@ -395,15 +406,17 @@ export async function runLoadTest(
   };
 
   // Connect in batches so a large count does not overrun the listen backlog.
+  const target = options.path !== undefined ? { path: options.path } : {
+    host: options.host ?? "127.0.0.1",
+    port: options.port ?? 1234,
+    tls: options.tls,
+  };
   const open: LoadConnection[] = [];
+  let connectError: string | null = null;
   for (let i = 0; i < connections; i += connectBatch) {
     const batch = Array.from(
       { length: Math.min(connectBatch, connections - i) },
-      () =>
-        options.network.connect({
-          host: options.host ?? "127.0.0.1",
-          port: options.port ?? 1234,
-        }),
+      () => options.network.connect(target),
     );
     for (const result of await Promise.allSettled(batch)) {
       if (result.status === "fulfilled") {
@@ -418,6 +431,9 @@ export async function runLoadTest(
         );
       } else {
         shared.errors.connect++;
+        connectError ??= result.reason instanceof Error
+          ? result.reason.message
+          : String(result.reason);
       }
     }
   }
@@ -491,6 +507,7 @@ export async function runLoadTest(
     errors,
     errorCount: errors.connect + errors.closed + errors.mismatch +
       errors.protocol + errors.timeout,
+    connectError,
     latencyUs: {
       p50: round(h.percentile(50)),
       p90: round(h.percentile(90)),
