@@ -1,15 +1,20 @@
 import { runLoadTest } from "./load_tester.ts";
 import type { LoadTestResult } from "./load_tester.ts";
 import {
-  formatHost,
+  type FlagSpec,
   parseArgs,
   parseSize,
-  portFlag,
   UsageError,
 } from "./_cli_args.ts";
+import {
+  CONNECT_TRANSPORT_FLAGS,
+  connectFlags,
+  describeTarget,
+} from "./_cli_transport.ts";
 import type { CliHost } from "./cli.ts";
 
-const BENCH_FLAGS = {
+const BENCH_FLAGS: FlagSpec = {
+  ...CONNECT_TRANSPORT_FLAGS,
   requests: "value",
   duration: "value",
   connections: "value",
@@ -20,7 +25,7 @@ const BENCH_FLAGS = {
   port: "value",
   verify: "boolean",
   json: "boolean",
-} as const;
+};
 
 const BENCH_SHORT = {
   n: "requests",
@@ -34,7 +39,8 @@ const BENCH_SHORT = {
 /** Usage text of `bench`. */
 export function benchHelp(p: string): string {
   return `Usage: ${p} bench [-n REQUESTS | -d SECONDS] [-c CONNECTIONS] [-P PIPELINE_DEPTH]
-       [-s PAYLOAD_BYTES] [-w SECONDS] [--host HOST] [--port PORT] [--verify] [--json]
+       [-s PAYLOAD_BYTES] [-w SECONDS] [--host HOST] [--port PORT | --unix PATH]
+       [--tls] [--tls-ca FILE] [--tls-server-name NAME] [--verify] [--json]
 
 Load-tests a framewire (echo) server: each connection keeps PIPELINE_DEPTH
 requests in flight (closed loop); only responses received are counted; the
@@ -50,6 +56,10 @@ Options:
   -w, --warmup SECONDS     load before measuring (default 1; 0 with -n)
   --host HOST              server host (default 127.0.0.1)
   --port PORT              server port (default 1234)
+  --unix PATH              connect to a Unix domain socket instead of TCP
+  --tls                    speak TLS (every connection makes its own handshake)
+  --tls-ca FILE            trust the PEM CA certificates in FILE (implies --tls)
+  --tls-server-name NAME   name to check the certificate against (implies --tls)
   --verify                 compare every response with its request
   --json                   print the result as one JSON object
   -h, --help               show this help
@@ -101,7 +111,11 @@ export function formatBenchResult(
     `requests: ${thousands(result.requests)} in ${
       result.seconds.toFixed(2)
     } s = ${thousands(result.requestsPerSecond)} req/s`,
-    `errors: ${result.errorCount} (connect ${e.connect}, closed ${e.closed}, mismatch ${e.mismatch}, protocol ${e.protocol}, timeout ${e.timeout})`,
+    `errors: ${result.errorCount} (connect ${e.connect}, closed ${e.closed}, mismatch ${e.mismatch}, protocol ${e.protocol}, timeout ${e.timeout})${
+      result.connectError === null
+        ? ""
+        : `; first connect error: ${result.connectError}`
+    }`,
     `payload: sent ${result.sentMBps.toFixed(2)} MB/s, received ${
       result.receivedMBps.toFixed(2)
     } MB/s (MB = 10^6 bytes)`,
@@ -127,13 +141,11 @@ export async function benchCommand(
   if (duration === 0) {
     throw new UsageError("option '--duration' must be more than 0");
   }
-  const hostname = (flags.host as string | undefined) ?? "127.0.0.1";
-  const port = portFlag(flags);
+  const target = await connectFlags(host, flags);
   const progress = host.isTerminal && !flags.json;
   const result = await runLoadTest({
     network: host.network,
-    host: hostname,
-    port,
+    ...target,
     connections: positiveInteger("connections", flags.connections),
     pipeline: positiveInteger("pipeline", flags.pipeline),
     payloadSize: flags.size
@@ -154,11 +166,12 @@ export async function benchCommand(
   });
   if (progress) host.printPartial("\r\x1b[K");
   if (flags.json) {
-    host.print(JSON.stringify({ host: hostname, port, ...result }));
+    const where = target.path !== undefined
+      ? { path: target.path }
+      : { host: target.host, port: target.port, tls: target.tls !== undefined };
+    host.print(JSON.stringify({ ...where, ...result }));
   } else {
-    for (
-      const line of formatBenchResult(result, `${formatHost(hostname)}:${port}`)
-    ) {
+    for (const line of formatBenchResult(result, describeTarget(target))) {
       host.print(line);
     }
   }

@@ -8,14 +8,19 @@ import { Client } from "./client.ts";
 import { Server, type ServerOptions } from "./server.ts";
 import {
   durationFlag,
-  formatHost,
   maxFrameSizeFlag,
   parseArgs,
   parseSize,
-  portFlag,
   UsageError,
 } from "./_cli_args.ts";
 import { benchCommand } from "./_cli_bench.ts";
+import {
+  CONNECT_TRANSPORT_FLAGS,
+  connectFlags,
+  describeTarget,
+  listenFlags,
+  SERVE_TRANSPORT_FLAGS,
+} from "./_cli_transport.ts";
 import type { FlagSpec } from "./_cli_args.ts";
 import type { Network } from "./transport.ts";
 
@@ -67,7 +72,8 @@ Usage:
 
 Run '${p} <command> --help' for a command's options.`,
   serve: (p: string) =>
-    `Usage: ${p} serve [--host HOST] [--port PORT] [--max-frame-size BYTES] [limits]
+    `Usage: ${p} serve [--host HOST] [--port PORT | --unix PATH]
+       [--tls-cert FILE --tls-key FILE] [--max-frame-size BYTES] [limits]
 
 Serves the echo application until SIGINT or SIGTERM, then closes gracefully:
 stops accepting, answers every request already received, closes each
@@ -76,6 +82,11 @@ connection (by force after --drain-timeout). A second signal exits at once.
 Options:
   --host HOST                 interface to bind (default 0.0.0.0)
   --port PORT                 port to bind, 0 for any free one (default 1234)
+  --unix PATH                 listen on a Unix domain socket instead of TCP; a
+                              stale socket file there is replaced, the file is
+                              removed on exit
+  --tls-cert FILE             serve TLS with this PEM certificate chain
+  --tls-key FILE              ... and this PEM private key
   --max-frame-size BYTES      largest request accepted; k/m suffixes allowed (default 32m)
   --max-connections N         connections served at once; more are closed (default 10000)
   --max-buffered-bytes BYTES  memory for frames being received and responses
@@ -88,7 +99,8 @@ Options:
 
 TIME is milliseconds, or a number with ms, s or m: 500ms, 30s, 2m.`,
   client: (p: string) =>
-    `Usage: ${p} client [--host HOST] [--port PORT] [--max-frame-size BYTES] [MESSAGE...]
+    `Usage: ${p} client [--host HOST] [--port PORT | --unix PATH] [--tls]
+       [--tls-ca FILE] [--tls-server-name NAME] [--max-frame-size BYTES] [MESSAGE...]
 
 Sends each MESSAGE as one request, all pipelined on one connection, and prints
 each response's length and a preview. With no MESSAGE it sends a demo set:
@@ -97,17 +109,24 @@ each response's length and a preview. With no MESSAGE it sends a demo set:
 Options:
   --host HOST              server host (default 127.0.0.1)
   --port PORT              server port (default 1234)
+  --unix PATH              connect to a Unix domain socket instead of TCP
+  --tls                    speak TLS, checking the server against the default roots
+  --tls-ca FILE            trust the PEM CA certificates in FILE (implies --tls)
+  --tls-server-name NAME   name to check the certificate against (implies --tls;
+                           default the host)
   --max-frame-size BYTES   largest request or response; k/m suffixes allowed (default 32m)
   -h, --help               show this help`,
 };
 
-const CLIENT_FLAGS: FlagSpec = {
+const ADDRESS_FLAGS: FlagSpec = {
   host: "value",
   port: "value",
   "max-frame-size": "value",
 };
+const CLIENT_FLAGS: FlagSpec = { ...ADDRESS_FLAGS, ...CONNECT_TRANSPORT_FLAGS };
 const SERVE_FLAGS: FlagSpec = {
-  ...CLIENT_FLAGS,
+  ...ADDRESS_FLAGS,
+  ...SERVE_TRANSPORT_FLAGS,
   "max-connections": "value",
   "max-buffered-bytes": "value",
   "idle-timeout": "value",
@@ -223,11 +242,17 @@ async function serveCommand(host: CliHost, args: string[]): Promise<number> {
   });
   const server = new Server(options);
   try {
-    const addr = await server.listen(host.network, {
-      host: (flags.host as string | undefined) ?? "0.0.0.0",
-      port: portFlag(flags),
-    });
-    host.print(`Server listening on ${formatHost(addr.hostname)}:${addr.port}`);
+    const listen = await listenFlags(host, flags);
+    const addr = await server.listen(host.network, listen);
+    host.print(
+      `Server listening on ${
+        describeTarget(
+          addr.transport === "unix"
+            ? { path: addr.hostname }
+            : { host: addr.hostname, port: addr.port, tls: listen.tls },
+        )
+      }`,
+    );
   } catch (error) {
     unsubscribe();
     throw error;
@@ -273,15 +298,12 @@ async function clientCommand(host: CliHost, args: string[]): Promise<number> {
   const messages = positional.length > 0
     ? positional.map((text) => new TextEncoder().encode(text))
     : demoMessages();
-  const port = portFlag(flags);
-  const hostname = (flags.host as string | undefined) ?? "127.0.0.1";
-  const transport = await host.network.connect({ host: hostname, port }).catch(
-    (error) => {
-      throw new Error(`Cannot connect to ${formatHost(hostname)}:${port}`, {
-        cause: error,
-      });
-    },
-  );
+  const target = await connectFlags(host, flags);
+  const transport = await host.network.connect(target).catch((error) => {
+    throw new Error(`Cannot connect to ${describeTarget(target)}`, {
+      cause: error,
+    });
+  });
   const client = new Client(transport, { maxFrameSize });
   const started = performance.now();
   try {
@@ -304,8 +326,8 @@ async function clientCommand(host: CliHost, args: string[]): Promise<number> {
       `${
         results.length - failures
       } of ${results.length} responses in ${ms} ms from ${
-        formatHost(hostname)
-      }:${port}`,
+        describeTarget(target)
+      }`,
     );
     return failures === 0 ? 0 : 1;
   } finally {
