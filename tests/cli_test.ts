@@ -1,90 +1,21 @@
 // The command line, run as a real process on this runtime.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
-import { availableNetworks, cliCommand, runtime } from "./_runtime.ts";
+import type { ChildProcess } from "node:child_process";
+import { availableNetworks } from "./_runtime.ts";
+import { exited, runCli, startServeProcess } from "./_cli_process.ts";
 import { encodeFrames } from "../src/frame_encoder.ts";
 import { RawConnection, text } from "./_helpers.ts";
 
-interface Run {
-  code: number | null;
-  signal: string | null;
-  stdout: string;
-  stderr: string;
-}
-
-function runCli(args: string[], timeoutMs = 60_000): Promise<Run> {
-  const { command, args: base } = cliCommand();
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, [...base, ...args], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout!.on("data", (d) => (stdout += d));
-    child.stderr!.on("data", (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-    child.on("error", reject);
-    child.on("close", (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
-}
-
-/** Starts `serve` and resolves with the process, its port and its output so far. */
-function startServe(extra: string[] = []): Promise<
+/** Starts `serve` on a free port of 127.0.0.1, with `extra` flags. */
+async function startServe(extra: string[] = []): Promise<
   { child: ChildProcess; port: number; output: () => string }
 > {
-  const { command, args } = cliCommand();
-  const child = spawn(command, [
-    ...args,
-    "serve",
-    "--host",
-    "127.0.0.1",
-    "--port",
-    "0",
-    ...extra,
-  ], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let output = "";
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`serve did not start: ${output}`));
-    }, 30_000);
-    child.stderr!.on("data", (d) => (output += d));
-    child.stdout!.on("data", (d) => {
-      output += d;
-      const match = /Server listening on 127\.0\.0\.1:(\d+)/.exec(output);
-      if (match) {
-        clearTimeout(timer);
-        resolve({ child, port: Number(match[1]), output: () => output });
-      }
-    });
-    child.on("error", reject);
-  });
-}
-
-/**
- * Resolves with the exit code. Deno's node:child_process reports a child it
- * sent a signal to as killed by that signal even when the child exited with
- * code 0 (Deno.Command reports 0), so there a graceful stop is read as 0.
- */
-function exited(child: ChildProcess): Promise<number | null> {
-  return new Promise((resolve) => {
-    const done = (code: number | null, signal: string | null) =>
-      resolve(
-        code === null && (signal === "SIGTERM" || signal === "SIGINT") &&
-          runtime === "deno"
-          ? 0
-          : code,
-      );
-    if (child.exitCode !== null || child.signalCode !== null) {
-      done(child.exitCode, child.signalCode);
-    } else child.on("close", done);
-  });
+  const server = await startServeProcess(
+    ["--host", "127.0.0.1", "--port", "0", ...extra],
+    /Server listening on 127\.0\.0\.1:(\d+)/,
+  );
+  return { ...server, port: Number(server.match[1]) };
 }
 
 test("cli: serve prints its address, answers the client demo, and stops on SIGTERM", async () => {
@@ -274,10 +205,19 @@ test("cli: serve applies --max-connections and --idle-timeout", async () => {
     const first = await RawConnection.open(network, server.port);
     first.write(encodeFrames([text("one")]));
     await waitUntil(() => first.frames.length === 1);
-    const second = await RawConnection.open(network, server.port);
-    second.write(encodeFrames([text("two")]));
-    await second.waitClosed();
-    assert.equal(second.frames.length, 0, "over --max-connections: closed");
+    // Over --max-connections: closed unanswered. On Bun the reset may come
+    // before Bun.connect() resolves, which then rejects with ECONNRESET.
+    const second = await RawConnection.open(network, server.port).catch(
+      (error: { code?: string }) => {
+        assert.equal(error.code, "ECONNRESET", String(error));
+        return null;
+      },
+    );
+    if (second !== null) {
+      second.write(encodeFrames([text("two")]));
+      await second.waitClosed();
+      assert.equal(second.frames.length, 0, "over --max-connections: closed");
+    }
     await first.waitClosed(); // silent past --idle-timeout
     assert.match(
       server.output(),
