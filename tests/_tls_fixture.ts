@@ -27,17 +27,14 @@ export interface TlsFixture {
 function openssl(args: string[], cwd: string): Promise<void> {
   return new Promise((resolve, reject) => {
     execFile("openssl", args, { cwd }, (error, _stdout, stderr) => {
-      if (error === null) resolve();
-      else {
-        reject(
-          new Error(
-            `Cannot make test certificates: openssl ${
-              args[0]
-            } failed: ${stderr}`,
-            { cause: error },
-          ),
-        );
-      }
+      if (error === null) return resolve();
+      const missing = (error as { code?: unknown }).code === "ENOENT";
+      const detail = missing
+        ? "openssl is not installed (apt-get install openssl)"
+        : `openssl ${args[0]} failed: ${stderr}`;
+      reject(
+        new Error(`Cannot make test certificates: ${detail}`, { cause: error }),
+      );
     });
   });
 }
