@@ -108,20 +108,23 @@ export class ServerConnection implements TransportEvents, LimitedConnection {
       remoteAddr: transport.remoteAddr,
       localAddr: transport.localAddr,
     };
-    this.#decoder = new FrameDecoder((frame) => this.#onRequest(frame), {
-      maxFrameSize: host.maxFrameSize,
-      allocate: (length) => {
-        if (this.#granted) {
-          this.#granted = false; // reserved by the limits on admission
-        } else if (!host.limits.reserve(this, length)) {
-          this.#waitingMemory = true;
-          return null;
-        }
-        this.#held += length;
-        if (length < POOL_MIN_SIZE) return new Uint8Array(length);
-        return this.#assembling = host.pool.take(length);
+    this.#decoder = new FrameDecoder(
+      (frame, headerAt) => this.#onRequest(frame, headerAt),
+      {
+        maxFrameSize: host.maxFrameSize,
+        allocate: (length) => {
+          if (this.#granted) {
+            this.#granted = false; // reserved by the limits on admission
+          } else if (!host.limits.reserve(this, length)) {
+            this.#waitingMemory = true;
+            return null;
+          }
+          this.#held += length;
+          if (length < POOL_MIN_SIZE) return new Uint8Array(length);
+          return this.#assembling = host.pool.take(length);
+        },
       },
-    });
+    );
     this.#write = (bytes) => transport.write(bytes);
     this.#readViewsWritable = transport.readViewsWritable === true;
     this.#lastRead = host.limits.tick;
@@ -361,9 +364,11 @@ export class ServerConnection implements TransportEvents, LimitedConnection {
     );
   }
 
-  #onRequest(request: Uint8Array): void {
+  /** `headerAt`: where the frame starts in the chunk, or -1 when assembled. */
+  #onRequest(request: Uint8Array, headerAt: number): void {
     if (
-      this.#assembling !== null && request.buffer === this.#assembling.buffer
+      headerAt < 0 && this.#assembling !== null &&
+      request.buffer === this.#assembling.buffer
     ) {
       (this.#lentLarge ??= []).push(this.#assembling);
       this.#assembling = null;
@@ -387,17 +392,14 @@ export class ServerConnection implements TransportEvents, LimitedConnection {
     }
     if (this.#slotHead === this.#slots.length && result instanceof Uint8Array) {
       // Fast path: no promise, nothing awaited ahead.
-      const start = request.byteOffset - FRAME_HEADER_SIZE;
-      if (
-        result === request && request.buffer === this.#chunkBuffer &&
-        start >= this.#chunkStart
-      ) {
+      if (result === request && headerAt >= 0) {
         // The response frame is the request frame, whole in this read.
+        const start = this.#chunkStart + headerAt;
         if (start !== this.#echoEnd) {
           this.#endEcho();
           this.#echoStart = start;
         }
-        this.#echoEnd = request.byteOffset + request.length;
+        this.#echoEnd = start + FRAME_HEADER_SIZE + request.length;
         host.stats.framesOut++;
         host.stats.bytesOut += request.length;
         return;

@@ -76,7 +76,7 @@ const allocateFresh = (length: number) => new Uint8Array(length);
  * ```
  */
 export class FrameDecoder {
-  #onFrame: (frame: Uint8Array) => void;
+  #onFrame: (frame: Uint8Array, headerAt: number) => void;
   #maxFrameSize: number;
   /** Header bytes gathered so far when a header spans chunks. */
   #header: Uint8Array | null = null; // allocated when a header spans reads
@@ -90,11 +90,14 @@ export class FrameDecoder {
   /**
    * Creates a decoder.
    *
-   * @param onFrame Called with each complete payload, in order.
+   * @param onFrame Called with each complete payload, in order, and where
+   * its header starts in the chunk being pushed when the whole frame lies in
+   * that chunk (-1 otherwise): a frame can then be passed on as it came,
+   * header included, without looking up the payload view's buffer.
    * @param options `maxFrameSize`: largest payload accepted (default 32 MiB).
    */
   constructor(
-    onFrame: (frame: Uint8Array) => void,
+    onFrame: (frame: Uint8Array, headerAt: number) => void,
     options: FrameDecoderOptions = {},
   ) {
     if (typeof onFrame !== "function") {
@@ -172,7 +175,10 @@ export class FrameDecoder {
         // Deferred: keep the header for the next push.
         return start - FRAME_HEADER_SIZE;
       }
-      onFrame(new Uint8Array(buffer, base + start, length));
+      onFrame(
+        new Uint8Array(buffer, base + start, length),
+        start - FRAME_HEADER_SIZE,
+      );
     }
     if (offset < end) {
       (this.#header ??= new Uint8Array(FRAME_HEADER_SIZE)).set(
@@ -219,7 +225,7 @@ export class FrameDecoder {
       if (length > this.#maxFrameSize) this.#fail(length);
       if (chunk.length - offset >= length) {
         this.#headerFilled = 0;
-        this.#onFrame(chunk.subarray(offset, offset + length));
+        this.#onFrame(chunk.subarray(offset, offset + length), -1);
         return offset + length;
       }
       // The whole header stays gathered while allocate defers the frame.
@@ -236,7 +242,7 @@ export class FrameDecoder {
     if (this.#partialFilled < partial.length) return chunk.length;
     this.#partial = null;
     this.#partialFilled = 0;
-    this.#onFrame(partial);
+    this.#onFrame(partial, -1);
     return take;
   }
 
