@@ -148,6 +148,27 @@ export function networkSuite(name: string, network: Network): void {
   }
 
   t(
+    "peers that connect and leave at once (health checks) do not stop the listener",
+    async () => {
+      const { server, port } = await startServer(network);
+      for (let round = 0; round < 5; round++) {
+        const quick = await Promise.all(
+          Array.from(
+            { length: 40 },
+            () => network.connect({ host: "127.0.0.1", port }),
+          ),
+        );
+        quick.forEach((transport, i) => {
+          if (i % 2 === 0) transport.write(encodeFrames([text("ping")]));
+          transport.close();
+        });
+        await assertServes(network, port);
+      }
+      await server.close();
+    },
+  );
+
+  t(
     "close() ends a half-closed connection whose handler never settles",
     async () => {
       const { server, port } = await startServer(network, {

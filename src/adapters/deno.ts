@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { denoServeHttp } from "./_deno_http.ts";
 import type { CliHost } from "../cli.ts";
 import {
   claimUnixPath,
@@ -84,10 +85,10 @@ function deno(): DenoNamespace {
 
 const errorName = (error: unknown) => error instanceof Error ? error.name : "";
 
-function isTransientAcceptError(error: unknown): boolean {
+/** Out of file descriptors: accepting again at once would spin. */
+function isExhaustionError(error: unknown): boolean {
   const message = error instanceof Error ? error.message : "";
-  return /EMFILE|ENFILE|too many open files|ECONNABORTED|connection aborted/i
-    .test(message);
+  return /EMFILE|ENFILE|too many open files/i.test(message);
 }
 
 /** Unix socket files through `Deno.lstatSync`, `Deno.removeSync` and `Deno.connect`. */
@@ -117,7 +118,6 @@ const unixPathOps: UnixPathOps = {
 async function acceptLoop(
   listener: DenoListener,
   isClosed: () => boolean,
-  tls: boolean,
   onConnection: (transport: Transport) => void,
 ): Promise<void> {
   while (!isClosed()) {
@@ -125,10 +125,16 @@ async function acceptLoop(
     try {
       conn = await listener.accept();
     } catch (error) {
-      if (isClosed() || errorName(error) === "BadResource") return;
-      // A TLS listener's accept may report one peer's failed handshake.
-      if (!tls && !isTransientAcceptError(error)) return;
-      await new Promise((resolve) => setTimeout(resolve, 10));
+      const name = errorName(error);
+      if (isClosed() || name === "BadResource" || name === "Interrupted") {
+        return; // the listener was closed
+      }
+      // Anything else concerns one peer (a reset or ENOTCONN from a peer
+      // gone before accept, as after a load balancer's connect-only health
+      // check; a failed TLS handshake) or is transient: keep accepting.
+      if (isExhaustionError(error)) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
       continue;
     }
     try {
@@ -179,7 +185,6 @@ export const denoNetwork: Network = {
     acceptLoop(
       listener,
       () => closed,
-      target.kind === "tcp" && target.tls !== null,
       onConnection,
     );
     return {
@@ -250,6 +255,7 @@ export function denoCliHost(args: readonly string[] = deno().args): CliHost {
     args,
     network: denoNetwork,
     programName: "deno run -A mod.ts",
+    serveHttp: denoServeHttp,
     print: (line) => console.log(line),
     printError: (line) => console.error(line),
     exit: (code) => deno().exit(code),
