@@ -90,6 +90,7 @@ async function* walk(dir: string): AsyncGenerator<string> {
 const SHIMS_FILE = `${root}/__framewire_build_shims.d.ts`;
 const SHIMS = [
   "node:fs",
+  "node:http",
   "node:net",
   "node:os",
   "node:path",

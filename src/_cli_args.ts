@@ -94,10 +94,10 @@ export function parseSize(name: string, text: string, max: number): number {
 }
 
 /** Parses a port number, 0 to 65535. */
-export function parsePort(text: string): number {
+export function parsePort(text: string, name = "port"): number {
   if (!/^\d+$/.test(text) || Number(text) > 65535) {
     throw new UsageError(
-      `option '--port' expects a port from 0 to 65535, got '${text}'`,
+      `option '--${name}' expects a port from 0 to 65535, got '${text}'`,
     );
   }
   return Number(text);
@@ -146,3 +146,10 @@ export function durationFlag(
   const text = flags[name];
   return typeof text === "string" ? parseDuration(name, text) : undefined;
 }
+
+/** Flags of every subcommand that talks to an address. */
+export const ADDRESS_FLAGS: FlagSpec = {
+  host: "value",
+  port: "value",
+  "max-frame-size": "value",
+};

@@ -9,11 +9,13 @@ import process from "node:process";
 import { runCli } from "./cli.ts";
 import { bunNetwork } from "./adapters/bun.ts";
 import { nodeCliHost } from "./adapters/node.ts";
+import { bunServeHttp } from "./adapters/_bun_http.ts";
 
 process.exit(
   await runCli(
     nodeCliHost({
       network: bunNetwork,
+      serveHttp: bunServeHttp,
       programName: "bun run src/bun_main.ts",
     }),
   ),

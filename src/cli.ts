@@ -5,21 +5,18 @@
  * @module
  */
 import { Client } from "./client.ts";
-import { Server, type ServerOptions } from "./server.ts";
 import {
-  durationFlag,
+  ADDRESS_FLAGS,
   maxFrameSizeFlag,
   parseArgs,
-  parseSize,
   UsageError,
 } from "./_cli_args.ts";
 import { benchCommand } from "./_cli_bench.ts";
+import { serveCommand } from "./_cli_serve.ts";
 import {
   CONNECT_TRANSPORT_FLAGS,
   connectFlags,
   describeTarget,
-  listenFlags,
-  SERVE_TRANSPORT_FLAGS,
 } from "./_cli_transport.ts";
 import type { FlagSpec } from "./_cli_args.ts";
 import type { Network } from "./transport.ts";
@@ -53,12 +50,54 @@ export interface CliHost {
   isTerminal: boolean;
   /** Writes text to standard output with no newline (a progress line). */
   printPartial(text: string): void;
+  /**
+   * Serves small HTTP responses (the metrics endpoint) with the runtime's
+   * own HTTP server; absent where the runtime has none.
+   */
+  serveHttp?(
+    options: { host: string; port: number },
+    respond: (path: string) => HttpResponse,
+  ): Promise<HttpServerHandle>;
   /** Reads a UTF-8 file (TLS certificates and keys given by path). */
   readTextFile(path: string): Promise<string>;
   /** Ends the process at once with `code`. */
   exit(code: number): never;
   /** The program's name as a user types it, for usage text. */
   programName: string;
+}
+
+/**
+ * A response of {@linkcode CliHost.serveHttp}.
+ *
+ * @example
+ * ```ts
+ * import type { HttpResponse } from "./cli.ts";
+ *
+ * const notFound: HttpResponse = { status: 404, contentType: "text/plain", body: "Not found" };
+ * ```
+ */
+export interface HttpResponse {
+  status: number;
+  contentType: string;
+  body: string;
+}
+
+/**
+ * A running HTTP server of {@linkcode CliHost.serveHttp}.
+ *
+ * @example
+ * ```ts
+ * import type { HttpServerHandle } from "./cli.ts";
+ *
+ * const describe = (h: HttpServerHandle) => `${h.hostname}:${h.port}`;
+ * ```
+ */
+export interface HttpServerHandle {
+  /** The bound address and port. */
+  hostname: string;
+  port: number;
+  /** Stops listening and closes open connections. */
+  close(): Promise<void>;
 }
 
 const HELP = {
@@ -71,33 +110,6 @@ Usage:
   ${p} bench [options]              load-test a server
 
 Run '${p} <command> --help' for a command's options.`,
-  serve: (p: string) =>
-    `Usage: ${p} serve [--host HOST] [--port PORT | --unix PATH]
-       [--tls-cert FILE --tls-key FILE] [--max-frame-size BYTES] [limits]
-
-Serves the echo application until SIGINT or SIGTERM, then closes gracefully:
-stops accepting, answers every request already received, closes each
-connection (by force after --drain-timeout). A second signal exits at once.
-
-Options:
-  --host HOST                 interface to bind (default 0.0.0.0)
-  --port PORT                 port to bind, 0 for any free one (default 1234)
-  --unix PATH                 listen on a Unix domain socket instead of TCP; a
-                              stale socket file there is replaced, the file is
-                              removed on exit
-  --tls-cert FILE             serve TLS with this PEM certificate chain
-  --tls-key FILE              ... and this PEM private key
-  --max-frame-size BYTES      largest request accepted; k/m suffixes allowed (default 32m)
-  --max-connections N         connections served at once; more are closed (default 10000)
-  --max-buffered-bytes BYTES  memory for frames being received and responses
-                              not yet sent, server-wide (default 256m)
-  --idle-timeout TIME         close a connection silent this long, 0 = never (default 120s)
-  --frame-timeout TIME        close a connection whose frame takes longer (default 30s)
-  --write-timeout TIME        close a peer that reads no response this long (default 30s)
-  --drain-timeout TIME        on shutdown, force connections closed after (default 10s)
-  -h, --help                  show this help
-
-TIME is milliseconds, or a number with ms, s or m: 500ms, 30s, 2m.`,
   client: (p: string) =>
     `Usage: ${p} client [--host HOST] [--port PORT | --unix PATH] [--tls]
        [--tls-ca FILE] [--tls-server-name NAME] [--max-frame-size BYTES] [MESSAGE...]
@@ -118,22 +130,7 @@ Options:
   -h, --help               show this help`,
 };
 
-const ADDRESS_FLAGS: FlagSpec = {
-  host: "value",
-  port: "value",
-  "max-frame-size": "value",
-};
 const CLIENT_FLAGS: FlagSpec = { ...ADDRESS_FLAGS, ...CONNECT_TRANSPORT_FLAGS };
-const SERVE_FLAGS: FlagSpec = {
-  ...ADDRESS_FLAGS,
-  ...SERVE_TRANSPORT_FLAGS,
-  "max-connections": "value",
-  "max-buffered-bytes": "value",
-  "idle-timeout": "value",
-  "frame-timeout": "value",
-  "write-timeout": "value",
-  "drain-timeout": "value",
-};
 
 /**
  * Runs the command line.
@@ -187,85 +184,6 @@ function describe(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
   const cause = error.cause instanceof Error ? ` (${error.cause.message})` : "";
   return `${error.message}${cause}`;
-}
-
-async function serveCommand(host: CliHost, args: string[]): Promise<number> {
-  const { flags, positional } = parseArgs(args, SERVE_FLAGS);
-  if (flags.help) {
-    host.print(HELP.serve(host.programName));
-    return 0;
-  }
-  if (positional.length > 0) {
-    throw new UsageError(`unexpected argument '${positional[0]}'`);
-  }
-  const maxFrameSize = maxFrameSizeFlag(flags);
-  const options: ServerOptions = {
-    maxFrameSize,
-    idleTimeout: durationFlag(flags, "idle-timeout"),
-    frameTimeout: durationFlag(flags, "frame-timeout"),
-    writeTimeout: durationFlag(flags, "write-timeout"),
-    closeTimeout: durationFlag(flags, "drain-timeout"),
-  };
-  if (typeof flags["max-connections"] === "string") {
-    const text = flags["max-connections"];
-    if (!/^[1-9]\d*$/.test(text)) {
-      throw new UsageError(
-        `option '--max-connections' expects a positive integer, got '${text}'`,
-      );
-    }
-    options.maxConnections = Number(text);
-  }
-  if (typeof flags["max-buffered-bytes"] === "string") {
-    options.maxBufferedBytes = parseSize(
-      "max-buffered-bytes",
-      flags["max-buffered-bytes"],
-      Number.MAX_SAFE_INTEGER,
-    );
-    if (options.maxBufferedBytes < maxFrameSize) {
-      throw new UsageError(
-        `option '--max-buffered-bytes' must be at least --max-frame-size (${maxFrameSize}), got ${options.maxBufferedBytes}`,
-      );
-    }
-  }
-  // Listen for signals before binding, so no signal can find the default action.
-  let signals = 0;
-  let shutdown!: () => void;
-  const shutdownRequested = new Promise<void>((
-    resolve,
-  ) => (shutdown = resolve));
-  const unsubscribe = host.onShutdownSignal(() => {
-    if (++signals === 1) shutdown();
-    else {
-      host.printError("Second signal: exiting without waiting for connections");
-      host.exit(1);
-    }
-  });
-  const server = new Server(options);
-  try {
-    const listen = await listenFlags(host, flags);
-    const addr = await server.listen(host.network, listen);
-    host.print(
-      `Server listening on ${
-        describeTarget(
-          addr.transport === "unix"
-            ? { path: addr.hostname }
-            : { host: addr.hostname, port: addr.port, tls: listen.tls },
-        )
-      }`,
-    );
-  } catch (error) {
-    unsubscribe();
-    throw error;
-  }
-  await shutdownRequested;
-  host.print("Shutting down: answering requests already received");
-  await server.close();
-  const stats = server.stats();
-  host.print(
-    `Server stopped: ${stats.totalConnections} connections, ${stats.framesIn} requests served`,
-  );
-  unsubscribe();
-  return 0;
 }
 
 function demoMessages(): Uint8Array[] {

@@ -72,6 +72,13 @@ const METRICS: readonly Metric[] = [
     value: (s) => s.handlerErrors,
   },
   {
+    name: "framewire_connections_closed_total",
+    type: "counter",
+    help: "",
+    labels: 'reason="proxy_protocol"',
+    value: (s) => s.proxyProtocolErrors,
+  },
+  {
     name: "framewire_frames_received_total",
     type: "counter",
     help: "Request frames received.",

@@ -33,6 +33,7 @@ import type {
 } from "../transport.ts";
 import { type NodeSocket, NodeTransport } from "./_node_transport.ts";
 import { nodeUnixPathOps } from "./_node_unix_path.ts";
+import { nodeServeHttp } from "./_node_http.ts";
 
 /** The part of a `net.Server` (or `tls.Server`) this adapter uses. */
 interface NodeServer {
@@ -313,6 +314,8 @@ export interface NodeCliHostOptions {
   programName?: string;
   /** The arguments. @default {process.argv.slice(2)} */
   args?: readonly string[];
+  /** The HTTP server for metrics. @default {`node:http`} */
+  serveHttp?: CliHost["serveHttp"];
 }
 
 /**
@@ -336,6 +339,7 @@ export function nodeCliHost(options: NodeCliHostOptions = {}): CliHost {
     args: options.args ?? process.argv.slice(2),
     network: options.network ?? nodeNetwork,
     programName: options.programName ?? "framewire",
+    serveHttp: options.serveHttp ?? nodeServeHttp,
     print: (line) => console.log(line),
     printError: (line) => console.error(line),
     exit: (code) => process.exit(code),

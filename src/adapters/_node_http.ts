@@ -1,0 +1,74 @@
+/**
+ * A small HTTP server with `node:http` (Node; Bun's entry point uses
+ * `Bun.serve` instead): the metrics endpoint of `serve --metrics-port`.
+ *
+ * @module
+ */
+import * as nodeHttp from "node:http";
+import type { HttpResponse, HttpServerHandle } from "../cli.ts";
+
+/** The part of an `http.ServerResponse` used here. */
+interface NodeResponse {
+  writeHead(status: number, headers: Record<string, string>): void;
+  end(body: string): void;
+}
+
+/** The part of an `http.Server` used here. */
+interface NodeHttpServer {
+  listen(options: { host: string; port: number }, callback: () => void): void;
+  address(): { address: string; port: number } | string | null;
+  close(callback: () => void): void;
+  closeAllConnections?(): void;
+  once(event: "error", listener: (error: Error) => void): void;
+  removeListener(event: "error", listener: (error: Error) => void): void;
+}
+
+const http = nodeHttp as unknown as {
+  createServer(
+    handler: (request: { url?: string }, response: NodeResponse) => void,
+  ): NodeHttpServer;
+};
+
+/**
+ * Serves `respond(path)` for every request on `host:port`.
+ *
+ * @example
+ * ```ts ignore
+ * import { nodeServeHttp } from "./_node_http.ts";
+ *
+ * const handle = await nodeServeHttp({ host: "127.0.0.1", port: 0 }, () => ({
+ *   status: 200, contentType: "text/plain", body: "ok\n",
+ * }));
+ * await handle.close();
+ * ```
+ */
+export function nodeServeHttp(
+  options: { host: string; port: number },
+  respond: (path: string) => HttpResponse,
+): Promise<HttpServerHandle> {
+  const server = http.createServer((request, response) => {
+    const path = (request.url ?? "/").split("?")[0];
+    const { status, contentType, body } = respond(path);
+    response.writeHead(status, { "content-type": contentType });
+    response.end(body);
+  });
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen({ host: options.host, port: options.port }, () => {
+      server.removeListener("error", reject);
+      const address = server.address();
+      const bound = typeof address === "object" && address !== null
+        ? address
+        : { address: options.host, port: options.port };
+      resolve({
+        hostname: bound.address,
+        port: bound.port,
+        close: () =>
+          new Promise<void>((done) => {
+            server.close(() => done());
+            server.closeAllConnections?.();
+          }),
+      });
+    });
+  });
+}
