@@ -127,6 +127,9 @@ export class ServerLimits {
   update(connectionCount: number): void {
     if (connectionCount > 0 && this.#interval === undefined) {
       this.#interval = setInterval(() => this.#sweep(), SWEEP_MS);
+      // The sweep alone must not keep a process alive (Node and Bun timers
+      // have unref(); the connections' own sockets keep it running).
+      (this.#interval as { unref?: () => void }).unref?.();
     } else if (connectionCount === 0 && this.#interval !== undefined) {
       clearInterval(this.#interval);
       this.#interval = undefined;
