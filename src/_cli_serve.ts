@@ -24,7 +24,13 @@ import {
   SERVE_TRANSPORT_FLAGS,
 } from "./_cli_transport.ts";
 import { formatMetrics, METRICS_CONTENT_TYPE } from "./metrics.ts";
-import { LOG_LEVELS, type LogFields, Logger, type LogLevel } from "./log.ts";
+import {
+  closedConnectionLine,
+  LOG_LEVELS,
+  type LogFields,
+  Logger,
+  type LogLevel,
+} from "./log.ts";
 
 const SERVE_FLAGS: FlagSpec = {
   ...ADDRESS_FLAGS,
@@ -123,18 +129,7 @@ function eventLog(
       if (min <= LOG_LEVELS.indexOf("info")) host.print(message);
     },
     connectionClosed: (error, context) => {
-      if (!warnEnabled) return;
-      const peer = context.remoteAddr.transport === "unix"
-        ? "a unix socket peer"
-        : `${
-          formatHost(context.remoteAddr.hostname)
-        }:${context.remoteAddr.port}`;
-      const text = error instanceof Error
-        ? `${error.name}: ${error.message}`
-        : String(error);
-      host.printError(
-        `framewire: closing connection ${context.connectionId} from ${peer}: ${text}`,
-      );
+      if (warnEnabled) host.printError(closedConnectionLine(error, context));
     },
   };
 }

@@ -9,6 +9,7 @@ import { type ConnectionHost, ServerConnection } from "./_server_connection.ts";
 import { BufferPool } from "./_buffer_pool.ts";
 import { ServerLimits } from "./_server_limits.ts";
 import { LatencyHistogram } from "./latency_histogram.ts";
+import { closedConnectionLine } from "./log.ts";
 import { type StreamDuplex, streamTransport } from "./stream_transport.ts";
 // PROXY protocol (begin)
 import { proxyProtocolOption, ServerProxyProtocol } from "./_server_proxy.ts";
@@ -238,13 +239,7 @@ export interface HandlerTimeStats {
 const echo: Handler = (request) => request;
 
 function logError(error: unknown, context: RequestContext): void {
-  const peer = `${context.remoteAddr.hostname}:${context.remoteAddr.port}`;
-  const text = error instanceof Error
-    ? `${error.name}: ${error.message}`
-    : String(error);
-  console.error(
-    `framewire: closing connection ${context.connectionId} from ${peer}: ${text}`,
-  );
+  console.error(closedConnectionLine(error, context));
 }
 
 /**

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { Logger } from "../src/log.ts";
+import { closedConnectionLine, Logger } from "../src/log.ts";
 import { ConnectionTimeoutError, FrameTooLargeError } from "../src/errors.ts";
 import type { RequestContext } from "../src/server.ts";
 
@@ -65,4 +65,28 @@ test("bad levels and formats are RangeErrors", () => {
   assert.throws(() => new Logger(() => {}, { level: "loud" }), RangeError);
   // @ts-expect-error: checks the run-time guard
   assert.throws(() => new Logger(() => {}, { format: "xml" }), RangeError);
+});
+
+test("closedConnectionLine names TCP, IPv6 and Unix socket peers", () => {
+  const error = new Error("boom");
+  assert.equal(
+    closedConnectionLine(error, context),
+    "framewire: closing connection 7 from 127.0.0.1:5000: Error: boom",
+  );
+  const v6 = {
+    ...context,
+    remoteAddr: { transport: "tcp", hostname: "::1", port: 9 },
+  };
+  assert.equal(
+    closedConnectionLine(error, v6),
+    "framewire: closing connection 7 from [::1]:9: Error: boom",
+  );
+  const unix = {
+    ...context,
+    remoteAddr: { transport: "unix", hostname: "", port: 0 },
+  };
+  assert.equal(
+    closedConnectionLine("gone", unix),
+    "framewire: closing connection 7 from unix:(unnamed): gone",
+  );
 });
