@@ -188,6 +188,28 @@ export const CASES: readonly CodecCase[] = [
     },
   },
   {
+    // What the server does for large frames: assemble them in reused memory
+    // (the decoder's allocate option), so fresh pages are not faulted in.
+    library: "framewire + allocate from reused memory",
+    operation: "decode",
+    prefix: "u32le",
+    extra: true,
+    prepare(set) {
+      const chunks = chunk(set.wire.u32le);
+      const reused = new Uint8Array(MAX_FRAME_SIZE);
+      const allocate = (length: number) => reused.subarray(0, length);
+      return {
+        decode(onFrame) {
+          const decoder = new FrameDecoder(onFrame, {
+            maxFrameSize: MAX_FRAME_SIZE,
+            allocate,
+          });
+          for (let i = 0; i < chunks.length; i++) decoder.push(chunks[i]);
+        },
+      };
+    },
+  },
+  {
     library: "framewire FrameDecoderStream",
     operation: "decode",
     prefix: "u32le",
