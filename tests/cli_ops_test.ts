@@ -1,11 +1,18 @@
 // The serve command's operations flags, run as a real process on this
-// runtime: --metrics-port, --log-format json, --proxy-protocol.
+// runtime: --metrics-port, --log-format json, --proxy-protocol, and a second
+// shutdown signal.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import process from "node:process";
 import { availableNetworks } from "./_runtime.ts";
-import { runCli, startServeProcess, stopServe } from "./_cli_process.ts";
+import {
+  exited,
+  runCli,
+  startServeProcess,
+  stopServe,
+} from "./_cli_process.ts";
 import { encodeFrames } from "../src/frame_encoder.ts";
-import { RawConnection, str, text, waitFor } from "./_helpers.ts";
+import { patternBytes, RawConnection, str, text, waitFor } from "./_helpers.ts";
 
 const network = availableNetworks()[0][1];
 
@@ -139,4 +146,37 @@ test("cli: bad operations flags exit 2 with a clear error", async () => {
     assert.equal(run.code, 2, args.join(" "));
     assert.match(run.stderr, message);
   }
+});
+
+test("cli: a second signal during a graceful shutdown exits at once", async () => {
+  const server = await startServeProcess(
+    ["--host", "127.0.0.1", "--port", "0", "--drain-timeout", "60s"],
+    /Server listening on 127\.0\.0\.1:(\d+)/,
+  );
+  const exit = exited(server.child);
+  let exitCode: number | null | undefined;
+  exit.then((code) => (exitCode = code));
+  // A peer that reads nothing keeps the graceful shutdown waiting on its
+  // unsent responses, for up to --drain-timeout.
+  const raw = await RawConnection.open(network, Number(server.match[1]));
+  raw.transport.pause();
+  const payload = patternBytes(2 * 1024 * 1024, 1);
+  for (let i = 0; i < 24; i++) raw.write(encodeFrames([payload]));
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  // process.kill, not child.kill: a runtime may skip a second child.kill().
+  process.kill(server.child.pid!, "SIGTERM");
+  await waitFor(
+    () => server.output().includes("Shutting down"),
+    "the shutdown",
+  );
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  assert.equal(exitCode, undefined, "still draining after the first signal");
+  process.kill(server.child.pid!, "SIGTERM");
+  await waitFor(() => exitCode !== undefined, "the exit", 10_000);
+  assert.match(
+    server.output(),
+    /Second signal: exiting without waiting for connections/,
+  );
+  if (exitCode !== null && exitCode !== 0) assert.equal(exitCode, 1);
+  raw.transport.close();
 });
