@@ -4,6 +4,7 @@ import { ConnectionClosedError, ProtocolError } from "./errors.ts";
 import { FrameDecoder } from "./frame_decoder.ts";
 import { Outbound } from "./_outbound.ts";
 import { Gate } from "./_gate.ts";
+import { Fifo } from "./_fifo.ts";
 import type { NetAddr, Transport } from "./transport.ts";
 
 /** A request made and not yet settled. */
@@ -13,55 +14,6 @@ export interface PendingRequest {
   deadline: number;
   resolve(response: Uint8Array): void;
   reject(error: unknown): void;
-}
-
-/** A FIFO of requests with O(1) push, shift and peek. */
-export class RequestQueue {
-  #items: (PendingRequest | undefined)[] = [];
-  #head = 0;
-
-  get length(): number {
-    return this.#items.length - this.#head;
-  }
-
-  push(item: PendingRequest): void {
-    this.#items.push(item);
-  }
-
-  /** The oldest request, left in place; undefined when empty. */
-  peek(): PendingRequest | undefined {
-    return this.#items[this.#head];
-  }
-
-  /** Removes and returns the oldest request; undefined when empty. */
-  shift(): PendingRequest | undefined {
-    const items = this.#items;
-    if (this.#head === items.length) return undefined;
-    const item = items[this.#head];
-    items[this.#head++] = undefined;
-    if (this.#head === items.length) {
-      items.length = 0;
-      this.#head = 0;
-    } else if (this.#head >= 1024 && this.#head * 2 >= items.length) {
-      this.#items = items.slice(this.#head);
-      this.#head = 0;
-    }
-    return item;
-  }
-
-  /** Removes and returns every request, oldest first. */
-  drain(): PendingRequest[] {
-    const rest = this.#items.slice(this.#head) as PendingRequest[];
-    this.#items = [];
-    this.#head = 0;
-    return rest;
-  }
-
-  /** Puts `items` before the requests already queued. */
-  prepend(items: readonly PendingRequest[]): void {
-    if (items.length === 0) return;
-    this.#items = [...items, ...this.drain()];
-  }
 }
 
 /** What a connection reports to its client. */
@@ -80,7 +32,7 @@ export class ClientConnection {
   readonly #transport: Transport;
   readonly #owner: ConnectionOwner;
   readonly #decoder: FrameDecoder;
-  readonly #inFlight = new RequestQueue();
+  readonly #inFlight = new Fifo<PendingRequest>();
   readonly #closedGate = new Gate();
   #outbound = new Outbound();
   /** Requests at the end of #inFlight not yet handed to the transport. */

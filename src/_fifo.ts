@@ -11,6 +11,11 @@ export class Fifo<T> {
     this.#items.push(item);
   }
 
+  /** The oldest item, left in place; undefined when empty. */
+  peek(): T | undefined {
+    return this.#items[this.#head];
+  }
+
   /** Removes and returns the oldest item; undefined when empty. */
   shift(): T | undefined {
     const items = this.#items;
@@ -33,5 +38,11 @@ export class Fifo<T> {
     this.#items = [];
     this.#head = 0;
     return rest;
+  }
+
+  /** Puts `items` before the items already queued. */
+  prepend(items: readonly T[]): void {
+    if (items.length === 0) return;
+    this.#items = [...items, ...this.drain()];
   }
 }

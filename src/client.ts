@@ -13,8 +13,8 @@ import {
   ClientConnection,
   type ConnectionOwner,
   type PendingRequest,
-  RequestQueue,
 } from "./_client_connection.ts";
+import { Fifo } from "./_fifo.ts";
 import { type StreamDuplex, streamTransport } from "./stream_transport.ts";
 import type { NetAddr, Transport } from "./transport.ts";
 
@@ -54,7 +54,7 @@ export class Client implements AsyncDisposable {
     lost: (error, unwritten) => this.#lost(error, unwritten),
   };
   #connection: ClientConnection;
-  #waiting = new RequestQueue();
+  #waiting = new Fifo<PendingRequest>();
   #timer: ReturnType<typeof setTimeout> | undefined = undefined;
   /** Requests of this tick, given their deadline by one clock read at its end. */
   #unstamped: PendingRequest[] = [];
