@@ -17,6 +17,19 @@ interface Metric {
   labels?: string;
 }
 
+/** One `framewire_connections_closed_total` sample per reason. */
+function closedBy(
+  reasons: ReadonlyArray<[string, (stats: ServerStats) => number]>,
+): Metric[] {
+  return reasons.map(([reason, value]) => ({
+    name: "framewire_connections_closed_total",
+    type: "counter",
+    help: "Connections the server closed, by reason.",
+    labels: `reason="${reason}"`,
+    value,
+  }));
+}
+
 const METRICS: readonly Metric[] = [
   {
     name: "framewire_connections",
@@ -36,48 +49,14 @@ const METRICS: readonly Metric[] = [
     help: "Connections closed at once because maxConnections were open.",
     value: (s) => s.rejectedConnections,
   },
-  {
-    name: "framewire_connections_closed_total",
-    type: "counter",
-    help: "Connections the server closed, by reason.",
-    labels: 'reason="idle_timeout"',
-    value: (s) => s.idleTimeouts,
-  },
-  {
-    name: "framewire_connections_closed_total",
-    type: "counter",
-    help: "",
-    labels: 'reason="frame_timeout"',
-    value: (s) => s.frameTimeouts,
-  },
-  {
-    name: "framewire_connections_closed_total",
-    type: "counter",
-    help: "",
-    labels: 'reason="write_timeout"',
-    value: (s) => s.writeTimeouts,
-  },
-  {
-    name: "framewire_connections_closed_total",
-    type: "counter",
-    help: "",
-    labels: 'reason="protocol_error"',
-    value: (s) => s.protocolErrors,
-  },
-  {
-    name: "framewire_connections_closed_total",
-    type: "counter",
-    help: "",
-    labels: 'reason="handler_error"',
-    value: (s) => s.handlerErrors,
-  },
-  {
-    name: "framewire_connections_closed_total",
-    type: "counter",
-    help: "",
-    labels: 'reason="proxy_protocol"',
-    value: (s) => s.proxyProtocolErrors,
-  },
+  ...closedBy([
+    ["idle_timeout", (s) => s.idleTimeouts],
+    ["frame_timeout", (s) => s.frameTimeouts],
+    ["write_timeout", (s) => s.writeTimeouts],
+    ["protocol_error", (s) => s.protocolErrors],
+    ["handler_error", (s) => s.handlerErrors],
+    ["proxy_protocol", (s) => s.proxyProtocolErrors],
+  ]),
   {
     name: "framewire_frames_received_total",
     type: "counter",
