@@ -189,8 +189,6 @@ export class ServerConnection implements TransportEvents, LimitedConnection {
     this.#endEcho();
     this.#chunkBuffer = null;
     this.#flush();
-    if (this.#lentLarge !== null) this.#releaseLarge();
-    this.#recount();
     return !this.#chunkRetained;
   }
 
@@ -287,9 +285,7 @@ export class ServerConnection implements TransportEvents, LimitedConnection {
         break;
       }
     }
-    if (this.#lentLarge !== null) this.#releaseLarge();
-    this.#recount();
-    this.#updateBackpressure();
+    this.#settleMemory();
   }
 
   #timedOut(error: ConnectionTimeoutError): void {
@@ -311,9 +307,7 @@ export class ServerConnection implements TransportEvents, LimitedConnection {
   }
 
   drain(): void {
-    if (this.#lentLarge !== null) this.#releaseLarge();
-    this.#recount();
-    this.#updateBackpressure();
+    this.#settleMemory();
   }
 
   closed(_error?: unknown): void {
@@ -458,8 +452,6 @@ export class ServerConnection implements TransportEvents, LimitedConnection {
       queueMicrotask(() => {
         this.#flushScheduled = false;
         this.#flush();
-        if (this.#lentLarge !== null) this.#releaseLarge();
-        this.#recount();
         this.#finishIfDone();
       });
     }
@@ -522,8 +514,18 @@ export class ServerConnection implements TransportEvents, LimitedConnection {
   }
 
   #flush(): void {
-    if (this.#state >= FINISHED) return;
-    this.#outbound.flush(this.#write);
+    if (this.#state < FINISHED) this.#outbound.flush(this.#write);
+    this.#settleMemory();
+  }
+
+  /**
+   * After writes, completions or drains: gives back pooled request memory no
+   * longer in use, recounts this connection's share of the budget, then
+   * pauses or resumes reading with the count up to date.
+   */
+  #settleMemory(): void {
+    if (this.#lentLarge !== null) this.#releaseLarge();
+    this.#recount();
     this.#updateBackpressure();
   }
 
