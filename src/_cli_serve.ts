@@ -5,32 +5,32 @@
  * @module
  */
 import { Server, type ServerOptions } from "./server.ts";
-import type { RequestContext } from "./server.ts";
 import type { CliHost, HttpServerHandle } from "./cli.ts";
+import { parseRole } from "./_worker_control.ts";
+import { serveWorker } from "./_cli_serve_worker.ts";
+import { servePrimary } from "./_cli_workers.ts";
 import {
   ADDRESS_FLAGS,
   durationFlag,
   type FlagSpec,
-  formatHost,
   maxFrameSizeFlag,
   parseArgs,
   parsePort,
   parseSize,
   UsageError,
 } from "./_cli_args.ts";
-import {
-  describeTarget,
-  listenFlags,
-  SERVE_TRANSPORT_FLAGS,
-} from "./_cli_transport.ts";
+import { listenFlags, SERVE_TRANSPORT_FLAGS } from "./_cli_transport.ts";
 import { formatMetrics, METRICS_CONTENT_TYPE } from "./metrics.ts";
 import {
-  closedConnectionLine,
-  LOG_LEVELS,
-  type LogFields,
-  Logger,
-  type LogLevel,
-} from "./log.ts";
+  type EventLog,
+  eventLog,
+  listeningLine,
+  NOT_FOUND,
+  onSignals,
+  type ServeSettings,
+  startMetrics,
+  statsDocument,
+} from "./_cli_serve_common.ts";
 
 const SERVE_FLAGS: FlagSpec = {
   ...ADDRESS_FLAGS,
@@ -47,17 +47,22 @@ const SERVE_FLAGS: FlagSpec = {
   "metrics-host": "value",
   "log-level": "value",
   "log-format": "value",
+  workers: "value",
 };
 
 function serveHelp(programName: string): string {
   return `Usage: ${programName} serve [--host HOST] [--port PORT | --unix PATH]
-       [--tls-cert FILE --tls-key FILE] [--max-frame-size BYTES] [limits]
+       [--tls-cert FILE --tls-key FILE] [--max-frame-size BYTES]
+       [--workers N|auto] [limits]
 
 Serves the echo application until SIGINT or SIGTERM, then closes gracefully:
 stops accepting, answers every request already received, closes each
 connection (by force after --drain-timeout). A second signal exits at once.
 
 Options:
+  --workers N|auto            serve with N processes, one event loop each,
+                              sharing the port; auto = one per CPU (default 1).
+                              Limits apply to each worker. TCP only
   --host HOST                 interface to bind (default 0.0.0.0)
   --port PORT                 port to bind, 0 for any free one (default 1234)
   --unix PATH                 listen on a Unix domain socket instead of TCP; a
@@ -88,64 +93,14 @@ Options:
 TIME is milliseconds, or a number with ms, s or m: 500ms, 30s, 2m.`;
 }
 
-/** The events `serve` reports, as text lines (the default) or JSON lines. */
-interface EventLog {
-  info(message: string, fields: LogFields): void;
-  connectionClosed(error: unknown, context: RequestContext): void;
-}
-
-function eventLog(
+/**
+ * Validates every flag of `serve` except the log ones, and reads the TLS
+ * files.
+ */
+async function serveSettings(
   host: CliHost,
   flags: Record<string, string | true>,
-): EventLog {
-  const level = (flags["log-level"] ?? "info") as string;
-  if (!(LOG_LEVELS as readonly string[]).includes(level)) {
-    throw new UsageError(
-      `option '--log-level' expects one of ${
-        LOG_LEVELS.join(", ")
-      }, got '${level}'`,
-    );
-  }
-  const format = flags["log-format"] ?? "text";
-  if (format !== "text" && format !== "json") {
-    throw new UsageError(
-      `option '--log-format' expects text or json, got '${format}'`,
-    );
-  }
-  const min = LOG_LEVELS.indexOf(level as LogLevel);
-  if (format === "json") {
-    const logger = new Logger((line) => host.print(line), {
-      level: level as LogLevel,
-      format: "json",
-    });
-    return {
-      info: (message, fields) => logger.info(message, fields),
-      connectionClosed: logger.connectionErrors(),
-    };
-  }
-  const warnEnabled = min <= LOG_LEVELS.indexOf("warn");
-  return {
-    info: (message) => {
-      if (min <= LOG_LEVELS.indexOf("info")) host.print(message);
-    },
-    connectionClosed: (error, context) => {
-      if (warnEnabled) host.printError(closedConnectionLine(error, context));
-    },
-  };
-}
-
-export async function serveCommand(
-  host: CliHost,
-  args: string[],
-): Promise<number> {
-  const { flags, positional } = parseArgs(args, SERVE_FLAGS);
-  if (flags.help) {
-    host.print(serveHelp(host.programName));
-    return 0;
-  }
-  if (positional.length > 0) {
-    throw new UsageError(`unexpected argument '${positional[0]}'`);
-  }
+): Promise<ServeSettings> {
   const maxFrameSize = maxFrameSizeFlag(flags);
   const options: ServerOptions = {
     maxFrameSize,
@@ -184,72 +139,124 @@ export async function serveCommand(
       "option '--proxy-protocol-timeout' needs --proxy-protocol",
     );
   }
-  const log = eventLog(host, flags);
-  options.onError = log.connectionClosed;
   const metricsPort = typeof flags["metrics-port"] === "string"
     ? parsePort(flags["metrics-port"], "metrics-port")
     : undefined;
   if (metricsPort === undefined && flags["metrics-host"] !== undefined) {
     throw new UsageError("option '--metrics-host' needs --metrics-port");
   }
+  const workers = workersFlag(host, flags);
+  if (workers > 1 && flags.unix !== undefined) {
+    throw new UsageError(
+      "option '--workers' needs a TCP port: workers cannot share a Unix socket path",
+    );
+  }
+  return {
+    options,
+    listen: await listenFlags(host, flags),
+    metrics: metricsPort === undefined ? undefined : {
+      host: (flags["metrics-host"] as string | undefined) ?? "127.0.0.1",
+      port: metricsPort,
+    },
+    workers,
+  };
+}
+
+/** Most workers `--workers` accepts. */
+const MAX_WORKERS = 256;
+
+function workersFlag(
+  host: CliHost,
+  flags: Record<string, string | true>,
+): number {
+  const text = flags.workers;
+  if (typeof text !== "string") return 1;
+  if (text === "auto") return Math.max(1, host.workers?.cpuCount ?? 1);
+  if (!/^[1-9]\d*$/.test(text) || Number(text) > MAX_WORKERS) {
+    throw new UsageError(
+      `option '--workers' expects 'auto' or a number from 1 to ${MAX_WORKERS}, got '${text}'`,
+    );
+  }
+  return Number(text);
+}
+
+/**
+ * Runs `serve`: in this process, as the primary of `--workers` processes,
+ * or as one of those workers (when started by a primary).
+ */
+export async function serveCommand(
+  host: CliHost,
+  args: string[],
+): Promise<number> {
+  const { flags, positional } = parseArgs(args, SERVE_FLAGS);
+  if (flags.help) {
+    host.print(serveHelp(host.programName));
+    return 0;
+  }
+  if (positional.length > 0) {
+    throw new UsageError(`unexpected argument '${positional[0]}'`);
+  }
+  const role = host.workers?.role;
+  if (role !== undefined) {
+    const workerRole = parseRole(role);
+    const log = eventLog(host, flags, workerRole.id);
+    return await serveWorker(
+      host,
+      await serveSettings(host, flags),
+      log,
+      workerRole,
+    );
+  }
+  const log = eventLog(host, flags);
+  const settings = await serveSettings(host, flags);
+  if (settings.workers > 1) {
+    return await servePrimary(host, settings, log);
+  }
+  return await serveHere(host, settings, log);
+}
+
+/** Serves in this one process. */
+async function serveHere(
+  host: CliHost,
+  settings: ServeSettings,
+  log: EventLog,
+): Promise<number> {
+  const options = { ...settings.options, onError: log.connectionClosed };
   // Listen for signals before binding, so no signal can find the default action.
-  let signals = 0;
   let shutdown!: () => void;
   const shutdownRequested = new Promise<void>((
     resolve,
   ) => (shutdown = resolve));
-  const unsubscribe = host.onShutdownSignal(() => {
-    if (++signals === 1) shutdown();
-    else {
-      host.printError("Second signal: exiting without waiting for connections");
-      host.exit(1);
-    }
+  const unsubscribe = onSignals(host, () => shutdown(), () => {
+    host.printError("Second signal: exiting without waiting for connections");
+    host.exit(1);
   });
   const server = new Server(options);
   let metrics: HttpServerHandle | undefined;
   try {
-    const listen = await listenFlags(host, flags);
-    const addr = await server.listen(host.network, listen);
-    log.info(
-      `Server listening on ${
-        describeTarget(
-          addr.transport === "unix"
-            ? { path: addr.hostname }
-            : { host: addr.hostname, port: addr.port, tls: listen.tls },
-        )
-      }`,
-      { event: "listening", address: addr.hostname, port: addr.port },
-    );
-    if (metricsPort !== undefined) {
-      if (host.serveHttp === undefined) {
-        throw new Error(
-          "Cannot serve metrics: this runtime's command line has no HTTP server",
-        );
+    const addr = await server.listen(host.network, settings.listen);
+    log.info(listeningLine(addr, settings.listen), {
+      event: "listening",
+      address: addr.hostname,
+      port: addr.port,
+    });
+    metrics = await startMetrics(host, settings, log, (path) => {
+      if (path === "/metrics") {
+        return {
+          status: 200,
+          contentType: METRICS_CONTENT_TYPE,
+          body: formatMetrics(server.stats(), server.handlerTime()),
+        };
       }
-      metrics = await host.serveHttp(
-        {
-          host: (flags["metrics-host"] as string | undefined) ?? "127.0.0.1",
-          port: metricsPort,
-        },
-        (path) =>
-          path === "/metrics"
-            ? {
-              status: 200,
-              contentType: METRICS_CONTENT_TYPE,
-              body: formatMetrics(server.stats(), server.handlerTime()),
-            }
-            : { status: 404, contentType: "text/plain", body: "Not found\n" },
-      );
-      log.info(
-        `Metrics on http://${
-          formatHost(metrics.hostname)
-        }:${metrics.port}/metrics`,
-        {
-          event: "metrics",
-          port: metrics.port,
-        },
-      );
-    }
+      if (path === "/stats") {
+        const own = {
+          stats: server.stats(),
+          handlerTime: server.handlerTime(),
+        };
+        return statsDocument(own, [{ id: 1, pid: host.pid, ...own }]);
+      }
+      return NOT_FOUND;
+    });
   } catch (error) {
     unsubscribe();
     await server.close();

@@ -21,6 +21,7 @@ export type ListenTarget =
     hostname: string;
     port: number;
     tls: TlsListenOptions | null;
+    reusePort: boolean;
   }
   | { kind: "unix"; path: string };
 
@@ -74,7 +75,18 @@ function pemOption(action: string, name: string, value: unknown): string {
  */
 export function listenTarget(options: ListenOptions): ListenTarget {
   const path = pathOf("listen", options);
-  if (path !== undefined) return { kind: "unix", path };
+  const reusePort = options.reusePort ?? false;
+  if (typeof reusePort !== "boolean") {
+    throw new TypeError("Cannot listen: reusePort must be a boolean");
+  }
+  if (path !== undefined) {
+    if (reusePort) {
+      throw new TypeError(
+        "Cannot listen: reusePort is for TCP ports, not Unix socket paths",
+      );
+    }
+    return { kind: "unix", path };
+  }
   const tls = options.tls;
   if (tls !== undefined && (typeof tls !== "object" || tls === null)) {
     throw new TypeError("Cannot listen: tls must be an object { cert, key }");
@@ -87,6 +99,7 @@ export function listenTarget(options: ListenOptions): ListenTarget {
       cert: pemOption("listen", "tls.cert", tls.cert),
       key: pemOption("listen", "tls.key", tls.key),
     },
+    reusePort,
   };
 }
 

@@ -56,14 +56,76 @@ export interface CliHost {
    */
   serveHttp?(
     options: { host: string; port: number },
-    respond: (path: string) => HttpResponse,
+    respond: (path: string) => HttpResponse | Promise<HttpResponse>,
   ): Promise<HttpServerHandle>;
   /** Reads a UTF-8 file (TLS certificates and keys given by path). */
   readTextFile(path: string): Promise<string>;
   /** Ends the process at once with `code`. */
   exit(code: number): never;
+  /** This process's id. */
+  pid: number;
+  /**
+   * Starts worker processes for `serve --workers`; absent where the
+   * runtime's command line cannot.
+   */
+  workers?: WorkerHost;
   /** The program's name as a user types it, for usage text. */
   programName: string;
+}
+
+/**
+ * How `serve --workers` starts its worker processes on one runtime.
+ *
+ * @example
+ * ```ts
+ * import type { WorkerHost } from "./cli.ts";
+ *
+ * const describe = (w: WorkerHost) => `${w.cpuCount} CPUs, ports ${w.sharing}`;
+ * ```
+ */
+export interface WorkerHost {
+  /**
+   * How workers share one port: `"reusePort"`, each binds it itself with
+   * `SO_REUSEPORT` and the kernel spreads connections; `"shared"`, the
+   * runtime hands every worker the primary's listener (`node:cluster`
+   * before Node 22.12).
+   */
+  readonly sharing: "reusePort" | "shared";
+  /** Logical CPUs of this machine, for `--workers auto`. */
+  readonly cpuCount: number;
+  /**
+   * The `FRAMEWIRE_WORKER` environment variable of this process: set when
+   * it is a worker started by a primary.
+   */
+  readonly role: string | undefined;
+  /**
+   * Starts this same program again with `args` (those after the program
+   * name) and `env` added to its environment. Its standard output and error
+   * are this process's.
+   */
+  spawn(args: readonly string[], env: Record<string, string>): WorkerProcess;
+}
+
+/**
+ * A worker process started by {@linkcode WorkerHost.spawn}.
+ *
+ * @example
+ * ```ts
+ * import type { WorkerProcess } from "./cli.ts";
+ *
+ * async function stop(worker: WorkerProcess) {
+ *   worker.kill("SIGTERM");
+ *   return (await worker.exited).code;
+ * }
+ * ```
+ */
+export interface WorkerProcess {
+  /** The process id. */
+  readonly pid: number;
+  /** Settles when the process has ended: its exit code, or null and the signal. */
+  readonly exited: Promise<{ code: number | null; signal: string | null }>;
+  /** Sends the process a signal (nothing if it has ended). */
+  kill(signal: "SIGTERM" | "SIGKILL"): void;
 }
 
 /**

@@ -11,6 +11,33 @@ const SUB_COUNT = 1 << SUB_BITS;
 const MAX_EXPONENT = 32;
 
 /**
+ * A {@linkcode LatencyHistogram}'s samples as plain data, for sending to
+ * another process (as `serve --workers` does) and merging there.
+ *
+ * @example
+ * ```ts
+ * import { LatencyHistogram } from "./latency_histogram.ts";
+ *
+ * const histogram = new LatencyHistogram();
+ * histogram.record(70);
+ * const snapshot = JSON.parse(JSON.stringify(histogram));
+ * console.log(LatencyHistogram.fromJSON(snapshot).max); // 70
+ * ```
+ */
+export interface LatencyHistogramSnapshot {
+  /** `[bucket, samples]` for every bucket that holds samples. */
+  buckets: Array<[number, number]>;
+  /** Samples recorded. */
+  count: number;
+  /** Sum of the samples. */
+  sum: number;
+  /** The smallest sample (0 when empty). */
+  min: number;
+  /** The largest sample (0 when empty). */
+  max: number;
+}
+
+/**
  * Records non-negative values (such as latencies in microseconds) into
  * log-linear buckets and answers percentiles from them, in constant memory
  * whatever the number of samples: values below 64 are exact, larger ones
@@ -75,6 +102,65 @@ export class LatencyHistogram {
     this.#sum += other.#sum;
     if (other.#min < this.#min) this.#min = other.#min;
     if (other.#max > this.#max) this.#max = other.#max;
+  }
+
+  /**
+   * The samples as plain data, ready for `JSON.stringify` (which calls this).
+   *
+   * @returns The non-empty buckets and the totals.
+   */
+  toJSON(): LatencyHistogramSnapshot {
+    const buckets: Array<[number, number]> = [];
+    const counts = this.#counts;
+    for (let i = 0; i < counts.length; i++) {
+      if (counts[i] !== 0) buckets.push([i, counts[i]]);
+    }
+    return {
+      buckets,
+      count: this.#count,
+      sum: this.#sum,
+      min: this.min,
+      max: this.#max,
+    };
+  }
+
+  /**
+   * Rebuilds a histogram from {@linkcode LatencyHistogram.toJSON}'s output.
+   *
+   * @param snapshot Data from `toJSON()`, possibly through `JSON.parse`.
+   * @returns A histogram holding the same samples.
+   * @throws {TypeError} If `snapshot` is not such data.
+   */
+  static fromJSON(snapshot: LatencyHistogramSnapshot): LatencyHistogram {
+    const bad = () =>
+      new TypeError(
+        "Cannot read latency histogram: not the output of LatencyHistogram.toJSON()",
+      );
+    const isCount = (n: unknown) =>
+      typeof n === "number" && Number.isFinite(n) && n >= 0;
+    if (
+      typeof snapshot !== "object" || snapshot === null ||
+      !Array.isArray(snapshot.buckets) || !isCount(snapshot.count) ||
+      !isCount(snapshot.sum) || !isCount(snapshot.min) ||
+      !isCount(snapshot.max)
+    ) throw bad();
+    const histogram = new LatencyHistogram();
+    const counts = histogram.#counts;
+    let total = 0;
+    for (const entry of snapshot.buckets) {
+      if (
+        !Array.isArray(entry) || !Number.isInteger(entry[0]) ||
+        entry[0] < 0 || entry[0] >= counts.length || !isCount(entry[1])
+      ) throw bad();
+      counts[entry[0]] += entry[1];
+      total += entry[1];
+    }
+    if (total !== snapshot.count) throw bad();
+    histogram.#count = snapshot.count;
+    histogram.#sum = snapshot.sum;
+    histogram.#min = snapshot.count === 0 ? Infinity : snapshot.min;
+    histogram.#max = snapshot.max;
+    return histogram;
   }
 
   /** Forgets every sample. */

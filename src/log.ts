@@ -77,15 +77,22 @@ export class Logger {
   #min: number;
   #format: LogFormat;
   #now: () => Date;
+  #fields: LogFields;
 
   /**
    * @param write Receives each line, without a newline.
    * @param options `level` (default `"info"`), `format` (default `"text"`),
-   * and `now` (the clock, for tests).
+   * `now` (the clock, for tests) and `fields` (added to every line, such as
+   * `{ worker: 2 }`).
    */
   constructor(
     write: (line: string) => void,
-    options: { level?: LogLevel; format?: LogFormat; now?: () => Date } = {},
+    options: {
+      level?: LogLevel;
+      format?: LogFormat;
+      now?: () => Date;
+      fields?: LogFields;
+    } = {},
   ) {
     const level = options.level ?? "info";
     if (!LOG_LEVELS.includes(level)) {
@@ -105,6 +112,7 @@ export class Logger {
     this.#min = LOG_LEVELS.indexOf(level);
     this.#format = format;
     this.#now = options.now ?? (() => new Date());
+    this.#fields = options.fields ?? {};
   }
 
   /** Logs at `debug`. */
@@ -128,8 +136,9 @@ export class Logger {
   }
 
   /** Logs `msg` with `fields` if `level` is enabled. */
-  log(level: LogLevel, msg: string, fields: LogFields = {}): void {
+  log(level: LogLevel, msg: string, eventFields: LogFields = {}): void {
     if (LOG_LEVELS.indexOf(level) < this.#min) return;
+    const fields = { ...this.#fields, ...eventFields };
     const time = this.#now().toISOString();
     if (this.#format === "json") {
       this.#write(JSON.stringify({ time, level, msg, ...fields }));

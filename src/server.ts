@@ -236,6 +236,37 @@ export interface HandlerTimeStats {
   max: number;
 }
 
+/**
+ * Summarizes a handler-time histogram as {@linkcode HandlerTimeStats}, as
+ * `server.handlerTime()` does; use it on histograms merged from several
+ * servers.
+ *
+ * @param histogram Handler times in microseconds.
+ * @returns Sample count, sum, percentiles and maximum.
+ *
+ * @example
+ * ```ts
+ * import { handlerTimeStats, Server } from "./server.ts";
+ *
+ * const merged = new Server().handlerTimeHistogram();
+ * merged.merge(new Server().handlerTimeHistogram());
+ * console.log(handlerTimeStats(merged).samples); // 0
+ * ```
+ */
+export function handlerTimeStats(
+  histogram: LatencyHistogram,
+): HandlerTimeStats {
+  return {
+    samples: histogram.count,
+    sum: histogram.mean * histogram.count,
+    p50: histogram.percentile(50),
+    p90: histogram.percentile(90),
+    p99: histogram.percentile(99),
+    p999: histogram.percentile(99.9),
+    max: histogram.max,
+  };
+}
+
 const echo: Handler = (request) => request;
 
 function logError(error: unknown, context: RequestContext): void {
@@ -404,16 +435,20 @@ export class Server implements AsyncDisposable {
    * @returns Sample count, sum, percentiles and maximum in microseconds.
    */
   handlerTime(): HandlerTimeStats {
-    const h = this.#host.handlerTime;
-    return {
-      samples: h.count,
-      sum: h.mean * h.count,
-      p50: h.percentile(50),
-      p90: h.percentile(90),
-      p99: h.percentile(99),
-      p999: h.percentile(99.9),
-      max: h.max,
-    };
+    return handlerTimeStats(this.#host.handlerTime);
+  }
+
+  /**
+   * A copy of the handler-time histogram itself, in microseconds, for
+   * merging with other servers' (such as other workers') before taking
+   * percentiles.
+   *
+   * @returns A new histogram; later calls do not change it.
+   */
+  handlerTimeHistogram(): LatencyHistogram {
+    const copy = new LatencyHistogram();
+    copy.merge(this.#host.handlerTime);
+    return copy;
   }
 
   /**

@@ -195,6 +195,16 @@ export interface ListenOptions {
   path?: string;
   /** Serve TLS with this certificate and key (TCP only). */
   tls?: TlsListenOptions;
+  /**
+   * Let several listeners, in this process or others of the same user, bind
+   * the same TCP port, the kernel spreading new connections among them
+   * (`SO_REUSEPORT`, Linux and the BSDs). This is how `serve --workers`
+   * shares a port on Deno and Bun. TCP only. Deno needs `--unstable-net`;
+   * `nodeNetwork` needs Node 22.12 or later. Where it is missing, `listen()`
+   * fails with a `FramewireError` instead of binding without it.
+   * @default {false}
+   */
+  reusePort?: boolean;
 }
 
 /**

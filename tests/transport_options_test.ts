@@ -20,10 +20,22 @@ test("listen options: TCP defaults, TLS and Unix targets", () => {
     hostname: "0.0.0.0",
     port: 1234,
     tls: null,
+    reusePort: false,
   });
   assert.deepEqual(
-    listenTarget({ host: "::1", port: 0, tls: { cert: PEM, key: PEM } }),
-    { kind: "tcp", hostname: "::1", port: 0, tls: { cert: PEM, key: PEM } },
+    listenTarget({
+      host: "::1",
+      port: 0,
+      tls: { cert: PEM, key: PEM },
+      reusePort: true,
+    }),
+    {
+      kind: "tcp",
+      hostname: "::1",
+      port: 0,
+      tls: { cert: PEM, key: PEM },
+      reusePort: true,
+    },
   );
   assert.deepEqual(listenTarget({ path: "/tmp/x.sock" }), {
     kind: "unix",
@@ -41,6 +53,8 @@ test("listen options: malformed ones throw TypeError", () => {
     { tls: true },
     { tls: { cert: PEM } },
     { tls: { cert: "server.pem", key: PEM } },
+    { reusePort: "yes" },
+    { path: "/tmp/x.sock", reusePort: true },
   ];
   for (const options of bad) {
     assert.throws(

@@ -11,7 +11,7 @@ interface BunServe {
   serve(options: {
     hostname: string;
     port: number;
-    fetch: (request: Request) => Response;
+    fetch: (request: Request) => Promise<Response>;
   }): { hostname: string; port: number; stop(closeActive?: boolean): unknown };
 }
 
@@ -30,15 +30,15 @@ interface BunServe {
  */
 export function bunServeHttp(
   options: { host: string; port: number },
-  respond: (path: string) => HttpResponse,
+  respond: (path: string) => HttpResponse | Promise<HttpResponse>,
 ): Promise<HttpServerHandle> {
   const runtime = (globalThis as unknown as { Bun: BunServe }).Bun;
   try {
     const server = runtime.serve({
       hostname: options.host,
       port: options.port,
-      fetch(request) {
-        const { status, contentType, body } = respond(
+      async fetch(request) {
+        const { status, contentType, body } = await respond(
           new URL(request.url).pathname,
         );
         return new Response(body, {

@@ -15,7 +15,7 @@ interface DenoServe {
       onListen: (addr: { hostname: string; port: number }) => void;
       onError?: (error: unknown) => Response;
     },
-    handler: (request: Request) => Response,
+    handler: (request: Request) => Promise<Response>,
   ): { shutdown(): Promise<void>; finished: Promise<void> };
 }
 
@@ -34,7 +34,7 @@ interface DenoServe {
  */
 export function denoServeHttp(
   options: { host: string; port: number },
-  respond: (path: string) => HttpResponse,
+  respond: (path: string) => HttpResponse | Promise<HttpResponse>,
 ): Promise<HttpServerHandle> {
   const runtime = (globalThis as unknown as { Deno: DenoServe }).Deno;
   return new Promise((resolve, reject) => {
@@ -50,8 +50,8 @@ export function denoServeHttp(
               close: () => server.shutdown(),
             }),
         },
-        (request) => {
-          const { status, contentType, body } = respond(
+        async (request) => {
+          const { status, contentType, body } = await respond(
             new URL(request.url).pathname,
           );
           return new Response(body, {

@@ -44,13 +44,18 @@ const http = nodeHttp as unknown as {
  */
 export function nodeServeHttp(
   options: { host: string; port: number },
-  respond: (path: string) => HttpResponse,
+  respond: (path: string) => HttpResponse | Promise<HttpResponse>,
 ): Promise<HttpServerHandle> {
-  const server = http.createServer((request, response) => {
+  const server = http.createServer(async (request, response) => {
     const path = (request.url ?? "/").split("?")[0];
-    const { status, contentType, body } = respond(path);
-    response.writeHead(status, { "content-type": contentType });
-    response.end(body);
+    let reply: HttpResponse;
+    try {
+      reply = await respond(path);
+    } catch (error) {
+      reply = { status: 500, contentType: "text/plain", body: `${error}\n` };
+    }
+    response.writeHead(reply.status, { "content-type": reply.contentType });
+    response.end(reply.body);
   });
   return new Promise((resolve, reject) => {
     server.once("error", reject);

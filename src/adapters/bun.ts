@@ -54,6 +54,7 @@ type BunAddress =
 
 type BunSocketOptions<Data> = BunAddress & {
   allowHalfOpen?: boolean;
+  reusePort?: boolean;
   data?: Data;
   socket: BunSocketHandler<Data>;
 };
@@ -105,6 +106,7 @@ export const bunNetwork: Network = {
     }
     const listener = bun().listen<SocketState>({
       ...address,
+      ...(target.kind === "tcp" && target.reusePort && { reusePort: true }),
       allowHalfOpen: true,
       data: context,
       socket: handlers,

@@ -9,7 +9,9 @@
  * @module
  */
 import { denoServeHttp } from "./_deno_http.ts";
+import { denoWorkers } from "./_deno_workers.ts";
 import type { CliHost } from "../cli.ts";
+import { FramewireError } from "../errors.ts";
 import {
   claimUnixPath,
   connectTarget,
@@ -44,7 +46,12 @@ interface DenoTlsConn extends DenoConn {
   handshake(): Promise<unknown>;
 }
 
-type DenoTcpAddress = { hostname: string; port: number; transport: "tcp" };
+type DenoTcpAddress = {
+  hostname: string;
+  port: number;
+  transport: "tcp";
+  reusePort?: boolean;
+};
 type DenoUnixAddress = { path: string; transport: "unix" };
 
 /** The part of the `Deno` namespace this adapter uses. */
@@ -65,7 +72,10 @@ interface DenoNamespace {
   };
   removeSync(path: string): void;
   readTextFile(path: string): Promise<string>;
+  /** Present only with `--unstable-net`, which `reusePort` also needs. */
+  listenDatagram?: unknown;
   readonly args: readonly string[];
+  readonly pid: number;
   readonly stdout: {
     isTerminal(): boolean;
     writeSync(bytes: Uint8Array): number;
@@ -177,6 +187,15 @@ export const denoNetwork: Network = {
         port: target.port,
         transport: "tcp",
       };
+      if (target.reusePort) {
+        // Without the flag, Deno ends the process instead of throwing.
+        if (typeof deno().listenDatagram !== "function") {
+          throw new FramewireError(
+            "Cannot listen with reusePort: Deno needs the --unstable-net flag for it",
+          );
+        }
+        address.reusePort = true;
+      }
       listener = target.tls === null
         ? deno().listen(address)
         : deno().listenTls({ ...address, ...target.tls });
@@ -259,6 +278,8 @@ export function denoCliHost(args: readonly string[] = deno().args): CliHost {
     print: (line) => console.log(line),
     printError: (line) => console.error(line),
     exit: (code) => deno().exit(code),
+    pid: deno().pid,
+    workers: denoWorkers(),
     isTerminal: deno().stdout.isTerminal(),
     printPartial: (text) => {
       deno().stdout.writeSync(new TextEncoder().encode(text));

@@ -34,11 +34,18 @@ import type {
 import { type NodeSocket, NodeTransport } from "./_node_transport.ts";
 import { nodeUnixPathOps } from "./_node_unix_path.ts";
 import { nodeServeHttp } from "./_node_http.ts";
+import { nodeWorkers } from "./_node_workers.ts";
 
 /** The part of a `net.Server` (or `tls.Server`) this adapter uses. */
 interface NodeServer {
   listen(
-    options: { host: string; port: number; backlog: number } | {
+    options: {
+      host: string;
+      port: number;
+      backlog: number;
+      reusePort?: boolean;
+      exclusive?: boolean;
+    } | {
       path: string;
       backlog: number;
     },
@@ -103,6 +110,8 @@ interface NodeTls {
 /** The part of `process` the command line host uses. */
 interface NodeProcess {
   readonly argv: readonly string[];
+  readonly versions: { readonly node: string };
+  readonly pid: number;
   readonly stdout: { readonly isTTY?: boolean; write(text: string): boolean };
   exit(code: number): never;
   on(signal: "SIGINT" | "SIGTERM", listener: () => void): void;
@@ -115,6 +124,16 @@ const fs = nodeFs as unknown as {
   promises: { readFile(path: string, encoding: "utf8"): Promise<string> };
 };
 const process = nodeProcess as unknown as NodeProcess;
+
+/**
+ * Whether `server.listen()` knows `reusePort`: Node 22.12 and later (and
+ * the Node versions Bun and Deno report). Older ones ignore the option, so
+ * a second listener would fail with EADDRINUSE instead.
+ */
+function nodeHasReusePort(version: string = process.versions.node): boolean {
+  const [major, minor] = version.split(".").map(Number);
+  return major > 22 || (major === 22 && minor >= 12);
+}
 
 /** Pending connections the kernel queues for accept(): enough for a burst of 10,000 connects. */
 const LISTEN_BACKLOG = 65535;
@@ -202,6 +221,11 @@ export const nodeNetwork: Network = {
     onConnection: (transport: Transport) => void,
   ): Promise<Listener> {
     const target = listenTarget(options);
+    if (target.kind === "tcp" && target.reusePort && !nodeHasReusePort()) {
+      throw new FramewireError(
+        `Cannot listen with reusePort: it needs Node 22.12 or later, this is ${process.versions.node}`,
+      );
+    }
     const serverOptions = { allowHalfOpen: true, noDelay: true };
     let server: NodeServer;
     if (target.kind === "unix") {
@@ -236,6 +260,9 @@ export const nodeNetwork: Network = {
             host: target.hostname,
             port: target.port,
             backlog: LISTEN_BACKLOG,
+            // In a node:cluster worker, exclusive binds this process's own
+            // socket instead of sharing the primary's.
+            ...(target.reusePort && { reusePort: true, exclusive: true }),
           },
         () => {
           server.removeListener("error", reject);
@@ -316,6 +343,8 @@ export interface NodeCliHostOptions {
   args?: readonly string[];
   /** The HTTP server for metrics. @default {`node:http`} */
   serveHttp?: CliHost["serveHttp"];
+  /** How `serve --workers` starts workers. @default {`node:cluster`} */
+  workers?: CliHost["workers"];
 }
 
 /**
@@ -343,6 +372,9 @@ export function nodeCliHost(options: NodeCliHostOptions = {}): CliHost {
     print: (line) => console.log(line),
     printError: (line) => console.error(line),
     exit: (code) => process.exit(code),
+    pid: process.pid,
+    workers: options.workers ??
+      nodeWorkers(nodeHasReusePort() ? "reusePort" : "shared"),
     isTerminal: process.stdout.isTTY === true,
     printPartial: (text) => {
       process.stdout.write(text);

@@ -1,0 +1,173 @@
+/**
+ * What the modes of `serve` share: the event log, validated settings,
+ * signals, and the metrics port.
+ *
+ * @module
+ */
+import type {
+  HandlerTimeStats,
+  RequestContext,
+  ServerStats,
+} from "./server.ts";
+import type { ServerOptions } from "./server.ts";
+import type { CliHost, HttpResponse, HttpServerHandle } from "./cli.ts";
+import type { ListenOptions, NetAddr } from "./transport.ts";
+import { formatHost, UsageError } from "./_cli_args.ts";
+import { describeTarget } from "./_cli_transport.ts";
+import {
+  closedConnectionLine,
+  LOG_LEVELS,
+  type LogFields,
+  Logger,
+  type LogLevel,
+} from "./log.ts";
+
+/** The events `serve` reports, as text lines (the default) or JSON lines. */
+export interface EventLog {
+  info(message: string, fields: LogFields): void;
+  warn(message: string, fields: LogFields): void;
+  connectionClosed(error: unknown, context: RequestContext): void;
+}
+
+/**
+ * The event log of `--log-level` and `--log-format`. A worker's lines say
+ * which worker wrote them: a `worker` field in JSON, a `[worker N]` prefix
+ * in text.
+ */
+export function eventLog(
+  host: CliHost,
+  flags: Record<string, string | true>,
+  worker?: number,
+): EventLog {
+  const level = (flags["log-level"] ?? "info") as string;
+  if (!(LOG_LEVELS as readonly string[]).includes(level)) {
+    throw new UsageError(
+      `option '--log-level' expects one of ${
+        LOG_LEVELS.join(", ")
+      }, got '${level}'`,
+    );
+  }
+  const format = flags["log-format"] ?? "text";
+  if (format !== "text" && format !== "json") {
+    throw new UsageError(
+      `option '--log-format' expects text or json, got '${format}'`,
+    );
+  }
+  const min = LOG_LEVELS.indexOf(level as LogLevel);
+  if (format === "json") {
+    const logger = new Logger((line) => host.print(line), {
+      level: level as LogLevel,
+      format: "json",
+      fields: worker === undefined ? undefined : { worker },
+    });
+    return {
+      info: (message, fields) => logger.info(message, fields),
+      warn: (message, fields) => logger.warn(message, fields),
+      connectionClosed: logger.connectionErrors(),
+    };
+  }
+  const prefix = worker === undefined ? "" : `[worker ${worker}] `;
+  const infoEnabled = min <= LOG_LEVELS.indexOf("info");
+  const warnEnabled = min <= LOG_LEVELS.indexOf("warn");
+  return {
+    info: (message) => {
+      if (infoEnabled) host.print(prefix + message);
+    },
+    warn: (message) => {
+      if (warnEnabled) host.printError(prefix + message);
+    },
+    connectionClosed: (error, context) => {
+      if (warnEnabled) {
+        host.printError(prefix + closedConnectionLine(error, context));
+      }
+    },
+  };
+}
+
+/** What `serve`'s flags ask for, validated. */
+export interface ServeSettings {
+  /** The server's options, `onError` included. */
+  options: ServerOptions;
+  /** Where to bind. */
+  listen: ListenOptions;
+  /** The metrics endpoint's address, if `--metrics-port` was given. */
+  metrics: { host: string; port: number } | undefined;
+  /** Worker processes asked for (1: serve in this process). */
+  workers: number;
+}
+
+/**
+ * Runs `onFirst` on the first SIGINT or SIGTERM and `onSecond` on any
+ * later one, until the returned function is called.
+ */
+export function onSignals(
+  host: CliHost,
+  onFirst: () => void,
+  onSecond: () => void,
+): () => void {
+  let signals = 0;
+  return host.onShutdownSignal(() => {
+    if (++signals === 1) onFirst();
+    else onSecond();
+  });
+}
+
+/** The `/stats` document: counters summed, and each worker's. */
+export function statsDocument(
+  total: { stats: ServerStats; handlerTime: HandlerTimeStats },
+  workers: Array<
+    {
+      id: number;
+      pid: number;
+      stats: ServerStats;
+      handlerTime: HandlerTimeStats;
+    }
+  >,
+): HttpResponse {
+  return {
+    status: 200,
+    contentType: "application/json",
+    body: JSON.stringify({ total, workers }, null, 2) + "\n",
+  };
+}
+
+/** The 404 of the metrics port. */
+export const NOT_FOUND: HttpResponse = {
+  status: 404,
+  contentType: "text/plain",
+  body: "Not found\n",
+};
+
+/**
+ * Starts the metrics endpoint if `--metrics-port` was given, and logs where.
+ */
+export async function startMetrics(
+  host: CliHost,
+  settings: ServeSettings,
+  log: EventLog,
+  respond: (path: string) => HttpResponse | Promise<HttpResponse>,
+): Promise<HttpServerHandle | undefined> {
+  if (settings.metrics === undefined) return undefined;
+  if (host.serveHttp === undefined) {
+    throw new Error(
+      "Cannot serve metrics: this runtime's command line has no HTTP server",
+    );
+  }
+  const metrics = await host.serveHttp(settings.metrics, respond);
+  log.info(
+    `Metrics on http://${formatHost(metrics.hostname)}:${metrics.port}/metrics`,
+    { event: "metrics", port: metrics.port },
+  );
+  return metrics;
+}
+
+/** The "Server listening on" line. */
+export function listeningLine(addr: NetAddr, listen: ListenOptions): string {
+  return `Server listening on ${
+    describeTarget(
+      addr.transport === "unix"
+        ? { path: addr.hostname }
+        : { host: addr.hostname, port: addr.port, tls: listen.tls },
+    )
+  }`;
+}

@@ -1,0 +1,71 @@
+/**
+ * `serve` as one worker of `serve --workers`: it binds the shared port,
+ * reports to its primary over the control channel, and drains on the
+ * primary's word, on a signal, or when the primary is gone.
+ *
+ * @module
+ */
+import { Server } from "./server.ts";
+import type { CliHost } from "./cli.ts";
+import type { ListenOptions } from "./transport.ts";
+import {
+  WorkerLink,
+  type WorkerReport,
+  type WorkerRole,
+} from "./_worker_control.ts";
+import {
+  type EventLog,
+  onSignals,
+  type ServeSettings,
+} from "./_cli_serve_common.ts";
+
+function reportOf(server: Server): WorkerReport {
+  return {
+    stats: server.stats(),
+    handlerTime: server.handlerTimeHistogram().toJSON(),
+  };
+}
+
+/** Serves as worker `role.id` until told to stop; returns the exit code. */
+export async function serveWorker(
+  host: CliHost,
+  settings: ServeSettings,
+  log: EventLog,
+  role: WorkerRole,
+): Promise<number> {
+  let shutdown!: () => void;
+  const shutdownRequested = new Promise<void>((
+    resolve,
+  ) => (shutdown = resolve));
+  const unsubscribe = onSignals(host, () => shutdown(), () => {
+    log.warn("Second signal: exiting without waiting for connections", {
+      event: "forced",
+    });
+    host.exit(1);
+  });
+  const server = new Server({
+    ...settings.options,
+    onError: log.connectionClosed,
+  });
+  const listen: ListenOptions = { ...settings.listen };
+  if (role.port !== null) listen.port = role.port;
+  if (host.workers?.sharing === "reusePort") listen.reusePort = true;
+  let link: WorkerLink;
+  try {
+    const addr = await server.listen(host.network, listen);
+    link = await WorkerLink.open(host.network, role, {
+      pid: host.pid,
+      hostname: addr.hostname,
+      port: addr.port,
+    }, { report: () => reportOf(server), shutdown });
+  } catch (error) {
+    unsubscribe();
+    await server.close();
+    throw error;
+  }
+  await shutdownRequested;
+  await server.close();
+  await link.stopped(reportOf(server));
+  unsubscribe();
+  return 0;
+}

@@ -1,0 +1,101 @@
+/**
+ * Worker processes of `serve --workers` on Deno: the same module run again
+ * with `Deno.Command`, each worker binding the port with `reusePort`.
+ *
+ * @module
+ */
+import type { WorkerHost, WorkerProcess } from "../cli.ts";
+
+/** The part of the `Deno` namespace used here. */
+interface DenoProcesses {
+  execPath(): string;
+  readonly mainModule: string;
+  readonly env: { get(name: string): string | undefined };
+  readonly permissions: {
+    querySync(descriptor: { name: "env"; variable: string }): {
+      state: string;
+    };
+  };
+  Command: new (
+    command: string,
+    options: {
+      args: string[];
+      env: Record<string, string>;
+      stdin: "null";
+      stdout: "inherit";
+      stderr: "inherit";
+    },
+  ) => {
+    spawn(): {
+      pid: number;
+      status: Promise<{ code: number; signal: string | null }>;
+      kill(signal: string): void;
+    };
+  };
+}
+
+const ROLE_VARIABLE = "FRAMEWIRE_WORKER";
+
+/**
+ * Permissions of a worker: the network (its port and the primary's control
+ * port), reading files (TLS certificates), its one environment variable,
+ * and `--unstable-net`, which `reusePort` needs.
+ */
+const WORKER_FLAGS = [
+  "--no-prompt",
+  "--allow-net",
+  "--allow-read",
+  `--allow-env=${ROLE_VARIABLE}`,
+  "--unstable-net",
+];
+
+/**
+ * The {@linkcode WorkerHost} of Deno's command line.
+ *
+ * @returns Workers that run `deno run <permissions> <main module> ...args`.
+ *
+ * @example
+ * ```ts ignore
+ * import { denoWorkers } from "./_deno_workers.ts";
+ *
+ * console.log(denoWorkers().cpuCount);
+ * ```
+ */
+export function denoWorkers(): WorkerHost {
+  const deno = (globalThis as unknown as { Deno: DenoProcesses }).Deno;
+  const allowed = deno.permissions.querySync({
+    name: "env",
+    variable: ROLE_VARIABLE,
+  }).state === "granted";
+  return {
+    sharing: "reusePort",
+    cpuCount: navigator.hardwareConcurrency,
+    role: allowed ? deno.env.get(ROLE_VARIABLE) : undefined,
+    spawn(args, env): WorkerProcess {
+      const child = new deno.Command(deno.execPath(), {
+        args: ["run", ...WORKER_FLAGS, deno.mainModule, ...args],
+        env,
+        stdin: "null",
+        stdout: "inherit",
+        stderr: "inherit",
+      }).spawn();
+      let ended = false;
+      const exited = child.status.then(({ code, signal }) => {
+        ended = true;
+        return signal === null ? { code, signal } : { code: null, signal };
+      });
+      return {
+        pid: child.pid,
+        exited,
+        kill(signal) {
+          if (ended) return;
+          try {
+            child.kill(signal);
+          } catch {
+            // It ended between the check and the signal.
+          }
+        },
+      };
+    },
+  };
+}
