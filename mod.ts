@@ -34,6 +34,7 @@ export * from "./src/proxy_protocol.ts";
 export * from "./src/proxy_transport.ts";
 export * from "./src/server.ts";
 export * from "./src/metrics.ts";
+export * from "./src/latency_histogram.ts";
 export * from "./src/client.ts";
 export * from "./src/cli.ts";
 export * from "./src/adapters/auto.ts";

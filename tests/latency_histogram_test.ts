@@ -47,3 +47,60 @@ test("histogram: merge and reset", () => {
   assert.equal(a.count, 0);
   assert.equal(a.percentile(50), 0);
 });
+
+test("histogram: toJSON and fromJSON carry every sample to another process", () => {
+  const random = seededRandom(7);
+  const a = new LatencyHistogram();
+  const b = new LatencyHistogram();
+  for (let i = 0; i < 5_000; i++) {
+    a.record(Math.floor(10 ** (random() * 6)));
+    b.record(Math.floor(10 ** (random() * 3)));
+  }
+  const copy = LatencyHistogram.fromJSON(
+    JSON.parse(JSON.stringify(a)),
+  );
+  for (const p of [0, 25, 50, 90, 99, 99.9, 100]) {
+    assert.equal(copy.percentile(p), a.percentile(p), `p${p}`);
+  }
+  assert.equal(copy.count, a.count);
+  assert.equal(copy.min, a.min);
+  assert.equal(copy.max, a.max);
+  assert.equal(copy.mean, a.mean);
+  // Merging snapshots equals merging the histograms themselves.
+  const merged = LatencyHistogram.fromJSON(a.toJSON());
+  merged.merge(LatencyHistogram.fromJSON(b.toJSON()));
+  const direct = new LatencyHistogram();
+  direct.merge(a);
+  direct.merge(b);
+  assert.deepEqual(merged.toJSON(), direct.toJSON());
+  const empty = LatencyHistogram.fromJSON(new LatencyHistogram().toJSON());
+  assert.equal(empty.count, 0);
+  assert.equal(empty.min, 0);
+  empty.record(5);
+  assert.equal(empty.min, 5);
+});
+
+test("histogram: fromJSON refuses what toJSON cannot have made", () => {
+  const good = new LatencyHistogram();
+  good.record(100);
+  const snapshot = good.toJSON();
+  for (
+    const bad of [
+      null,
+      {},
+      { ...snapshot, count: 2 },
+      { ...snapshot, buckets: [[-1, 1]] },
+      { ...snapshot, buckets: [[1e9, 1]] },
+      { ...snapshot, buckets: [["7", 1]] },
+      { ...snapshot, sum: -1 },
+    ]
+  ) {
+    assert.throws(
+      () => LatencyHistogram.fromJSON(bad as never),
+      (error: unknown) =>
+        error instanceof TypeError &&
+        /^Cannot read latency histogram: /.test(error.message),
+      JSON.stringify(bad),
+    );
+  }
+});

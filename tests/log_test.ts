@@ -39,6 +39,31 @@ test("json lines are one object each", () => {
   });
 });
 
+test("fields given to the logger are on every line, event fields after them", () => {
+  const lines: string[] = [];
+  const json = new Logger((l) => lines.push(l), {
+    format: "json",
+    now,
+    fields: { worker: 2 },
+  });
+  json.info("listening", { port: 1234 });
+  json.connectionErrors()(new FrameTooLargeError("decode", 100, 16), context);
+  assert.deepEqual(JSON.parse(lines[0]), {
+    time: "2026-11-27T12:00:00.000Z",
+    level: "info",
+    msg: "listening",
+    worker: 2,
+    port: 1234,
+  });
+  assert.equal(JSON.parse(lines[1]).worker, 2);
+  const text = new Logger((l) => lines.push(l), { now, fields: { worker: 3 } });
+  text.warn("restarting", { worker: 4 });
+  assert.equal(
+    lines[2],
+    "2026-11-27T12:00:00.000Z WARN restarting worker=4",
+  );
+});
+
 test("connectionErrors names the reason of each closed connection", () => {
   const lines: string[] = [];
   const log = new Logger((l) => lines.push(l), { format: "json", now });
