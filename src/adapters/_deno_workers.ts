@@ -12,9 +12,9 @@ interface DenoProcesses {
   readonly mainModule: string;
   readonly env: { get(name: string): string | undefined };
   readonly permissions: {
-    querySync(descriptor: { name: "env"; variable: string }): {
-      state: string;
-    };
+    querySync(
+      descriptor: { name: "env"; variable: string } | { name: "read" },
+    ): { state: string };
   };
   Command: new (
     command: string,
@@ -38,16 +38,22 @@ const ROLE_VARIABLE = "FRAMEWIRE_WORKER";
 
 /**
  * Permissions of a worker: the network (its port and the primary's control
- * port), reading files (TLS certificates), its one environment variable,
- * and `--unstable-net`, which `reusePort` needs.
+ * port), its one environment variable, reading files (TLS certificates)
+ * only if the primary may read every file, and `--unstable-net`, which
+ * `reusePort` needs.
  */
-const WORKER_FLAGS = [
-  "--no-prompt",
-  "--allow-net",
-  "--allow-read",
-  `--allow-env=${ROLE_VARIABLE}`,
-  "--unstable-net",
-];
+function workerFlags(deno: DenoProcesses): string[] {
+  const flags = [
+    "--no-prompt",
+    "--allow-net",
+    `--allow-env=${ROLE_VARIABLE}`,
+    "--unstable-net",
+  ];
+  if (deno.permissions.querySync({ name: "read" }).state === "granted") {
+    flags.push("--allow-read");
+  }
+  return flags;
+}
 
 /**
  * The {@linkcode WorkerHost} of Deno's command line.
@@ -73,7 +79,7 @@ export function denoWorkers(): WorkerHost {
     role: allowed ? deno.env.get(ROLE_VARIABLE) : undefined,
     spawn(args, env): WorkerProcess {
       const child = new deno.Command(deno.execPath(), {
-        args: ["run", ...WORKER_FLAGS, deno.mainModule, ...args],
+        args: ["run", ...workerFlags(deno), deno.mainModule, ...args],
         env,
         stdin: "null",
         stdout: "inherit",
