@@ -12,7 +12,16 @@
 // `deno task build:npm` first. Everything targets 127.0.0.1 and stops by itself.
 // Writes bench/results/latest.json and bench/results/latest.md.
 
-const root = new URL("..", import.meta.url).pathname;
+import {
+  exists,
+  findTools,
+  median,
+  root,
+  type ServerSpec,
+  start,
+  stop,
+} from "./_bench_servers.ts";
+
 const argv = Deno.args;
 const flag = (name: string) => {
   const i = argv.indexOf(`--${name}`);
@@ -22,29 +31,6 @@ const rounds = Number(flag("rounds") ?? 3);
 const seconds = Number(flag("seconds") ?? 5);
 const only = flag("only")?.split(",");
 const PORT = 7650;
-
-async function exists(path: string): Promise<boolean> {
-  return await Deno.stat(path).then(() => true, () => false);
-}
-
-async function findTools(): Promise<string | null> {
-  const dir = flag("tools") ?? Deno.env.get("FW_TOOLS") ?? "/tmp/fwtools";
-  if (await exists(`${dir}/lpload`)) return dir;
-  const source = `${root}../shared/tools`;
-  if (!(await exists(`${source}/Makefile`))) return null;
-  const make = await new Deno.Command("make", {
-    args: ["-C", source, `OUT=${dir}`],
-    stdout: "null",
-    stderr: "inherit",
-  }).output();
-  return make.success && (await exists(`${dir}/lpload`)) ? dir : null;
-}
-
-interface ServerSpec {
-  name: string;
-  command: string;
-  args: string[];
-}
 
 function serverSpecs(
   tools: string | null,
@@ -95,42 +81,6 @@ function serverSpecs(
     (haveNodeBuild || s.name !== "framewire node") &&
     (only === undefined || only.some((o) => s.name.includes(o)))
   );
-}
-
-interface Running {
-  child: Deno.ChildProcess;
-  pid: number;
-}
-
-async function start(spec: ServerSpec): Promise<Running> {
-  const child = new Deno.Command(spec.command, {
-    args: spec.args,
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  let output = "";
-  const decoder = new TextDecoder();
-  const watch = async (stream: ReadableStream<Uint8Array>) => {
-    for await (const chunk of stream) output += decoder.decode(chunk);
-  };
-  watch(child.stdout);
-  watch(child.stderr);
-  const deadline = Date.now() + 20_000;
-  while (!/listening on/i.test(output)) {
-    if (Date.now() > deadline) {
-      child.kill("SIGKILL");
-      throw new Error(`${spec.name} did not start: ${output}`);
-    }
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return { child, pid: child.pid };
-}
-
-async function stop(server: Running): Promise<void> {
-  server.child.kill("SIGTERM");
-  const timer = setTimeout(() => server.child.kill("SIGKILL"), 10_000);
-  await server.child.status;
-  clearTimeout(timer);
 }
 
 interface Scenario {
@@ -247,12 +197,7 @@ async function measure(
   };
 }
 
-const median = (xs: number[]) => {
-  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
-  return s.length === 0 ? NaN : s[Math.floor(s.length / 2)];
-};
-
-const tools = await findTools();
+const tools = await findTools(flag("tools"));
 const haveNodeBuild = await exists(`${root}npm/esm/src/node_main.js`);
 if (!haveNodeBuild) {
   console.error("framewire on Node skipped: run `deno task build:npm` first");

@@ -1,0 +1,82 @@
+// What the server benchmarks share: finding lpload, starting a server
+// process and waiting for its listening line, stopping it, and medians.
+
+/** The repository root, with a trailing slash. */
+export const root = new URL("..", import.meta.url).pathname;
+
+/** Whether `path` exists. */
+export async function exists(path: string): Promise<boolean> {
+  return await Deno.stat(path).then(() => true, () => false);
+}
+
+/**
+ * The folder holding lpload and refserver: `dir`, $FW_TOOLS or /tmp/fwtools,
+ * built there from ../shared/tools when that folder is beside the checkout.
+ *
+ * @returns The folder, or null when lpload is nowhere to be had.
+ */
+export async function findTools(dir?: string): Promise<string | null> {
+  const out = dir ?? Deno.env.get("FW_TOOLS") ?? "/tmp/fwtools";
+  if (await exists(`${out}/lpload`)) return out;
+  const source = `${root}../shared/tools`;
+  if (!(await exists(`${source}/Makefile`))) return null;
+  const make = await new Deno.Command("make", {
+    args: ["-C", source, `OUT=${out}`],
+    stdout: "null",
+    stderr: "inherit",
+  }).output();
+  return make.success && (await exists(`${out}/lpload`)) ? out : null;
+}
+
+/** A server to benchmark: a name and the command that runs it. */
+export interface ServerSpec {
+  name: string;
+  command: string;
+  args: string[];
+}
+
+/** A server process that has printed its listening line. */
+export interface Running {
+  child: Deno.ChildProcess;
+  pid: number;
+  output(): string;
+}
+
+/** Starts `spec` and resolves once it prints a line with "listening on". */
+export async function start(spec: ServerSpec): Promise<Running> {
+  const child = new Deno.Command(spec.command, {
+    args: spec.args,
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let output = "";
+  const decoder = new TextDecoder();
+  const watch = async (stream: ReadableStream<Uint8Array>) => {
+    for await (const chunk of stream) output += decoder.decode(chunk);
+  };
+  watch(child.stdout);
+  watch(child.stderr);
+  const deadline = Date.now() + 20_000;
+  while (!/listening on/i.test(output)) {
+    if (Date.now() > deadline) {
+      child.kill("SIGKILL");
+      throw new Error(`${spec.name} did not start: ${output}`);
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return { child, pid: child.pid, output: () => output };
+}
+
+/** Stops a server with SIGTERM (SIGKILL after 10 s) and waits for its exit. */
+export async function stop(server: Running): Promise<void> {
+  server.child.kill("SIGTERM");
+  const timer = setTimeout(() => server.child.kill("SIGKILL"), 10_000);
+  await server.child.status;
+  clearTimeout(timer);
+}
+
+/** The median of the finite numbers in `xs`, or NaN when there are none. */
+export const median = (xs: number[]): number => {
+  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  return s.length === 0 ? NaN : s[Math.floor(s.length / 2)];
+};
