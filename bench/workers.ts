@@ -173,8 +173,8 @@ const lines = [
   }) and the server processes share the cores, unpinned.`,
   `Median of ${rounds} interleaved rounds of ${seconds} s; 16-byte payloads; every response verified. Server CPU counts the primary and its workers, in cores.`,
   "",
-  "| scenario | runtime | 1 worker req/s | 2 workers req/s | 2 / 1 | server CPU, 1 / 2 workers | lpload CPU, 1 / 2 workers |",
-  "| --- | --- | --- | --- | --- | --- | --- |",
+  "| scenario | runtime | 1 worker req/s | 2 workers req/s | 2 / 1 | server CPU, 1 / 2 workers | server CPU per request, 1 / 2 workers | lpload CPU, 1 / 2 workers |",
+  "| --- | --- | --- | --- | --- | --- | --- | --- |",
 ];
 for (const scenario of scenarios) {
   for (const runtime of runtimes) {
@@ -208,7 +208,9 @@ for (const scenario of scenarios) {
         (two / one).toFixed(2)
       }x | ${fmt(pick(1, "serverCores"), 2)} / ${
         fmt(pick(2, "serverCores"), 2)
-      } | ${fmt(pick(1, "lploadCpuPct"))}% / ${
+      } | ${fmt((pick(1, "serverCores") / one) * 1e9)} / ${
+        fmt((pick(2, "serverCores") / two) * 1e9)
+      } ns | ${fmt(pick(1, "lploadCpuPct"))}% / ${
         fmt(pick(2, "lploadCpuPct"))
       }% |${errors > 0 ? ` ${errors} errors` : ""}`,
     );
