@@ -89,6 +89,7 @@ async function* walk(dir: string): AsyncGenerator<string> {
 // runtime with local types; node:* imports only need to exist as modules.
 const SHIMS_FILE = `${root}/__framewire_build_shims.d.ts`;
 const SHIMS = [
+  "node:cluster",
   "node:fs",
   "node:http",
   "node:net",

@@ -15,6 +15,8 @@ import {
   stopServe,
 } from "./_cli_process.ts";
 import { encodeFrames } from "../src/frame_encoder.ts";
+import { Client } from "../src/client.ts";
+import { makeTlsFixture } from "./_tls_fixture.ts";
 import type { Network } from "../src/transport.ts";
 import {
   patternBytes,
@@ -45,7 +47,7 @@ async function startWorkers(args: string[]) {
     /Metrics on http:\/\/127\.0\.0\.1:(\d+)\/metrics/,
   );
   const port = Number(
-    /Server listening on 127\.0\.0\.1:(\d+) with \d+ workers/.exec(
+    /Server listening on 127\.0\.0\.1:(\d+)( \(TLS\))? with \d+ workers/.exec(
       server.output(),
     )![1],
   );
@@ -161,6 +163,49 @@ test("cli: serve --workers 2 shares the port between two workers and sums their 
     server.output(),
     /Server stopped: 25 connections, 193 requests served by 2 workers/,
   );
+});
+
+test("cli: serve --workers 2 with TLS: each worker serves TLS on the shared port", async () => {
+  const fixture = await makeTlsFixture();
+  const { server, port, metrics } = await startWorkers([
+    "--workers",
+    "2",
+    "--tls-cert",
+    fixture.certPath,
+    "--tls-key",
+    fixture.keyPath,
+  ]);
+  try {
+    assert.match(server.output(), / \(TLS\) with 2 workers/);
+    const clients = await Promise.all(
+      Array.from({ length: 24 }, async () =>
+        new Client(
+          await network.connect({
+            host: "127.0.0.1",
+            port,
+            tls: { ca: fixture.ca, serverName: "localhost" },
+          }),
+        )),
+    );
+    await Promise.all(clients.map(async (client, c) => {
+      const payloads = Array.from(
+        { length: 4 },
+        (_, i) => patternBytes(100 + i, c * 4 + i),
+      );
+      const answers = await Promise.all(payloads.map((p) => client.request(p)));
+      answers.forEach((answer, i) => assert.ok(sameBytes(answer, payloads[i])));
+      await client.close();
+    }));
+    const doc = await fetchStats(metrics);
+    assert.equal(doc.total.stats.framesIn, 96);
+    for (const worker of doc.workers) {
+      assert.ok(worker.stats.totalConnections > 0, JSON.stringify(doc));
+    }
+    await stopAll(server, doc.workers.map((w) => w.pid));
+  } finally {
+    if (server.child.exitCode === null) server.child.kill("SIGKILL");
+    fixture.remove();
+  }
 });
 
 test("cli: serve --workers restarts a worker that dies; the port keeps serving", async () => {
