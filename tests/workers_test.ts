@@ -5,6 +5,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import os from "node:os";
+import { readFileSync } from "node:fs";
 import process from "node:process";
 import { availableNetworks } from "./_runtime.ts";
 import {
@@ -65,11 +66,16 @@ async function fetchStats(metrics: string): Promise<StatsDocument> {
   return JSON.parse(await fetchText(`${metrics}/stats`));
 }
 
-/** Whether process `pid` is gone. */
+/** Whether process `pid` is gone (a zombie waiting to be reaped counts). */
 function isGone(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return false;
+  } catch {
+    return true;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z");
   } catch {
     return true;
   }
