@@ -13,6 +13,7 @@ import {
   type WorkerMessage,
   type WorkerReport,
 } from "../src/_worker_control.ts";
+import { WorkerChannel } from "../src/_worker_channel.ts";
 import { ProtocolError } from "../src/errors.ts";
 import { Server } from "../src/server.ts";
 import { LatencyHistogram } from "../src/latency_histogram.ts";
@@ -143,3 +144,51 @@ for (const [name, network] of availableNetworks()) {
     await closing;
   });
 }
+
+const reportWith = (framesIn: number): WorkerReport => ({
+  stats: { ...new Server().stats(), framesIn },
+  handlerTime: new LatencyHistogram().toJSON(),
+});
+const commandOf = async (response: Uint8Array | Promise<Uint8Array>) =>
+  decodeMessage<PrimaryCommand>(await response).type;
+
+test("worker channel: a command waits for the request, a request for the command", async () => {
+  const channel = new WorkerChannel();
+  channel.send({ type: "stats" });
+  assert.equal(await commandOf(channel.next()), "stats");
+  const waiting = channel.next();
+  assert.ok(waiting instanceof Promise);
+  channel.send({ type: "shutdown" });
+  assert.equal(await commandOf(waiting), "shutdown");
+});
+
+test("worker channel: queries share one request and fall back to the last report", async () => {
+  const channel = new WorkerChannel();
+  const request = channel.next(); // the worker's pending request
+  const first = channel.query(5_000);
+  const second = channel.query(5_000);
+  assert.equal(first, second, "one query in flight");
+  assert.equal(await commandOf(request), "stats");
+  channel.reported(reportWith(7));
+  assert.equal((await first)?.stats.framesIn, 7);
+  // A worker that does not answer: the last report, after the timeout.
+  channel.next();
+  assert.equal((await channel.query(20))?.stats.framesIn, 7);
+});
+
+test("worker channel: end answers the pending request with bye and later ones at once", async () => {
+  const channel = new WorkerChannel();
+  const pending = channel.next();
+  const query = channel.query(5_000);
+  channel.send({ type: "shutdown" });
+  assert.equal(await commandOf(pending), "stats");
+  const next = channel.next();
+  assert.equal(await commandOf(next), "shutdown");
+  const last = channel.next();
+  channel.end();
+  assert.equal(await commandOf(last), "bye");
+  assert.equal(await query, null, "no report ever came");
+  assert.equal(await commandOf(channel.next()), "bye");
+  channel.send({ type: "stats" }); // dropped
+  assert.equal(await commandOf(channel.next()), "bye");
+});
