@@ -322,6 +322,21 @@ test("cli: a second signal while workers drain kills them and exits at once", as
   raw.transport.close();
 });
 
+test("cli: workers whose primary is killed stop on their own", async () => {
+  const { server, port, metrics } = await startWorkers(["--workers", "2"]);
+  const pids = (await fetchStats(metrics)).workers.map((w) => w.pid);
+  const raw = await RawConnection.open(network, port);
+  raw.write(encodeFrames([text("before")]));
+  await waitFor(() => raw.frames.length === 1, "the answer");
+  const exit = exited(server.child);
+  process.kill(server.child.pid!, "SIGKILL");
+  await exit;
+  // Each worker sees its control connection close, drains and exits: the
+  // open connection is closed by its worker.
+  await raw.waitClosed();
+  await waitFor(() => pids.every(isGone), "every worker to exit", 15_000);
+});
+
 test("cli: serve --workers fails with exit 1 when the port is taken", async () => {
   const holder = await network.listen(
     { host: "127.0.0.1", port: 0 },
