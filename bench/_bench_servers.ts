@@ -4,6 +4,12 @@
 /** The repository root, with a trailing slash. */
 export const root = new URL("..", import.meta.url).pathname;
 
+/** The value after `--name` among the script's arguments, if any. */
+export function flag(name: string): string | undefined {
+  const i = Deno.args.indexOf(`--${name}`);
+  return i === -1 ? undefined : Deno.args[i + 1];
+}
+
 /** Whether `path` exists. */
 export async function exists(path: string): Promise<boolean> {
   return await Deno.stat(path).then(() => true, () => false);

@@ -15,6 +15,7 @@
 import {
   exists,
   findTools,
+  flag,
   median,
   root,
   type ServerSpec,
@@ -22,11 +23,6 @@ import {
   stop,
 } from "./_bench_servers.ts";
 
-const argv = Deno.args;
-const flag = (name: string) => {
-  const i = argv.indexOf(`--${name}`);
-  return i === -1 ? undefined : argv[i + 1];
-};
 const rounds = Number(flag("rounds") ?? 3);
 const seconds = Number(flag("seconds") ?? 5);
 const only = flag("only")?.split(",");

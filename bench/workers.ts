@@ -11,6 +11,7 @@
 import {
   exists,
   findTools,
+  flag,
   median,
   root,
   type ServerSpec,
@@ -18,11 +19,6 @@ import {
   stop,
 } from "./_bench_servers.ts";
 
-const argv = Deno.args;
-const flag = (name: string) => {
-  const i = argv.indexOf(`--${name}`);
-  return i === -1 ? undefined : argv[i + 1];
-};
 const rounds = Number(flag("rounds") ?? 3);
 const seconds = Number(flag("seconds") ?? 5);
 const threads = Number(flag("threads") ?? 1);

@@ -26,8 +26,8 @@ import {
   eventLog,
   listeningLine,
   NOT_FOUND,
-  onSignals,
   type ServeSettings,
+  shutdownSignal,
   startMetrics,
   statsDocument,
 } from "./_cli_serve_common.ts";
@@ -223,11 +223,7 @@ async function serveHere(
 ): Promise<number> {
   const options = { ...settings.options, onError: log.connectionClosed };
   // Listen for signals before binding, so no signal can find the default action.
-  let shutdown!: () => void;
-  const shutdownRequested = new Promise<void>((
-    resolve,
-  ) => (shutdown = resolve));
-  const unsubscribe = onSignals(host, () => shutdown(), () => {
+  const signal = shutdownSignal(host, () => {
     host.printError("Second signal: exiting without waiting for connections");
     host.exit(1);
   });
@@ -258,12 +254,12 @@ async function serveHere(
       return NOT_FOUND;
     });
   } catch (error) {
-    unsubscribe();
+    signal.unsubscribe();
     await server.close();
     await metrics?.close();
     throw error;
   }
-  await shutdownRequested;
+  await signal.requested;
   log.info("Shutting down: answering requests already received", {
     event: "shutdown",
     connections: server.stats().connections,
@@ -279,6 +275,6 @@ async function serveHere(
       requests: stats.framesIn,
     },
   );
-  unsubscribe();
+  signal.unsubscribe();
   return 0;
 }

@@ -96,20 +96,32 @@ export interface ServeSettings {
   workers: number;
 }
 
+/** A shutdown asked for by a signal (or by code), until `unsubscribe()`. */
+export interface ShutdownSignal {
+  /** Settles on the first SIGINT or SIGTERM, or the first `request()`. */
+  requested: Promise<void>;
+  /** Asks for the shutdown as a first signal would. */
+  request(): void;
+  /** Stops listening for signals. */
+  unsubscribe(): void;
+}
+
 /**
- * Runs `onFirst` on the first SIGINT or SIGTERM and `onSecond` on any
- * later one, until the returned function is called.
+ * Listens for SIGINT and SIGTERM: the first settles `requested`, any later
+ * one calls `onSecond`.
  */
-export function onSignals(
+export function shutdownSignal(
   host: CliHost,
-  onFirst: () => void,
   onSecond: () => void,
-): () => void {
+): ShutdownSignal {
+  let request!: () => void;
+  const requested = new Promise<void>((resolve) => (request = resolve));
   let signals = 0;
-  return host.onShutdownSignal(() => {
-    if (++signals === 1) onFirst();
+  const unsubscribe = host.onShutdownSignal(() => {
+    if (++signals === 1) request();
     else onSecond();
   });
+  return { requested, request, unsubscribe };
 }
 
 /** The `/stats` document: counters summed, and each worker's. */

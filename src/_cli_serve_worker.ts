@@ -15,8 +15,8 @@ import {
 } from "./_worker_control.ts";
 import {
   type EventLog,
-  onSignals,
   type ServeSettings,
+  shutdownSignal,
 } from "./_cli_serve_common.ts";
 
 function reportOf(server: Server): WorkerReport {
@@ -33,11 +33,7 @@ export async function serveWorker(
   log: EventLog,
   role: WorkerRole,
 ): Promise<number> {
-  let shutdown!: () => void;
-  const shutdownRequested = new Promise<void>((
-    resolve,
-  ) => (shutdown = resolve));
-  const unsubscribe = onSignals(host, () => shutdown(), () => {
+  const signal = shutdownSignal(host, () => {
     log.warn("Second signal: exiting without waiting for connections", {
       event: "forced",
     });
@@ -57,15 +53,15 @@ export async function serveWorker(
       pid: host.pid,
       hostname: addr.hostname,
       port: addr.port,
-    }, { report: () => reportOf(server), shutdown });
+    }, { report: () => reportOf(server), shutdown: signal.request });
   } catch (error) {
-    unsubscribe();
+    signal.unsubscribe();
     await server.close();
     throw error;
   }
-  await shutdownRequested;
+  await signal.requested;
   await server.close();
   await link.stopped(reportOf(server));
-  unsubscribe();
+  signal.unsubscribe();
   return 0;
 }

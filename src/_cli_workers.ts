@@ -15,8 +15,8 @@ import {
   type EventLog,
   listeningLine,
   NOT_FOUND,
-  onSignals,
   type ServeSettings,
+  shutdownSignal,
   startMetrics,
   statsDocument,
 } from "./_cli_serve_common.ts";
@@ -79,11 +79,7 @@ export async function servePrimary(
   }
   const count = settings.workers;
   const pool = new WorkerPool(host, log, count);
-  let shutdown!: () => void;
-  const shutdownRequested = new Promise<void>((
-    resolve,
-  ) => (shutdown = resolve));
-  const unsubscribe = onSignals(host, () => shutdown(), () => {
+  const signal = shutdownSignal(host, () => {
     host.printError("Second signal: killing the workers and exiting");
     pool.killAll();
     host.exit(1);
@@ -118,10 +114,10 @@ export async function servePrimary(
     pool.killAll();
     await pool.shutdown(0);
     await control.close();
-    unsubscribe();
+    signal.unsubscribe();
     throw error;
   }
-  await shutdownRequested;
+  await signal.requested;
   log.info("Shutting down: each worker answers the requests it received", {
     event: "shutdown",
     workers: pool.running,
@@ -139,6 +135,6 @@ export async function servePrimary(
       workers: count,
     },
   );
-  unsubscribe();
+  signal.unsubscribe();
   return clean ? 0 : 1;
 }
