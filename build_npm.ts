@@ -264,7 +264,7 @@ async function smokeTestBin(dir: string): Promise<void> {
   // The server runs from the installed bin itself (what `npx framewire`
   // starts), so the signal that stops it reaches it rather than an npx wrapper.
   const serve = new Deno.Command(`${dir}/node_modules/.bin/framewire`, {
-    args: ["serve", "--host", "127.0.0.1", "--port", "0"],
+    args: ["--host", "127.0.0.1", "--port", "0"], // serve, the default command
     cwd: dir,
     stdout: "piped",
     stderr: "inherit",
@@ -284,7 +284,7 @@ async function smokeTestBin(dir: string): Promise<void> {
   if (port === 0) {
     serve.kill("SIGKILL");
     throw new Error(
-      `Cannot smoke-test the bin: 'npx framewire serve' printed: ${output}`,
+      `Cannot smoke-test the bin: 'npx framewire --port 0' printed: ${output}`,
     );
   }
   console.log(output.trim());

@@ -9,9 +9,9 @@ import {
   type Client,
   connect,
   ConnectionClosedError,
-  denoNetwork,
   RequestTimeoutError,
 } from "../mod.ts";
+import { denoNetwork } from "../src/adapters/deno.ts";
 import { injectFault } from "./_soak_faults.ts";
 import {
   type LoadContext,

@@ -34,7 +34,8 @@
  *
  * @module
  */
-import { connect, denoNetwork } from "../mod.ts";
+import { connect } from "../mod.ts";
+import { denoNetwork } from "../src/adapters/deno.ts";
 import {
   FAULT_KINDS,
   type LoadCounters,

@@ -7,11 +7,12 @@ import type { Transport, TransportEvents } from "./transport.ts";
 import type { LimitedConnection, ServerLimits } from "./_server_limits.ts";
 import { ConnectionTimeoutError } from "./errors.ts";
 import type { LatencyHistogram } from "./latency_histogram.ts";
+import type { Handler, RequestContext } from "./handler.ts";
+import type { ServerStats } from "./server_stats.ts";
 
 /** One synchronous handler call in this many is timed. */
 const SYNC_SAMPLE_MASK = 63;
 let syncCalls = 0;
-import type { Handler, RequestContext, ServerStats } from "./server.ts";
 
 /** What a connection needs from its server. */
 export interface ConnectionHost {

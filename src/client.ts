@@ -107,7 +107,7 @@ export class Client implements AsyncDisposable {
    * ```ts ignore
    * import { Client, defaultNetwork } from "../mod.ts";
    *
-   * const network = defaultNetwork();
+   * const network = await defaultNetwork();
    * const client = await Client.dial(
    *   () => network.connect({ host: "127.0.0.1", port: 1234 }),
    *   { reconnect: { initialDelay: 50, maxAttempts: Infinity }, requestTimeout: 5000 },

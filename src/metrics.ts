@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { HandlerTimeStats, ServerStats } from "./server.ts";
+import type { HandlerTimeStats, ServerStats } from "./server_stats.ts";
 
 /** The `Content-Type` of {@linkcode formatMetrics}' output. */
 export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
@@ -124,7 +124,7 @@ const METRICS: readonly Metric[] = [
  *
  * @example
  * ```ts
- * import { Server } from "./server.ts";
+ * import { Server } from "./server_stats.ts";
  * import { formatMetrics } from "./metrics.ts";
  *
  * const server = new Server();
@@ -176,7 +176,7 @@ export function formatMetrics(
  *
  * @example
  * ```ts
- * import { Server } from "./server.ts";
+ * import { Server } from "./server_stats.ts";
  * import { sumStats } from "./metrics.ts";
  *
  * const total = sumStats([new Server().stats(), new Server().stats()]);

@@ -9,7 +9,13 @@ import { type ConnectionHost, ServerConnection } from "./_server_connection.ts";
 import { BufferPool } from "./_buffer_pool.ts";
 import { ServerLimits } from "./_server_limits.ts";
 import { LatencyHistogram } from "./latency_histogram.ts";
-import { closedConnectionLine } from "./log.ts";
+import type { Handler, RequestContext } from "./handler.ts";
+import {
+  type HandlerTimeStats,
+  handlerTimeStats,
+  type ServerStats,
+} from "./server_stats.ts";
+import { closedConnectionLine } from "./_closed_connection_line.ts";
 import { type StreamDuplex, streamTransport } from "./stream_transport.ts";
 // PROXY protocol (begin)
 import { proxyProtocolOption, ServerProxyProtocol } from "./_server_proxy.ts";
@@ -22,49 +28,6 @@ import type {
   Network,
   Transport,
 } from "./transport.ts";
-
-/**
- * What a handler knows about the request's connection. One object per
- * connection, shared by all its requests.
- *
- * @example
- * ```ts
- * import type { RequestContext } from "./server.ts";
- *
- * function who(context: RequestContext): string {
- *   return `${context.remoteAddr.hostname}:${context.remoteAddr.port}`;
- * }
- * ```
- */
-export interface RequestContext {
-  /** A number unique to this connection within its server. */
-  readonly connectionId: number;
-  /** The client's address. */
-  readonly remoteAddr: NetAddr;
-  /** The server's end of the connection. */
-  readonly localAddr: NetAddr;
-}
-
-/**
- * Turns a request payload into its response payload. It may return the
- * response or a promise of it; responses always go out in request order.
- *
- * `request` is valid while the handler runs and, for an async handler, until
- * its promise settles; copy it (`request.slice()`) to keep it longer. The
- * returned bytes must stay unchanged until they are written.
- *
- * @example An upper-casing handler
- * ```ts
- * import type { Handler } from "./server.ts";
- *
- * const upper: Handler = (request) =>
- *   new TextEncoder().encode(new TextDecoder().decode(request).toUpperCase());
- * ```
- */
-export type Handler = (
-  request: Uint8Array,
-  context: RequestContext,
-) => Uint8Array | Promise<Uint8Array>;
 
 /**
  * Settings of a {@linkcode Server}.
@@ -157,114 +120,6 @@ export interface ServerOptions {
    */
   proxyProtocol?: boolean | ProxyHeaderOptions;
   // PROXY protocol (end)
-}
-
-/**
- * Counters of a server since it was created.
- *
- * @example
- * ```ts
- * import type { ServerStats } from "./server.ts";
- *
- * function summary(stats: ServerStats): string {
- *   return `${stats.framesIn} requests, ${stats.protocolErrors} protocol errors`;
- * }
- * ```
- */
-export interface ServerStats {
-  /** Connections open now. */
-  connections: number;
-  /** Connections accepted in all. */
-  totalConnections: number;
-  /** Request frames received. */
-  framesIn: number;
-  /** Response frames queued for sending. */
-  framesOut: number;
-  /** Bytes received, headers included. */
-  bytesIn: number;
-  /** Response payload bytes queued for sending. */
-  bytesOut: number;
-  /** Connections closed for breaking the protocol (a frame over maxFrameSize). */
-  protocolErrors: number;
-  /** Handler calls that threw, rejected or returned something other than bytes. */
-  handlerErrors: number;
-  /** Incomplete frames discarded when their connection ended. */
-  truncatedFrames: number;
-  /** Bytes of those incomplete frames. */
-  truncatedBytes: number;
-  /** Times reading from a peer was paused because its responses piled up. */
-  backpressurePauses: number;
-  /** Connections closed at once because `maxConnections` were open. */
-  rejectedConnections: number;
-  /** Frames that waited for memory because the server was over `maxBufferedBytes`. */
-  memoryDeferrals: number;
-  /** Connections closed by `idleTimeout`. */
-  idleTimeouts: number;
-  /** Connections closed by `frameTimeout`. */
-  frameTimeouts: number;
-  /** Connections closed by `writeTimeout`. */
-  writeTimeouts: number;
-  /** Handler calls that exceeded `handlerTimeout` (also counted in `handlerErrors`). */
-  handlerTimeouts: number;
-  /** Bytes held now for frames being received and responses not yet sent. */
-  bufferedBytes: number;
-  /** Connections closed for a missing, invalid or late PROXY protocol header. */
-  proxyProtocolErrors: number;
-}
-
-/**
- * Handler time, in microseconds, from a {@linkcode Server}'s histogram:
- * every async handler call (to its settling) and one synchronous call in 64.
- *
- * @example
- * ```ts
- * import type { HandlerTimeStats } from "./server.ts";
- *
- * const line = (t: HandlerTimeStats) => `p99 ${t.p99} us over ${t.samples} calls`;
- * ```
- */
-export interface HandlerTimeStats {
-  /** Calls timed. */
-  samples: number;
-  /** Sum of the times, in microseconds. */
-  sum: number;
-  /** Percentiles and maximum, in microseconds (within 1.6%). */
-  p50: number;
-  p90: number;
-  p99: number;
-  p999: number;
-  max: number;
-}
-
-/**
- * Summarizes a handler-time histogram as {@linkcode HandlerTimeStats}, as
- * `server.handlerTime()` does; use it on histograms merged from several
- * servers.
- *
- * @param histogram Handler times in microseconds.
- * @returns Sample count, sum, percentiles and maximum.
- *
- * @example
- * ```ts
- * import { handlerTimeStats, Server } from "./server.ts";
- *
- * const merged = new Server().handlerTimeHistogram();
- * merged.merge(new Server().handlerTimeHistogram());
- * console.log(handlerTimeStats(merged).samples); // 0
- * ```
- */
-export function handlerTimeStats(
-  histogram: LatencyHistogram,
-): HandlerTimeStats {
-  return {
-    samples: histogram.count,
-    sum: histogram.mean * histogram.count,
-    p50: histogram.percentile(50),
-    p90: histogram.percentile(90),
-    p99: histogram.percentile(99),
-    p999: histogram.percentile(99.9),
-    max: histogram.max,
-  };
 }
 
 const echo: Handler = (request) => request;

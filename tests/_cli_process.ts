@@ -41,14 +41,16 @@ export interface ServeProcess {
 /**
  * Starts `serve` with `args` and resolves once its output matches
  * `listening`; rejects (and kills it) if it exits or prints nothing matching
- * within 30 s.
+ * within 30 s. `subcommand` is what comes before `args`: `["serve"]`, or
+ * `[]` to rely on serve being the default command.
  */
 export function startServeProcess(
   args: string[],
   listening: RegExp,
+  subcommand: string[] = ["serve"],
 ): Promise<ServeProcess> {
   const { command, args: base } = cliCommand();
-  const child = spawn(command, [...base, "serve", ...args], {
+  const child = spawn(command, [...base, ...subcommand, ...args], {
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";

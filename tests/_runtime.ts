@@ -93,3 +93,14 @@ export function cliArgs(runtimeName: string, base: string = root): string[] {
 export function cliCommand(): { command: string; args: string[] } {
   return { command: process.execPath, args: cliArgs(runtime) };
 }
+
+/** Whether a TCP port of 0.0.0.0 can be bound now. */
+export function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once("error", () => resolve(false));
+    server.listen({ host: "0.0.0.0", port }, () => {
+      server.close(() => resolve(true));
+    });
+  });
+}

@@ -2,8 +2,13 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { ChildProcess } from "node:child_process";
-import { availableNetworks } from "./_runtime.ts";
-import { exited, runCli, startServeProcess } from "./_cli_process.ts";
+import { availableNetworks, portIsFree } from "./_runtime.ts";
+import {
+  exited,
+  runCli,
+  startServeProcess,
+  stopServe,
+} from "./_cli_process.ts";
 import { encodeFrames } from "../src/frame_encoder.ts";
 import { RawConnection, text } from "./_helpers.ts";
 
@@ -55,6 +60,39 @@ test("cli: serve prints its address, answers the client demo, and stops on SIGTE
     server.output(),
     /Server stopped: 2 connections, 7 requests served/,
   );
+});
+
+test("cli: with no command, or flags only, the entry point serves", async () => {
+  const server = await startServeProcess(
+    ["--host", "127.0.0.1", "--port", "0"],
+    /Server listening on 127\.0\.0\.1:(\d+)/,
+    [],
+  );
+  try {
+    const run = await runCli(["client", "--port", server.match[1], "hi"]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /^1: 2 bytes "hi"\n/);
+  } finally {
+    assert.equal(await stopServe(server), 0);
+  }
+  // No arguments at all: the default address, 0.0.0.0:1234, when it is free.
+  if (await portIsFree(1234)) {
+    const plain = await startServeProcess(
+      [],
+      /Server listening on 0\.0\.0\.0:1234/,
+      [],
+    );
+    assert.equal(await stopServe(plain), 0);
+  } else {
+    console.log(
+      "cli: port 1234 is taken here; the no-argument start is not run",
+    );
+  }
+  for (const args of [["help"], ["--help"], ["-h"]]) {
+    const run = await runCli(args);
+    assert.equal(run.code, 0, args.join(" "));
+    assert.match(run.stdout, /Usage:\n.*\[serve\] \[options\]/);
+  }
 });
 
 test("cli: --help on every subcommand, exit 0", async () => {

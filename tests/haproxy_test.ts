@@ -82,7 +82,7 @@ async function startInstance(name: string) {
     },
     onError: (error) => errors.push(error),
   });
-  const addr = await server.listen(defaultNetwork(), {
+  const addr = await server.listen(await defaultNetwork(), {
     host: "127.0.0.1",
     port: 0,
   });
@@ -139,7 +139,7 @@ async function openClient(port: number) {
   const deadline = Date.now() + 5000;
   for (;;) {
     try {
-      const transport = await defaultNetwork().connect({
+      const transport = await (await defaultNetwork()).connect({
         host: "127.0.0.1",
         port,
       });

@@ -1,7 +1,7 @@
 // The load tester against real servers on loopback.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { runLoadTest } from "../src/load_tester.ts";
+import { runLoadTest } from "../src/cli/load_tester.ts";
 import { Server } from "../src/server.ts";
 import { availableNetworks } from "./_runtime.ts";
 

@@ -1,8 +1,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { closedConnectionLine, Logger } from "../src/log.ts";
+import { Logger } from "../src/cli/log.ts";
+import { closedConnectionLine } from "../src/_closed_connection_line.ts";
 import { ConnectionTimeoutError, FrameTooLargeError } from "../src/errors.ts";
-import type { RequestContext } from "../src/server.ts";
+import type { RequestContext } from "../src/handler.ts";
 
 const now = () => new Date("2026-11-27T12:00:00.000Z");
 const context: RequestContext = {

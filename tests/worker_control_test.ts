@@ -12,8 +12,8 @@ import {
   WorkerLink,
   type WorkerMessage,
   type WorkerReport,
-} from "../src/_worker_control.ts";
-import { WorkerChannel } from "../src/_worker_channel.ts";
+} from "../src/cli/worker_control.ts";
+import { WorkerChannel } from "../src/cli/worker_channel.ts";
 import { ProtocolError } from "../src/errors.ts";
 import { Server } from "../src/server.ts";
 import { LatencyHistogram } from "../src/latency_histogram.ts";

@@ -3,19 +3,21 @@
  * on Bun, the Deno adapter on Deno, `node:net` elsewhere. User code is the
  * same everywhere; pass `network` to choose an adapter explicitly.
  *
+ * The adapters are loaded with a dynamic `import()` when first needed, so
+ * importing this module loads no runtime API: code that brings its own
+ * transport (`Client.fromStream`, `Server.accept`) runs wherever Web Streams
+ * do.
+ *
  * @module
  */
 import { Client, type ClientOptions } from "../client.ts";
 import { Server, type ServerOptions } from "../server.ts";
 import type { ConnectOptions, ListenOptions, Network } from "../transport.ts";
-import { bunNetwork } from "./bun.ts";
-import { denoNetwork } from "./deno.ts";
-import { nodeNetwork } from "./node.ts";
 
 /**
  * The network adapter for the current runtime: `bunNetwork` on Bun,
  * `denoNetwork` on Deno, `nodeNetwork` on Node and anything else with
- * `node:net`.
+ * `node:net`. The adapter's module is imported on the first call.
  *
  * @returns The adapter.
  *
@@ -23,14 +25,14 @@ import { nodeNetwork } from "./node.ts";
  * ```ts
  * import { defaultNetwork } from "./auto.ts";
  *
- * const network = defaultNetwork();
+ * const network = await defaultNetwork();
  * ```
  */
-export function defaultNetwork(): Network {
+export async function defaultNetwork(): Promise<Network> {
   const g = globalThis as { Bun?: unknown; Deno?: unknown };
-  if (g.Bun !== undefined) return bunNetwork;
-  if (g.Deno !== undefined) return denoNetwork;
-  return nodeNetwork;
+  if (g.Bun !== undefined) return (await import("./bun.ts")).bunNetwork;
+  if (g.Deno !== undefined) return (await import("./deno.ts")).denoNetwork;
+  return (await import("./node.ts")).nodeNetwork;
 }
 
 /**
@@ -83,7 +85,7 @@ export interface ClientConnectOptions extends ClientOptions, ConnectOptions {
  */
 export async function serve(options: ServeOptions = {}): Promise<Server> {
   const server = new Server(options);
-  await server.listen(options.network ?? defaultNetwork(), options);
+  await server.listen(options.network ?? await defaultNetwork(), options);
   return server;
 }
 
@@ -109,13 +111,15 @@ export async function serve(options: ServeOptions = {}): Promise<Server> {
  * const response = await client.request(new TextEncoder().encode("ping"));
  * ```
  */
-export function connect(options: ClientConnectOptions = {}): Promise<Client> {
-  const network = options.network ?? defaultNetwork();
+export async function connect(
+  options: ClientConnectOptions = {},
+): Promise<Client> {
+  const network = options.network ?? await defaultNetwork();
   const target: ConnectOptions = {
     host: options.host,
     port: options.port,
     path: options.path,
     tls: options.tls,
   };
-  return Client.dial(() => network.connect(target), options);
+  return await Client.dial(() => network.connect(target), options);
 }

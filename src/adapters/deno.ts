@@ -8,9 +8,6 @@
  *
  * @module
  */
-import { denoServeHttp } from "./_deno_http.ts";
-import { denoWorkers } from "./_deno_workers.ts";
-import type { CliHost } from "../cli.ts";
 import { FramewireError } from "../errors.ts";
 import {
   claimUnixPath,
@@ -71,18 +68,8 @@ interface DenoNamespace {
     ino: number | null;
   };
   removeSync(path: string): void;
-  readTextFile(path: string): Promise<string>;
   /** Present only with `--unstable-net`, which `reusePort` also needs. */
   listenDatagram?: unknown;
-  readonly args: readonly string[];
-  readonly pid: number;
-  readonly stdout: {
-    isTerminal(): boolean;
-    writeSync(bytes: Uint8Array): number;
-  };
-  exit(code: number): never;
-  addSignalListener(signal: "SIGINT" | "SIGTERM", handler: () => void): void;
-  removeSignalListener(signal: "SIGINT" | "SIGTERM", handler: () => void): void;
 }
 
 function deno(): DenoNamespace {
@@ -253,46 +240,3 @@ export const denoNetwork: Network = {
     return new DenoTransport(tlsConn);
   },
 };
-
-/**
- * The {@linkcode CliHost} for Deno: `Deno.args`, standard output and error,
- * SIGINT/SIGTERM, `Deno.readTextFile` and the Deno network.
- *
- * @param args The command-line arguments (default `Deno.args`).
- * @returns The host to pass to `runCli()`.
- *
- * @example
- * ```ts ignore
- * import { runCli } from "../cli.ts";
- * import { denoCliHost } from "./deno.ts";
- *
- * Deno.exit(await runCli(denoCliHost()));
- * ```
- */
-export function denoCliHost(args: readonly string[] = deno().args): CliHost {
-  return {
-    args,
-    network: denoNetwork,
-    programName: "deno run -A mod.ts",
-    serveHttp: denoServeHttp,
-    print: (line) => console.log(line),
-    printError: (line) => console.error(line),
-    exit: (code) => deno().exit(code),
-    pid: deno().pid,
-    workers: denoWorkers(),
-    isTerminal: deno().stdout.isTerminal(),
-    printPartial: (text) => {
-      deno().stdout.writeSync(new TextEncoder().encode(text));
-    },
-    readTextFile: (path) => deno().readTextFile(path),
-    onShutdownSignal(listener) {
-      const runtime = deno();
-      runtime.addSignalListener("SIGINT", listener);
-      runtime.addSignalListener("SIGTERM", listener);
-      return () => {
-        runtime.removeSignalListener("SIGINT", listener);
-        runtime.removeSignalListener("SIGTERM", listener);
-      };
-    },
-  };
-}

@@ -9,11 +9,9 @@
  *
  * @module
  */
-import * as nodeFs from "node:fs";
 import * as nodeNet from "node:net";
 import nodeProcess from "node:process";
 import * as nodeTls from "node:tls";
-import type { CliHost } from "../cli.ts";
 import { FramewireError } from "../errors.ts";
 import {
   claimUnixPath,
@@ -33,8 +31,7 @@ import type {
 } from "../transport.ts";
 import { type NodeSocket, NodeTransport } from "./_node_transport.ts";
 import { nodeUnixPathOps } from "./_node_unix_path.ts";
-import { nodeServeHttp } from "./_node_http.ts";
-import { nodeWorkers } from "./_node_workers.ts";
+import { nodeHasReusePort } from "./_node_version.ts";
 
 /** The part of a `net.Server` (or `tls.Server`) this adapter uses. */
 interface NodeServer {
@@ -107,33 +104,11 @@ interface NodeTls {
   checkServerIdentity(host: string, cert: PeerCertificate): Error | undefined;
 }
 
-/** The part of `process` the command line host uses. */
-interface NodeProcess {
-  readonly argv: readonly string[];
-  readonly versions: { readonly node: string };
-  readonly pid: number;
-  readonly stdout: { readonly isTTY?: boolean; write(text: string): boolean };
-  exit(code: number): never;
-  on(signal: "SIGINT" | "SIGTERM", listener: () => void): void;
-  removeListener(signal: "SIGINT" | "SIGTERM", listener: () => void): void;
-}
-
 const net = nodeNet as unknown as NodeNet;
 const tls = nodeTls as unknown as NodeTls;
-const fs = nodeFs as unknown as {
-  promises: { readFile(path: string, encoding: "utf8"): Promise<string> };
+const process = nodeProcess as unknown as {
+  readonly versions: { readonly node: string };
 };
-const process = nodeProcess as unknown as NodeProcess;
-
-/**
- * Whether `server.listen()` knows `reusePort`: Node 22.12 and later (and
- * the Node versions Bun and Deno report). Older ones ignore the option, so
- * a second listener would fail with EADDRINUSE instead.
- */
-function nodeHasReusePort(version: string = process.versions.node): boolean {
-  const [major, minor] = version.split(".").map(Number);
-  return major > 22 || (major === 22 && minor >= 12);
-}
 
 /** Pending connections the kernel queues for accept(): enough for a burst of 10,000 connects. */
 const LISTEN_BACKLOG = 65535;
@@ -323,70 +298,3 @@ export const nodeNetwork: Network = {
     return connected(socket, "secureConnect", () => new NodeTransport(socket));
   },
 };
-
-/**
- * Options of {@linkcode nodeCliHost}.
- *
- * @example
- * ```ts
- * import type { NodeCliHostOptions } from "./node.ts";
- *
- * const options: NodeCliHostOptions = { programName: "framewire" };
- * ```
- */
-export interface NodeCliHostOptions {
-  /** The network adapter the commands use. @default {nodeNetwork} */
-  network?: Network;
-  /** The program's name in usage text. @default {"framewire"} */
-  programName?: string;
-  /** The arguments. @default {process.argv.slice(2)} */
-  args?: readonly string[];
-  /** The HTTP server for metrics. @default {`node:http`} */
-  serveHttp?: CliHost["serveHttp"];
-  /** How `serve --workers` starts workers. @default {`node:cluster`} */
-  workers?: CliHost["workers"];
-}
-
-/**
- * The {@linkcode CliHost} for Node-compatible runtimes (Node, and Bun's
- * entry point): `process.argv`, standard output and error, SIGINT/SIGTERM
- * through `process.on`, files through `node:fs`.
- *
- * @param options Network, program name and arguments.
- * @returns The host to pass to `runCli()`.
- *
- * @example
- * ```ts ignore
- * import { runCli } from "../cli.ts";
- * import { nodeCliHost } from "./node.ts";
- *
- * process.exitCode = await runCli(nodeCliHost());
- * ```
- */
-export function nodeCliHost(options: NodeCliHostOptions = {}): CliHost {
-  return {
-    args: options.args ?? process.argv.slice(2),
-    network: options.network ?? nodeNetwork,
-    programName: options.programName ?? "framewire",
-    serveHttp: options.serveHttp ?? nodeServeHttp,
-    print: (line) => console.log(line),
-    printError: (line) => console.error(line),
-    exit: (code) => process.exit(code),
-    pid: process.pid,
-    workers: options.workers ??
-      nodeWorkers(nodeHasReusePort() ? "reusePort" : "shared"),
-    isTerminal: process.stdout.isTTY === true,
-    printPartial: (text) => {
-      process.stdout.write(text);
-    },
-    readTextFile: (path) => fs.promises.readFile(path, "utf8"),
-    onShutdownSignal(listener) {
-      process.on("SIGINT", listener);
-      process.on("SIGTERM", listener);
-      return () => {
-        process.removeListener("SIGINT", listener);
-        process.removeListener("SIGTERM", listener);
-      };
-    },
-  };
-}

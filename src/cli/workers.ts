@@ -6,11 +6,11 @@
  *
  * @module
  */
-import { Server } from "./server.ts";
-import { formatMetrics, METRICS_CONTENT_TYPE } from "./metrics.ts";
-import type { CliHost, HttpResponse } from "./cli.ts";
-import { CONTROL_MAX_FRAME } from "./_worker_control.ts";
-import { WorkerPool } from "./_worker_pool.ts";
+import { Server } from "../server.ts";
+import { formatMetrics, METRICS_CONTENT_TYPE } from "../metrics.ts";
+import type { CliHost, HttpResponse } from "./host.ts";
+import { CONTROL_MAX_FRAME } from "./worker_control.ts";
+import { WorkerPool } from "./worker_pool.ts";
 import {
   type EventLog,
   listeningLine,
@@ -19,7 +19,7 @@ import {
   shutdownSignal,
   startMetrics,
   statsDocument,
-} from "./_cli_serve_common.ts";
+} from "./serve_common.ts";
 
 /** The `framewire_workers` gauges, after the summed counters. */
 function workerMetrics(pool: WorkerPool, configured: number): string {

@@ -5,17 +5,17 @@
  *
  * @module
  */
-import { FrameDecoder } from "./frame_decoder.ts";
-import { FRAME_HEADER_SIZE } from "./constants.ts";
-import { LatencyHistogram } from "./latency_histogram.ts";
-import { writeFrameHeader } from "./_outbound.ts";
-import { integerOption } from "./_validate.ts";
+import { FrameDecoder } from "../frame_decoder.ts";
+import { FRAME_HEADER_SIZE } from "../constants.ts";
+import { LatencyHistogram } from "../latency_histogram.ts";
+import { writeFrameHeader } from "../_outbound.ts";
+import { integerOption } from "../_validate.ts";
 import type {
   Network,
   TlsConnectOptions,
   Transport,
   TransportEvents,
-} from "./transport.ts";
+} from "../transport.ts";
 
 /**
  * Settings of {@linkcode runLoadTest}.
@@ -23,7 +23,7 @@ import type {
  * @example
  * ```ts
  * import type { LoadTestOptions } from "./load_tester.ts";
- * import { nodeNetwork } from "./adapters/node.ts";
+ * import { nodeNetwork } from "../adapters/node.ts";
  *
  * const options: LoadTestOptions = { network: nodeNetwork, port: 1234, connections: 50, pipeline: 32 };
  * ```
@@ -352,10 +352,10 @@ class LoadConnection implements TransportEvents {
  * @example 50 connections x 32 pipelined requests for 5 seconds
  * ```ts ignore
  * import { runLoadTest } from "./load_tester.ts";
- * import { defaultNetwork } from "./adapters/auto.ts";
+ * import { defaultNetwork } from "../adapters/auto.ts";
  *
  * const result = await runLoadTest({
- *   network: defaultNetwork(), port: 1234, connections: 50, pipeline: 32, duration: 5,
+ *   network: await defaultNetwork(), port: 1234, connections: 50, pipeline: 32, duration: 5,
  * });
  * console.log(`${result.requestsPerSecond.toFixed(0)} req/s`);
  * ```

@@ -10,7 +10,7 @@ import {
   encodeMessage,
   type PrimaryCommand,
   type WorkerReport,
-} from "./_worker_control.ts";
+} from "./worker_control.ts";
 
 /**
  * Commands for one worker, and its reports.

@@ -5,19 +5,19 @@
  *
  * @module
  */
-import { Server } from "./server.ts";
-import type { CliHost } from "./cli.ts";
-import type { ListenOptions } from "./transport.ts";
+import { Server } from "../server.ts";
+import type { CliHost } from "./host.ts";
+import type { ListenOptions } from "../transport.ts";
 import {
   WorkerLink,
   type WorkerReport,
   type WorkerRole,
-} from "./_worker_control.ts";
+} from "./worker_control.ts";
 import {
   type EventLog,
   type ServeSettings,
   shutdownSignal,
-} from "./_cli_serve_common.ts";
+} from "./serve_common.ts";
 
 function reportOf(server: Server): WorkerReport {
   return {

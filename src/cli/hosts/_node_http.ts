@@ -5,7 +5,7 @@
  * @module
  */
 import * as nodeHttp from "node:http";
-import type { HttpResponse, HttpServerHandle } from "../cli.ts";
+import type { HttpResponse, HttpServerHandle } from "../host.ts";
 
 /** The part of an `http.ServerResponse` used here. */
 interface NodeResponse {

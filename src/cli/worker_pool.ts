@@ -6,24 +6,25 @@
  *
  * @module
  */
-import { handlerTimeStats, Server } from "./server.ts";
-import type {
-  HandlerTimeStats,
-  RequestContext,
-  ServerStats,
-} from "./server.ts";
-import { LatencyHistogram } from "./latency_histogram.ts";
-import { sumStats } from "./metrics.ts";
-import type { CliHost, WorkerProcess } from "./cli.ts";
-import { ProtocolError } from "./errors.ts";
+import { Server } from "../server.ts";
+import type { RequestContext } from "../handler.ts";
+import {
+  type HandlerTimeStats,
+  handlerTimeStats,
+  type ServerStats,
+} from "../server_stats.ts";
+import { LatencyHistogram } from "../latency_histogram.ts";
+import { sumStats } from "../metrics.ts";
+import type { CliHost, WorkerProcess } from "./host.ts";
+import { ProtocolError } from "../errors.ts";
 import {
   decodeMessage,
   formatRole,
   WORKER_ROLE_VARIABLE,
   type WorkerMessage,
-} from "./_worker_control.ts";
-import { WorkerChannel } from "./_worker_channel.ts";
-import type { EventLog } from "./_cli_serve_common.ts";
+} from "./worker_control.ts";
+import { WorkerChannel } from "./worker_channel.ts";
+import type { EventLog } from "./serve_common.ts";
 
 /** A worker must say hello (it is listening) within this. */
 const START_TIMEOUT_MS = 60_000;

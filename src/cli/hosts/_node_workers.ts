@@ -9,7 +9,7 @@
 import nodeCluster from "node:cluster";
 import * as nodeOs from "node:os";
 import nodeProcess from "node:process";
-import type { WorkerHost, WorkerProcess } from "../cli.ts";
+import type { WorkerHost, WorkerProcess } from "../host.ts";
 
 /** The part of `node:cluster` used here. */
 interface NodeCluster {

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { HttpResponse, HttpServerHandle } from "../cli.ts";
+import type { HttpResponse, HttpServerHandle } from "../host.ts";
 
 /** The part of `Deno.serve` used here. */
 interface DenoServe {

@@ -4,170 +4,29 @@
  *
  * @module
  */
-import { Client } from "./client.ts";
+import { Client } from "../client.ts";
 import {
   ADDRESS_FLAGS,
   maxFrameSizeFlag,
   parseArgs,
   UsageError,
-} from "./_cli_args.ts";
-import { benchCommand } from "./_cli_bench.ts";
-import { serveCommand } from "./_cli_serve.ts";
+} from "./args.ts";
+import { benchCommand } from "./bench.ts";
+import { serveCommand } from "./serve.ts";
 import {
   CONNECT_TRANSPORT_FLAGS,
   connectFlags,
   describeTarget,
-} from "./_cli_transport.ts";
-import type { FlagSpec } from "./_cli_args.ts";
-import type { Network } from "./transport.ts";
-
-/**
- * What the command line needs from the runtime it runs on.
- *
- * @example
- * ```ts ignore
- * import { runCli } from "./cli.ts";
- * import { denoCliHost } from "./adapters/deno.ts";
- *
- * Deno.exit(await runCli(denoCliHost()));
- * ```
- */
-export interface CliHost {
-  /** The arguments after the program name. */
-  args: readonly string[];
-  /** The runtime's network adapter. */
-  network: Network;
-  /** Writes one line to standard output. */
-  print(line: string): void;
-  /** Writes one line to standard error. */
-  printError(line: string): void;
-  /**
-   * Calls `listener` on SIGINT or SIGTERM until the returned function is
-   * called.
-   */
-  onShutdownSignal(listener: () => void): () => void;
-  /** Whether standard output is a terminal (for the load tester's progress line). */
-  isTerminal: boolean;
-  /** Writes text to standard output with no newline (a progress line). */
-  printPartial(text: string): void;
-  /**
-   * Serves small HTTP responses (the metrics endpoint) with the runtime's
-   * own HTTP server; absent where the runtime has none.
-   */
-  serveHttp?(
-    options: { host: string; port: number },
-    respond: (path: string) => HttpResponse | Promise<HttpResponse>,
-  ): Promise<HttpServerHandle>;
-  /** Reads a UTF-8 file (TLS certificates and keys given by path). */
-  readTextFile(path: string): Promise<string>;
-  /** Ends the process at once with `code`. */
-  exit(code: number): never;
-  /** This process's id. */
-  pid: number;
-  /**
-   * Starts worker processes for `serve --workers`; absent where the
-   * runtime's command line cannot.
-   */
-  workers?: WorkerHost;
-  /** The program's name as a user types it, for usage text. */
-  programName: string;
-}
-
-/**
- * How `serve --workers` starts its worker processes on one runtime.
- *
- * @example
- * ```ts
- * import type { WorkerHost } from "./cli.ts";
- *
- * const describe = (w: WorkerHost) => `${w.cpuCount} CPUs, ports ${w.sharing}`;
- * ```
- */
-export interface WorkerHost {
-  /**
-   * How workers share one port: `"reusePort"`, each binds it itself with
-   * `SO_REUSEPORT` and the kernel spreads connections; `"shared"`, the
-   * runtime hands every worker the primary's listener (`node:cluster`
-   * before Node 22.12).
-   */
-  readonly sharing: "reusePort" | "shared";
-  /** Logical CPUs of this machine, for `--workers auto`. */
-  readonly cpuCount: number;
-  /**
-   * The `FRAMEWIRE_WORKER` environment variable of this process: set when
-   * it is a worker started by a primary.
-   */
-  readonly role: string | undefined;
-  /**
-   * Starts this same program again with `args` (those after the program
-   * name) and `env` added to its environment. Its standard output and error
-   * are this process's.
-   */
-  spawn(args: readonly string[], env: Record<string, string>): WorkerProcess;
-}
-
-/**
- * A worker process started by {@linkcode WorkerHost.spawn}.
- *
- * @example
- * ```ts
- * import type { WorkerProcess } from "./cli.ts";
- *
- * async function stop(worker: WorkerProcess) {
- *   worker.kill("SIGTERM");
- *   return (await worker.exited).code;
- * }
- * ```
- */
-export interface WorkerProcess {
-  /** The process id. */
-  readonly pid: number;
-  /** Settles when the process has ended: its exit code, or null and the signal. */
-  readonly exited: Promise<{ code: number | null; signal: string | null }>;
-  /** Sends the process a signal (nothing if it has ended). */
-  kill(signal: "SIGTERM" | "SIGKILL"): void;
-}
-
-/**
- * A response of {@linkcode CliHost.serveHttp}.
- *
- * @example
- * ```ts
- * import type { HttpResponse } from "./cli.ts";
- *
- * const notFound: HttpResponse = { status: 404, contentType: "text/plain", body: "Not found" };
- * ```
- */
-export interface HttpResponse {
-  status: number;
-  contentType: string;
-  body: string;
-}
-
-/**
- * A running HTTP server of {@linkcode CliHost.serveHttp}.
- *
- * @example
- * ```ts
- * import type { HttpServerHandle } from "./cli.ts";
- *
- * const describe = (h: HttpServerHandle) => `${h.hostname}:${h.port}`;
- * ```
- */
-export interface HttpServerHandle {
-  /** The bound address and port. */
-  hostname: string;
-  port: number;
-  /** Stops listening and closes open connections. */
-  close(): Promise<void>;
-}
+} from "./transport_flags.ts";
+import type { FlagSpec } from "./args.ts";
+import type { CliHost } from "./host.ts";
 
 const HELP = {
   main: (p: string) =>
     `framewire: a framed-message TCP server and pipelining client
 
 Usage:
-  ${p} serve [options]              run the echo server
+  ${p} [serve] [options]            run the echo server (the default command)
   ${p} client [options] [MESSAGE...] send messages and print the responses
   ${p} bench [options]              load-test a server
 
@@ -192,6 +51,8 @@ Options:
   -h, --help               show this help`,
 };
 
+const HELP_FLAGS = ["-h", "--help"];
+
 const CLIENT_FLAGS: FlagSpec = { ...ADDRESS_FLAGS, ...CONNECT_TRANSPORT_FLAGS };
 
 /**
@@ -202,14 +63,19 @@ const CLIENT_FLAGS: FlagSpec = { ...ADDRESS_FLAGS, ...CONNECT_TRANSPORT_FLAGS };
  *
  * @example
  * ```ts ignore
- * import { runCli } from "./cli.ts";
- * import { denoCliHost } from "./adapters/deno.ts";
+ * import { runCli } from "./main.ts";
+ * import { denoCliHost } from "./hosts/deno.ts";
  *
  * Deno.exit(await runCli(denoCliHost()));
  * ```
  */
 export async function runCli(host: CliHost): Promise<number> {
-  const [command, ...rest] = host.args;
+  // With no command, or flags only, the program serves.
+  const servesByDefault = host.args.length === 0 ||
+    (host.args[0].startsWith("-") && !HELP_FLAGS.includes(host.args[0]));
+  const [command, ...rest] = servesByDefault
+    ? ["serve", ...host.args]
+    : host.args;
   const p = host.programName;
   try {
     switch (command) {
@@ -219,12 +85,11 @@ export async function runCli(host: CliHost): Promise<number> {
         return await clientCommand(host, rest);
       case "bench":
         return await benchCommand(host, rest);
-      case undefined:
       case "help":
       case "-h":
       case "--help":
         host.print(HELP.main(p));
-        return command === undefined ? 2 : 0;
+        return 0;
       default:
         throw new UsageError(`unknown command '${command}'`);
     }

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { WorkerHost, WorkerProcess } from "../cli.ts";
+import type { WorkerHost, WorkerProcess } from "../host.ts";
 
 /** The part of the `Deno` namespace used here. */
 interface DenoProcesses {

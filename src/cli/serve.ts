@@ -4,11 +4,11 @@
  *
  * @module
  */
-import { Server, type ServerOptions } from "./server.ts";
-import type { CliHost, HttpServerHandle } from "./cli.ts";
-import { parseRole } from "./_worker_control.ts";
-import { serveWorker } from "./_cli_serve_worker.ts";
-import { servePrimary } from "./_cli_workers.ts";
+import { Server, type ServerOptions } from "../server.ts";
+import type { CliHost, HttpServerHandle } from "./host.ts";
+import { parseRole } from "./worker_control.ts";
+import { serveWorker } from "./serve_worker.ts";
+import { servePrimary } from "./workers.ts";
 import {
   ADDRESS_FLAGS,
   durationFlag,
@@ -18,9 +18,9 @@ import {
   parsePort,
   parseSize,
   UsageError,
-} from "./_cli_args.ts";
-import { listenFlags, SERVE_TRANSPORT_FLAGS } from "./_cli_transport.ts";
-import { formatMetrics, METRICS_CONTENT_TYPE } from "./metrics.ts";
+} from "./args.ts";
+import { listenFlags, SERVE_TRANSPORT_FLAGS } from "./transport_flags.ts";
+import { formatMetrics, METRICS_CONTENT_TYPE } from "../metrics.ts";
 import {
   type EventLog,
   eventLog,
@@ -30,7 +30,7 @@ import {
   shutdownSignal,
   startMetrics,
   statsDocument,
-} from "./_cli_serve_common.ts";
+} from "./serve_common.ts";
 
 const SERVE_FLAGS: FlagSpec = {
   ...ADDRESS_FLAGS,

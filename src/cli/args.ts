@@ -1,4 +1,4 @@
-import { DEFAULT_MAX_FRAME_SIZE, MAX_FRAME_SIZE_LIMIT } from "./constants.ts";
+import { DEFAULT_MAX_FRAME_SIZE, MAX_FRAME_SIZE_LIMIT } from "../constants.ts";
 
 /** A command-line usage error: printed with the usage hint, exit code 2. */
 export class UsageError extends Error {

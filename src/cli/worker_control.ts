@@ -10,11 +10,11 @@
  *
  * @module
  */
-import { Client } from "./client.ts";
-import type { ServerStats } from "./server.ts";
-import type { Network } from "./transport.ts";
-import type { LatencyHistogramSnapshot } from "./latency_histogram.ts";
-import { ProtocolError } from "./errors.ts";
+import { Client } from "../client.ts";
+import type { ServerStats } from "../server_stats.ts";
+import type { Network } from "../transport.ts";
+import type { LatencyHistogramSnapshot } from "../latency_histogram.ts";
+import { ProtocolError } from "../errors.ts";
 
 /** The environment variable that makes a `serve` process a worker. */
 export const WORKER_ROLE_VARIABLE = "FRAMEWIRE_WORKER";

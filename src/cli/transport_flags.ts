@@ -11,13 +11,13 @@ import {
   type ParsedArgs,
   portFlag,
   UsageError,
-} from "./_cli_args.ts";
-import type { CliHost } from "./cli.ts";
+} from "./args.ts";
+import type { CliHost } from "./host.ts";
 import type {
   ConnectOptions,
   ListenOptions,
   TlsConnectOptions,
-} from "./transport.ts";
+} from "../transport.ts";
 
 /** Transport flags of `serve`. */
 export const SERVE_TRANSPORT_FLAGS: FlagSpec = {

@@ -1,17 +1,12 @@
 import { runLoadTest } from "./load_tester.ts";
 import type { LoadTestResult } from "./load_tester.ts";
-import {
-  type FlagSpec,
-  parseArgs,
-  parseSize,
-  UsageError,
-} from "./_cli_args.ts";
+import { type FlagSpec, parseArgs, parseSize, UsageError } from "./args.ts";
 import {
   CONNECT_TRANSPORT_FLAGS,
   connectFlags,
   describeTarget,
-} from "./_cli_transport.ts";
-import type { CliHost } from "./cli.ts";
+} from "./transport_flags.ts";
+import type { CliHost } from "./host.ts";
 
 const BENCH_FLAGS: FlagSpec = {
   ...CONNECT_TRANSPORT_FLAGS,

@@ -5,7 +5,7 @@
  * @module
  */
 import process from "node:process";
-import type { WorkerHost, WorkerProcess } from "../cli.ts";
+import type { WorkerHost, WorkerProcess } from "../host.ts";
 
 /** The part of the `Bun` namespace used here. */
 interface BunProcesses {

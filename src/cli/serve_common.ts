@@ -4,23 +4,15 @@
  *
  * @module
  */
-import type {
-  HandlerTimeStats,
-  RequestContext,
-  ServerStats,
-} from "./server.ts";
-import type { ServerOptions } from "./server.ts";
-import type { CliHost, HttpResponse, HttpServerHandle } from "./cli.ts";
-import type { ListenOptions, NetAddr } from "./transport.ts";
-import { formatHost, UsageError } from "./_cli_args.ts";
-import { describeTarget } from "./_cli_transport.ts";
-import {
-  closedConnectionLine,
-  LOG_LEVELS,
-  type LogFields,
-  Logger,
-  type LogLevel,
-} from "./log.ts";
+import type { RequestContext } from "../handler.ts";
+import type { HandlerTimeStats, ServerStats } from "../server_stats.ts";
+import type { ServerOptions } from "../server.ts";
+import type { CliHost, HttpResponse, HttpServerHandle } from "./host.ts";
+import type { ListenOptions, NetAddr } from "../transport.ts";
+import { formatHost, UsageError } from "./args.ts";
+import { describeTarget } from "./transport_flags.ts";
+import { closedConnectionLine } from "../_closed_connection_line.ts";
+import { LOG_LEVELS, type LogFields, Logger, type LogLevel } from "./log.ts";
 
 /** The events `serve` reports, as text lines (the default) or JSON lines. */
 export interface EventLog {

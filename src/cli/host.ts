@@ -1,0 +1,149 @@
+/**
+ * What the command line needs from the runtime it runs on: arguments,
+ * output, signals, files, an HTTP server for metrics and worker processes.
+ * Each runtime implements it in `hosts/`.
+ *
+ * @module
+ */
+import type { Network } from "../transport.ts";
+
+/**
+ * What the command line needs from the runtime it runs on.
+ *
+ * @example
+ * ```ts ignore
+ * import { runCli } from "./main.ts";
+ * import { denoCliHost } from "./hosts/deno.ts";
+ *
+ * Deno.exit(await runCli(denoCliHost()));
+ * ```
+ */
+export interface CliHost {
+  /** The arguments after the program name. */
+  args: readonly string[];
+  /** The runtime's network adapter. */
+  network: Network;
+  /** Writes one line to standard output. */
+  print(line: string): void;
+  /** Writes one line to standard error. */
+  printError(line: string): void;
+  /**
+   * Calls `listener` on SIGINT or SIGTERM until the returned function is
+   * called.
+   */
+  onShutdownSignal(listener: () => void): () => void;
+  /** Whether standard output is a terminal (for the load tester's progress line). */
+  isTerminal: boolean;
+  /** Writes text to standard output with no newline (a progress line). */
+  printPartial(text: string): void;
+  /**
+   * Serves small HTTP responses (the metrics endpoint) with the runtime's
+   * own HTTP server; absent where the runtime has none.
+   */
+  serveHttp?(
+    options: { host: string; port: number },
+    respond: (path: string) => HttpResponse | Promise<HttpResponse>,
+  ): Promise<HttpServerHandle>;
+  /** Reads a UTF-8 file (TLS certificates and keys given by path). */
+  readTextFile(path: string): Promise<string>;
+  /** Ends the process at once with `code`. */
+  exit(code: number): never;
+  /** This process's id. */
+  pid: number;
+  /**
+   * Starts worker processes for `serve --workers`; absent where the
+   * runtime's command line cannot.
+   */
+  workers?: WorkerHost;
+  /** The program's name as a user types it, for usage text. */
+  programName: string;
+}
+
+/**
+ * How `serve --workers` starts its worker processes on one runtime.
+ *
+ * @example
+ * ```ts
+ * import type { WorkerHost } from "./host.ts";
+ *
+ * const describe = (w: WorkerHost) => `${w.cpuCount} CPUs, ports ${w.sharing}`;
+ * ```
+ */
+export interface WorkerHost {
+  /**
+   * How workers share one port: `"reusePort"`, each binds it itself with
+   * `SO_REUSEPORT` and the kernel spreads connections; `"shared"`, the
+   * runtime hands every worker the primary's listener (`node:cluster`
+   * before Node 22.12).
+   */
+  readonly sharing: "reusePort" | "shared";
+  /** Logical CPUs of this machine, for `--workers auto`. */
+  readonly cpuCount: number;
+  /**
+   * The `FRAMEWIRE_WORKER` environment variable of this process: set when
+   * it is a worker started by a primary.
+   */
+  readonly role: string | undefined;
+  /**
+   * Starts this same program again with `args` (those after the program
+   * name) and `env` added to its environment. Its standard output and error
+   * are this process's.
+   */
+  spawn(args: readonly string[], env: Record<string, string>): WorkerProcess;
+}
+
+/**
+ * A worker process started by {@linkcode WorkerHost.spawn}.
+ *
+ * @example
+ * ```ts
+ * import type { WorkerProcess } from "./host.ts";
+ *
+ * async function stop(worker: WorkerProcess) {
+ *   worker.kill("SIGTERM");
+ *   return (await worker.exited).code;
+ * }
+ * ```
+ */
+export interface WorkerProcess {
+  /** The process id. */
+  readonly pid: number;
+  /** Settles when the process has ended: its exit code, or null and the signal. */
+  readonly exited: Promise<{ code: number | null; signal: string | null }>;
+  /** Sends the process a signal (nothing if it has ended). */
+  kill(signal: "SIGTERM" | "SIGKILL"): void;
+}
+
+/**
+ * A response of {@linkcode CliHost.serveHttp}.
+ *
+ * @example
+ * ```ts
+ * import type { HttpResponse } from "./host.ts";
+ *
+ * const notFound: HttpResponse = { status: 404, contentType: "text/plain", body: "Not found" };
+ * ```
+ */
+export interface HttpResponse {
+  status: number;
+  contentType: string;
+  body: string;
+}
+
+/**
+ * A running HTTP server of {@linkcode CliHost.serveHttp}.
+ *
+ * @example
+ * ```ts
+ * import type { HttpServerHandle } from "./host.ts";
+ *
+ * const describe = (h: HttpServerHandle) => `${h.hostname}:${h.port}`;
+ * ```
+ */
+export interface HttpServerHandle {
+  /** The bound address and port. */
+  hostname: string;
+  port: number;
+  /** Stops listening and closes open connections. */
+  close(): Promise<void>;
+}
