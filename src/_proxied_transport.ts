@@ -1,8 +1,7 @@
 // The transport a PROXY protocol connection is handed on as: the header's
 // addresses, every call forwarded to the raw transport, and the events that
 // came before start() replayed after it.
-import type { ProxyHeader } from "./proxy_protocol.ts";
-import type { ProxiedTransport } from "./proxy_transport.ts";
+import type { ProxiedTransport, ProxyHeader } from "./proxy_header.ts";
 import type { NetAddr, Transport, TransportEvents } from "./transport.ts";
 
 /** An event from the raw transport that waits for `start()`. */

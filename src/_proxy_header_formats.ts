@@ -1,7 +1,7 @@
 // The two header formats of the PROXY protocol, parsed from a connection's
 // first bytes: version 1's text line and version 2's binary header.
 import { ProxyProtocolError } from "./errors.ts";
-import type { ProxyHeader, ProxyParseResult } from "./proxy_protocol.ts";
+import type { ProxyHeader, ProxyParseResult } from "./proxy_header.ts";
 import { formatIPv4, formatIPv6, parseIPv4, parseIPv6 } from "./_ip_address.ts";
 
 /**

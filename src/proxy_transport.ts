@@ -8,31 +8,10 @@
  * @module
  */
 import { ProxyProtocolError } from "./errors.ts";
-import { type ProxyHeader, ProxyHeaderParser } from "./proxy_protocol.ts";
-import type { NetAddr, Transport, TransportEvents } from "./transport.ts";
+import { ProxyHeaderParser } from "./proxy_protocol.ts";
+import type { ProxiedTransport } from "./proxy_header.ts";
+import type { Transport, TransportEvents } from "./transport.ts";
 import { END, Proxied } from "./_proxied_transport.ts";
-
-/**
- * A connection that started with a valid PROXY header. `remoteAddr` and
- * `localAddr` are the header's source and destination (the real socket's
- * addresses for a `LOCAL` or `UNKNOWN` header); `peerAddr` is the socket's
- * real peer, the proxy.
- *
- * @example
- * ```ts
- * import type { ProxiedTransport } from "./proxy_transport.ts";
- *
- * function describe(transport: ProxiedTransport): string {
- *   return `${transport.remoteAddr.hostname} via ${transport.peerAddr.hostname}`;
- * }
- * ```
- */
-export interface ProxiedTransport extends Transport {
-  /** The header the connection started with. */
-  readonly proxyHeader: ProxyHeader;
-  /** The address of the socket's real peer: the load balancer. */
-  readonly peerAddr: NetAddr;
-}
 
 /**
  * Settings for reading a PROXY header.

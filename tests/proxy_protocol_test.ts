@@ -3,12 +3,8 @@
 // kind, oversize lines, and the bytes after the header.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import {
-  parseProxyHeader,
-  type ProxyHeader,
-  ProxyHeaderParser,
-  type ProxyParseResult,
-} from "../src/proxy_protocol.ts";
+import { parseProxyHeader, ProxyHeaderParser } from "../src/proxy_protocol.ts";
+import type { ProxyHeader, ProxyParseResult } from "../src/proxy_header.ts";
 import { ProtocolError, ProxyProtocolError } from "../src/errors.ts";
 import { encodeFrames } from "../src/frame_encoder.ts";
 import { concat, seededRandom, str, text } from "./_helpers.ts";

@@ -5,11 +5,8 @@
 // close()).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import {
-  acceptProxyHeader,
-  type ProxiedTransport,
-  readProxyHeader,
-} from "../src/proxy_transport.ts";
+import { acceptProxyHeader, readProxyHeader } from "../src/proxy_transport.ts";
+import type { ProxiedTransport } from "../src/proxy_header.ts";
 import { Server, type ServerOptions } from "../src/server.ts";
 import { ProxyProtocolError } from "../src/errors.ts";
 import { encodeFrames } from "../src/frame_encoder.ts";
