@@ -28,7 +28,7 @@ export const PROXY_V1_MAX_LENGTH = 107;
  * console.log(PROXY_V2_MAX_LENGTH); // 65551
  * ```
  */
-export const PROXY_V2_MAX_LENGTH = 16 + 0xffff;
+export const PROXY_V2_MAX_LENGTH: number = 16 + 0xffff;
 
 // "\r\n\r\n\0\r\nQUIT\n": 0D 0A 0D 0A 00 0D 0A 51 55 49 54 0A.
 const V2_SIGNATURE = Array.from("\r\n\r\n\0\r\nQUIT\n", (c) => c.charCodeAt(0));

@@ -32,7 +32,7 @@ export type { ClientOptions, ReconnectOptions } from "./client_options.ts";
  * connection. With `requestTimeout`, no request waits longer than that.
  *
  * @example Pipeline three requests
- * ```ts ignore
+ * ```ts
  * import { connect } from "../mod.ts";
  *
  * await using client = await connect({ host: "127.0.0.1", port: 1234 });
@@ -104,7 +104,7 @@ export class Client implements AsyncDisposable {
    * @returns The connected client.
    *
    * @example A client that survives server restarts
-   * ```ts ignore
+   * ```ts
    * import { Client, defaultNetwork } from "../mod.ts";
    *
    * const network = await defaultNetwork();
@@ -148,7 +148,7 @@ export class Client implements AsyncDisposable {
    * @returns The client.
    *
    * @example
-   * ```ts ignore
+   * ```ts
    * import { Client } from "./client.ts";
    *
    * declare const socket: { readable: ReadableStream<Uint8Array>; writable: WritableStream<Uint8Array> };

@@ -124,7 +124,7 @@ const METRICS: readonly Metric[] = [
  *
  * @example
  * ```ts
- * import { Server } from "./server_stats.ts";
+ * import { Server } from "./server.ts";
  * import { formatMetrics } from "./metrics.ts";
  *
  * const server = new Server();
@@ -176,7 +176,7 @@ export function formatMetrics(
  *
  * @example
  * ```ts
- * import { Server } from "./server_stats.ts";
+ * import { Server } from "./server.ts";
  * import { sumStats } from "./metrics.ts";
  *
  * const total = sumStats([new Server().stats(), new Server().stats()]);

@@ -84,7 +84,7 @@ export const DEFAULT_PROXY_HEADER_TIMEOUT = 5000;
  * been accepted or rejected yet, calling neither handler.
  *
  * @example Serve a connection that comes through a load balancer
- * ```ts ignore
+ * ```ts
  * import { acceptProxyHeader } from "./proxy_transport.ts";
  * import { Server } from "./server.ts";
  * import type { Transport } from "./transport.ts";
@@ -119,7 +119,7 @@ export function acceptProxyHeader(
  * connection is then closed).
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { readProxyHeader } from "./proxy_transport.ts";
  * import type { Transport } from "./transport.ts";
  *

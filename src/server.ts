@@ -138,7 +138,7 @@ function logError(error: unknown, context: RequestContext): void {
  * pile up past `highWaterMark` is not read from until they drain.
  *
  * @example An echo server on Deno
- * ```ts ignore
+ * ```ts
  * import { Server } from "./server.ts";
  * import { denoNetwork } from "./adapters/deno.ts";
  *

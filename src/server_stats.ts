@@ -75,11 +75,15 @@ export interface HandlerTimeStats {
   samples: number;
   /** Sum of the times, in microseconds. */
   sum: number;
-  /** Percentiles and maximum, in microseconds (within 1.6%). */
+  /** The median, in microseconds (percentiles are within 1.6%). */
   p50: number;
+  /** The 90th percentile, in microseconds. */
   p90: number;
+  /** The 99th percentile, in microseconds. */
   p99: number;
+  /** The 99.9th percentile, in microseconds. */
   p999: number;
+  /** The longest call, in microseconds. */
   max: number;
 }
 

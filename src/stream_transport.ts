@@ -59,7 +59,7 @@ const STREAM_ADDR: NetAddr = { transport: "stream", hostname: "", port: 0 };
  * @returns A transport for `Server.serveConnection()` or `new Client()`.
  *
  * @example Serve a stream pair
- * ```ts ignore
+ * ```ts
  * import { Server } from "../mod.ts";
  * import { streamTransport } from "./stream_transport.ts";
  *

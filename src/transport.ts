@@ -125,7 +125,7 @@ export interface Transport {
  * the files, not their paths).
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import type { TlsListenOptions } from "./transport.ts";
  *
  * const tls: TlsListenOptions = {
@@ -145,7 +145,7 @@ export interface TlsListenOptions {
  * How a client checks a TLS server.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import type { TlsConnectOptions } from "./transport.ts";
  *
  * const tls: TlsConnectOptions = {

@@ -76,7 +76,7 @@ export interface ClientConnectOptions extends ClientOptions, ConnectOptions {
  * @returns The listening server; `server.addr` has the bound port.
  *
  * @example An echo server on a free port
- * ```ts ignore
+ * ```ts
  * import { serve } from "./auto.ts";
  *
  * await using server = await serve({ host: "127.0.0.1", port: 0 });
@@ -99,7 +99,7 @@ export async function serve(options: ServeOptions = {}): Promise<Server> {
  * @returns The connected client.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { connect } from "./auto.ts";
  *
  * await using client = await connect({

@@ -79,7 +79,7 @@ function bun(): BunNamespace {
  * handshake); Unix sockets with their `unix` option.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { Server } from "../server.ts";
  * import { bunNetwork } from "./bun.ts";
  *

@@ -149,7 +149,7 @@ async function acceptLoop(
  * `Deno.startTls`, Unix sockets with `transport: "unix"`.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { Server } from "../server.ts";
  * import { denoNetwork } from "./deno.ts";
  *

@@ -181,7 +181,7 @@ function tlsClientOptions(hostname: string, settings: TlsClientSettings) {
  * TLS with `tls.createServer`/`tls.connect`, Unix sockets with `path`.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { Server } from "../server.ts";
  * import { nodeNetwork } from "./node.ts";
  *

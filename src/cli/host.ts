@@ -11,7 +11,7 @@ import type { Network } from "../transport.ts";
  * What the command line needs from the runtime it runs on.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { runCli } from "./main.ts";
  * import { denoCliHost } from "./hosts/deno.ts";
  *

@@ -350,7 +350,7 @@ class LoadConnection implements TransportEvents {
  * @returns The measurements; errors are counted, not thrown.
  *
  * @example 50 connections x 32 pipelined requests for 5 seconds
- * ```ts ignore
+ * ```ts
  * import { runLoadTest } from "./load_tester.ts";
  * import { defaultNetwork } from "../adapters/auto.ts";
  *

@@ -62,7 +62,7 @@ const CLIENT_FLAGS: FlagSpec = { ...ADDRESS_FLAGS, ...CONNECT_TRANSPORT_FLAGS };
  * @returns The exit code: 0 on success, 1 on a runtime failure, 2 on bad usage.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { runCli } from "./main.ts";
  * import { denoCliHost } from "./hosts/deno.ts";
  *

@@ -16,7 +16,7 @@ import {
  * Commands for one worker, and its reports.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * const channel = new WorkerChannel();
  * const report = channel.query(2000); // resolves when the worker reports
  * ```

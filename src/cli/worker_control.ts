@@ -136,10 +136,14 @@ export interface WorkerSide {
  * A worker's end of the control channel.
  *
  * @example
- * ```ts ignore
- * const link = await WorkerLink.open(network, role, hello, side);
- * // ... serve until shutdown() is called, close the server, then:
- * await link.stopped(side.report());
+ * ```ts
+ * import { WorkerLink } from "./worker_control.ts";
+ *
+ * async function work(...[network, role, hello, side]: Parameters<typeof WorkerLink.open>) {
+ *   const link = await WorkerLink.open(network, role, hello, side);
+ *   // ... serve until shutdown() is called, close the server, then:
+ *   await link.stopped(side.report());
+ * }
  * ```
  */
 export class WorkerLink {

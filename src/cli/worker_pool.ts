@@ -71,11 +71,18 @@ export interface PoolSnapshot {
  * end of their control channel (`handle` is the control server's handler).
  *
  * @example
- * ```ts ignore
- * const pool = new WorkerPool(host, log, 2);
- * const control = new Server({ handler: pool.handle, idleTimeout: 0 });
- * const { port } = await control.listen(host.network, { host: "127.0.0.1", port: 0 });
- * await pool.start(port);
+ * ```ts
+ * import { Server } from "../server.ts";
+ * import type { CliHost } from "./host.ts";
+ * import type { EventLog } from "./serve_common.ts";
+ * import { WorkerPool } from "./worker_pool.ts";
+ *
+ * async function startWorkers(host: CliHost, log: EventLog) {
+ *   const pool = new WorkerPool(host, log, 2);
+ *   const control = new Server({ handler: pool.handle, idleTimeout: 0 });
+ *   const { port } = await control.listen(host.network, { host: "127.0.0.1", port: 0 });
+ *   await pool.start(port);
+ * }
  * ```
  */
 export class WorkerPool {

@@ -19,7 +19,7 @@ interface BunServe {
  * Serves `respond(path)` for every request on `host:port`.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { bunServeHttp } from "./_bun_http.ts";
  *
  * const handle = await bunServeHttp({ host: "127.0.0.1", port: 0 }, () => ({

@@ -31,7 +31,7 @@ interface BunProcesses {
  * @returns Workers that run `bun <main> ...args` with the same Bun flags.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { bunWorkers } from "./_bun_workers.ts";
  *
  * console.log(bunWorkers().cpuCount);

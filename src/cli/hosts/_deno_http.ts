@@ -23,7 +23,7 @@ interface DenoServe {
  * Serves `respond(path)` for every request on `host:port`.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { denoServeHttp } from "./_deno_http.ts";
  *
  * const handle = await denoServeHttp({ host: "127.0.0.1", port: 0 }, () => ({

@@ -61,7 +61,7 @@ function workerFlags(deno: DenoProcesses): string[] {
  * @returns Workers that run `deno run <permissions> <main module> ...args`.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { denoWorkers } from "./_deno_workers.ts";
  *
  * console.log(denoWorkers().cpuCount);

@@ -33,7 +33,7 @@ const http = nodeHttp as unknown as {
  * Serves `respond(path)` for every request on `host:port`.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { nodeServeHttp } from "./_node_http.ts";
  *
  * const handle = await nodeServeHttp({ host: "127.0.0.1", port: 0 }, () => ({

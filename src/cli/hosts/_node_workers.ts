@@ -41,7 +41,7 @@ const process = nodeProcess as unknown as {
  * @returns Workers forked with `cluster.fork()` running the same script.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { nodeWorkers } from "./_node_workers.ts";
  *
  * console.log(nodeWorkers("shared").cpuCount);

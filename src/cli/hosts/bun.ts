@@ -18,7 +18,7 @@ import { nodeCliHost } from "./node.ts";
  * @returns The host to pass to `runCli()`.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { runCli } from "../main.ts";
  * import { bunCliHost } from "./bun.ts";
  *

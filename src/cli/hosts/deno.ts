@@ -36,7 +36,7 @@ function deno(): DenoProcess {
  * @returns The host to pass to `runCli()`.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { runCli } from "../main.ts";
  * import { denoCliHost } from "./deno.ts";
  *
@@ -79,7 +79,7 @@ export function denoCliHost(args: readonly string[] = deno().args): CliHost {
  * @returns Never: the process exits.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { main } from "./deno.ts";
  *
  * await main(["serve", "--port", "7000"]);

@@ -62,7 +62,7 @@ export interface NodeCliHostOptions {
  * @returns The host to pass to `runCli()`.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { runCli } from "../main.ts";
  * import { nodeCliHost } from "./node.ts";
  *
