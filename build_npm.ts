@@ -240,8 +240,18 @@ function packageJson(): Record<string, unknown> {
 }
 
 const SMOKE_SCRIPT = `
+import * as framewire from "framewire";
 import { connect, serve, Server, FrameTooLargeError } from "framewire";
 import { nodeNetwork } from "framewire/node";
+import { bunNetwork } from "framewire/bun";
+import { denoNetwork } from "framewire/deno";
+
+for (const network of [nodeNetwork, bunNetwork, denoNetwork]) {
+  if (typeof network.listen !== "function") throw new Error("an adapter subpath is missing");
+}
+if ("nodeNetwork" in framewire || "runCli" in framewire) {
+  throw new Error("framewire exports an adapter or the command line");
+}
 
 const server = await serve({ host: "127.0.0.1", port: 0, network: nodeNetwork });
 const client = await connect({ host: "127.0.0.1", port: server.addr.port });

@@ -1,0 +1,88 @@
+// The library's entry points: mod.ts exports the library and nothing of the
+// program or the adapters; each adapter comes from its own subpath
+// (framewire/node, framewire/bun, framewire/deno); serve() and connect()
+// load the runtime's adapter themselves.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import * as framewire from "../mod.ts";
+import { nodeNetwork } from "../src/adapters/node.ts";
+import { runtime } from "./_runtime.ts";
+
+test("entry points: mod.ts exports the library, not the adapters or the command line", () => {
+  for (
+    const name of [
+      "denoNetwork",
+      "bunNetwork",
+      "nodeNetwork",
+      "runCli",
+      "denoCliHost",
+      "nodeCliHost",
+      "Logger",
+      "runLoadTest",
+    ]
+  ) {
+    assert.equal(name in framewire, false, `mod.ts exports ${name}`);
+  }
+  for (
+    const name of [
+      "serve",
+      "connect",
+      "defaultNetwork",
+      "Server",
+      "Client",
+      "FrameDecoder",
+      "encodeFrame",
+      "parseProxyHeader",
+      "formatMetrics",
+      "LatencyHistogram",
+      "FRAME_HEADER_SIZE",
+    ]
+  ) {
+    assert.equal(name in framewire, true, `mod.ts lacks ${name}`);
+  }
+});
+
+test("entry points: each adapter comes from its subpath and exports its network", async () => {
+  const [deno, bun, node] = await Promise.all([
+    import("../src/adapters/deno.ts"),
+    import("../src/adapters/bun.ts"),
+    import("../src/adapters/node.ts"),
+  ]);
+  for (const network of [deno.denoNetwork, bun.bunNetwork, node.nodeNetwork]) {
+    assert.equal(typeof network.listen, "function");
+    assert.equal(typeof network.connect, "function");
+  }
+});
+
+test("entry points: defaultNetwork() loads this runtime's adapter", async () => {
+  const network = await framewire.defaultNetwork();
+  const expected = runtime === "deno"
+    ? (await import("../src/adapters/deno.ts")).denoNetwork
+    : runtime === "bun"
+    ? (await import("../src/adapters/bun.ts")).bunNetwork
+    : nodeNetwork;
+  assert.equal(network, expected);
+});
+
+test("entry points: serve() and connect() from mod.ts, with the default or a chosen adapter", async () => {
+  const encoder = new TextEncoder();
+  for (const network of [undefined, nodeNetwork]) {
+    await using server = await framewire.serve({
+      host: "127.0.0.1",
+      port: 0,
+      network,
+    });
+    await using client = await framewire.connect({
+      host: "127.0.0.1",
+      port: server.addr!.port,
+      network,
+    });
+    const responses = await Promise.all(
+      ["a", "b", "c"].map((text) => client.request(encoder.encode(text))),
+    );
+    assert.deepEqual(
+      responses.map((bytes) => new TextDecoder().decode(bytes)),
+      ["a", "b", "c"],
+    );
+  }
+});
