@@ -5,6 +5,7 @@ import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { INSTALL_HINTS } from "./_requires.ts";
 
 export interface TlsFixture {
   /** The folder holding the files below. */
@@ -30,7 +31,7 @@ function openssl(args: string[], cwd: string): Promise<void> {
       if (error === null) return resolve();
       const missing = (error as { code?: unknown }).code === "ENOENT";
       const detail = missing
-        ? "openssl is not installed (apt-get install openssl)"
+        ? `openssl is not on PATH (install it: ${INSTALL_HINTS.openssl})`
         : `openssl ${args[0]} failed: ${stderr}`;
       reject(
         new Error(`Cannot make test certificates: ${detail}`, { cause: error }),

@@ -3,43 +3,44 @@
 // and a 32 MiB frame.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import process from "node:process";
 import { cliArgs, runtime, sourceExtension } from "./_runtime.ts";
+import { type ProgramRequirement, requireProgram } from "./_requires.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 
-/** How to run a TypeScript program on each runtime found on this machine. */
-function runtimes(): Array<
-  { name: string; command: string; script: (path: string) => string[] }
-> {
-  const found = [];
-  const has = (cmd: string) =>
-    spawnSync(cmd, ["--version"], { stdio: "ignore" }).status === 0;
-  if (has("deno")) {
-    found.push({
-      name: "deno",
-      command: "deno",
-      script: (p: string) => ["run", "-A", p],
-    });
-  }
-  if (has("bun")) {
-    found.push({
-      name: "bun",
-      command: "bun",
-      script: (p: string) => ["run", p],
-    });
-  }
+interface InteropRuntime {
+  name: "deno" | "bun" | "node";
+  command: string;
+  script: (path: string) => string[];
+  /** The program to find on PATH; null for the runtime running the tests. */
+  needs: ProgramRequirement | null;
+}
+
+/**
+ * How to run a TypeScript program on each runtime. The one running the tests
+ * is its own executable; another must be on PATH, or the tests that use it
+ * are skipped (failed under FRAMEWIRE_REQUIRE_ALL=1).
+ */
+function runtimes(): InteropRuntime[] {
+  const all: Array<Pick<InteropRuntime, "name" | "script">> = [
+    { name: "deno", script: (p) => ["run", "-A", p] },
+    { name: "bun", script: (p) => ["run", p] },
+  ];
   // Node runs compiled files only: it joins when the suite runs from the npm build.
-  if (runtime === "node") {
-    found.push({
-      name: "node",
-      command: process.execPath,
-      script: (p: string) => [p],
-    });
-  }
-  return found;
+  if (runtime === "node") all.push({ name: "node", script: (p) => [p] });
+  return all.map((r) => {
+    if (r.name === runtime) {
+      return { ...r, command: process.execPath, needs: null };
+    }
+    return {
+      ...r,
+      command: r.name,
+      needs: requireProgram(r.name, import.meta.url),
+    };
+  });
 }
 
 function run(command: string, args: string[], timeoutMs = 120_000) {
@@ -59,11 +60,15 @@ function run(command: string, args: string[], timeoutMs = 120_000) {
   );
 }
 
-const found = runtimes();
-for (const server of found) {
-  for (const client of found) {
-    test(`interop: ${server.name} server answers a ${client.name} client`, async (t) => {
-      if (found.length < 2) return t.skip("needs both deno and bun on PATH");
+const all = runtimes();
+for (const server of all) {
+  for (const client of all) {
+    const skip = server.needs?.skip || client.needs?.skip || false;
+    const title =
+      `interop: ${server.name} server answers a ${client.name} client`;
+    test(title, { skip }, async () => {
+      server.needs?.check();
+      client.needs?.check();
       const serverArgs = [
         ...cliArgs(server.name, root),
         "serve",

@@ -18,6 +18,7 @@ import {
 import { encodeFrames } from "../src/frame_encoder.ts";
 import { Client } from "../src/client.ts";
 import { makeTlsFixture } from "./_tls_fixture.ts";
+import { requireProgram } from "./_requires.ts";
 import type { Network } from "../src/transport.ts";
 import {
   patternBytes,
@@ -29,6 +30,9 @@ import {
 } from "./_helpers.ts";
 
 const network = availableNetworks()[0][1];
+// The TLS test needs openssl's certificates: skipped without it (failed
+// under FRAMEWIRE_REQUIRE_ALL=1).
+const openssl = requireProgram("openssl", import.meta.url);
 
 interface WorkerStats {
   id: number;
@@ -171,7 +175,10 @@ test("cli: serve --workers 2 shares the port between two workers and sums their 
   );
 });
 
-test("cli: serve --workers 2 with TLS: each worker serves TLS on the shared port", async () => {
+const workersTls =
+  "cli: serve --workers 2 with TLS: each worker serves TLS on the shared port";
+test(workersTls, { skip: openssl.skip }, async () => {
+  openssl.check();
   const fixture = await makeTlsFixture();
   const { server, port, metrics } = await startWorkers([
     "--workers",
