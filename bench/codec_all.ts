@@ -106,6 +106,7 @@ const codecChanges = await output("git", [
   "src/frame_decoder_stream.ts",
   "src/frame_encoder_stream.ts",
   "src/_outbound.ts",
+  "src/_frame_header.ts",
   "src/_validate.ts",
   "src/constants.ts",
   "src/errors.ts",

@@ -1,4 +1,4 @@
-import { FRAME_HEADER_SIZE } from "./constants.ts";
+import { FRAME_HEADER_SIZE, writeFrameHeader } from "./_frame_header.ts";
 
 /**
  * Payloads at least this long are not copied into a batch: their header ends
@@ -31,24 +31,6 @@ export function writeFrames(
     offset += length;
   }
   return offset;
-}
-
-/**
- * Writes a 4-byte little-endian length header into `out` at `offset`
- * (byte stores: cheaper than a DataView per batch buffer).
- *
- * @returns The offset after the header.
- */
-export function writeFrameHeader(
-  out: Uint8Array,
-  offset: number,
-  length: number,
-): number {
-  out[offset] = length & 0xff;
-  out[offset + 1] = (length >>> 8) & 0xff;
-  out[offset + 2] = (length >>> 16) & 0xff;
-  out[offset + 3] = (length >>> 24) & 0xff;
-  return offset + FRAME_HEADER_SIZE;
 }
 
 /**

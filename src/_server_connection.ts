@@ -1,7 +1,7 @@
 import { FrameDecoder } from "./frame_decoder.ts";
 import { assertFrameSize } from "./frame_encoder.ts";
 import { COPY_LIMIT, Outbound } from "./_outbound.ts";
-import { FRAME_HEADER_SIZE } from "./constants.ts";
+import { FRAME_HEADER_SIZE } from "./_frame_header.ts";
 import { type BufferPool, POOL_MIN_SIZE } from "./_buffer_pool.ts";
 import type { Transport, TransportEvents } from "./transport.ts";
 import type { LimitedConnection, ServerLimits } from "./_server_limits.ts";

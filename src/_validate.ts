@@ -1,4 +1,5 @@
-import { DEFAULT_MAX_FRAME_SIZE, MAX_FRAME_SIZE_LIMIT } from "./constants.ts";
+import { DEFAULT_MAX_FRAME_SIZE } from "./constants.ts";
+import { MAX_FRAME_SIZE_LIMIT } from "./_frame_header.ts";
 
 /** Returns `value` if it is an integer in [min, max], or `fallback` when undefined; throws otherwise. */
 export function integerOption(

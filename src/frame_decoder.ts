@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { FRAME_HEADER_SIZE } from "./constants.ts";
+import { FRAME_HEADER_SIZE, readFrameLength } from "./_frame_header.ts";
 import { FrameTooLargeError, type ProtocolError } from "./errors.ts";
 import { maxFrameSizeOption } from "./_validate.ts";
 
@@ -165,8 +165,7 @@ export class FrameDecoder {
     const base = chunk.byteOffset;
     // Fast path: whole frames inside this chunk are emitted as views.
     while (end - offset >= FRAME_HEADER_SIZE) {
-      const length = (chunk[offset] | (chunk[offset + 1] << 8) |
-        (chunk[offset + 2] << 16)) + chunk[offset + 3] * 0x1000000;
+      const length = readFrameLength(chunk, offset);
       if (length > max) this.#fail(length);
       const start = offset + FRAME_HEADER_SIZE;
       offset = start + length;
@@ -220,8 +219,7 @@ export class FrameDecoder {
       }
       if (this.#headerFilled < FRAME_HEADER_SIZE) return chunk.length;
       offset = take;
-      const h = this.#header!;
-      const length = (h[0] | (h[1] << 8) | (h[2] << 16)) + h[3] * 0x1000000;
+      const length = readFrameLength(this.#header!, 0);
       if (length > this.#maxFrameSize) this.#fail(length);
       if (chunk.length - offset >= length) {
         this.#headerFilled = 0;

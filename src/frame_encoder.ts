@@ -3,7 +3,8 @@
  *
  * @module
  */
-import { DEFAULT_MAX_FRAME_SIZE, FRAME_HEADER_SIZE } from "./constants.ts";
+import { DEFAULT_MAX_FRAME_SIZE } from "./constants.ts";
+import { FRAME_HEADER_SIZE } from "./_frame_header.ts";
 import { FrameTooLargeError } from "./errors.ts";
 import { maxFrameSizeOption } from "./_validate.ts";
 import { writeFrames } from "./_outbound.ts";

@@ -5,8 +5,8 @@
  */
 import { assertFrameSize } from "./frame_encoder.ts";
 import { maxFrameSizeOption } from "./_validate.ts";
-import { COPY_LIMIT, writeFrameHeader, writeFrames } from "./_outbound.ts";
-import { FRAME_HEADER_SIZE } from "./constants.ts";
+import { COPY_LIMIT, writeFrames } from "./_outbound.ts";
+import { FRAME_HEADER_SIZE, writeFrameHeader } from "./_frame_header.ts";
 
 /**
  * Options for {@linkcode FrameEncoderStream}.

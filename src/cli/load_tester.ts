@@ -6,9 +6,8 @@
  * @module
  */
 import { FrameDecoder } from "../frame_decoder.ts";
-import { FRAME_HEADER_SIZE } from "../constants.ts";
+import { FRAME_HEADER_SIZE, writeFrameHeader } from "../_frame_header.ts";
 import { LatencyHistogram } from "../latency_histogram.ts";
-import { writeFrameHeader } from "../_outbound.ts";
 import { integerOption } from "../_validate.ts";
 import type {
   Network,
