@@ -11,7 +11,7 @@
  *    `engines`, `files`) and copies README.md and LICENSE.
  * 3. Runs the test suite on Node against the built files (`node --test`).
  * 4. Packs the package and, in a fresh temporary folder, installs the tarball,
- *    runs an ESM script that imports `framewire` and `framewire/node` and
+ *    runs an ESM script that imports `framewire` and its adapter subpaths and
  *    round-trips pipelined requests, and smoke-runs the `framewire` bin.
  *
  * @module
