@@ -33,56 +33,81 @@ export function writeFrames(
   return offset;
 }
 
+const NO_WHOLE: readonly number[] = [];
+
 /**
  * Frames waiting to be written. Payloads are queued as they are produced and
  * flushed together: every run of small payloads becomes one buffer,
  * allocated once at its exact size, so a batch of responses is one write.
  * Payloads of {@linkcode COPY_LIMIT} bytes or more are passed on by reference
  * rather than copied.
+ *
+ * Requests answered with themselves (an echo) are queued as the request
+ * frames, header included, where they lie in the read buffer: consecutive
+ * ones make one run, copied as one piece at the flush.
  */
-const NO_WHOLE: readonly number[] = [];
-
 export class Outbound {
   // Both allocated on first use, so an idle connection holds no arrays.
   #payloads: Uint8Array[] | null = null;
   /** Indexes in #payloads of entries that are whole frames, header included. */
   #whole: number[] | null = null;
-  #bytes = 0;
   /** The first entry, when it is whole frames that may be written by reference. */
   #single: Uint8Array | null = null;
+  /** An echoed run may be written by reference (see Transport.readViewsWritable). */
+  readonly #echoByReference: boolean;
+  /** The echoed run being extended: byte offsets in its buffer (end -1: none). */
+  #echoBuffer: ArrayBufferLike | null = null;
+  #echoStart = 0;
+  #echoEnd = -1;
 
-  /** Entries queued. */
-  get count(): number {
-    return this.#payloads?.length ?? 0;
-  }
-
-  /** Wire bytes queued, headers included. */
-  get bytes(): number {
-    return this.#bytes;
+  /**
+   * @param echoByReference Echoed frames that are all there is to send may
+   * be written as views of the read buffer rather than copied.
+   */
+  constructor(echoByReference = false) {
+    this.#echoByReference = echoByReference;
   }
 
   /** Queues a payload whose size has been checked. */
   add(payload: Uint8Array): void {
+    if (this.#echoEnd >= 0) this.#endEcho();
     (this.#payloads ??= []).push(payload);
-    this.#bytes += FRAME_HEADER_SIZE + payload.length;
   }
 
   /**
-   * Queues bytes that already are whole frames, headers included (an echoed
-   * run of requests as they arrived). They are copied at the flush, unless
-   * `byReference` is set and they are all there is to send: then `frames`
-   * itself is written.
+   * Queues a request frame as its own response: `request` is a payload view
+   * from the decoder whose header lies just before it, in the same buffer
+   * (a frame whole in one read). The frame is copied at the flush; the
+   * buffer must stay unchanged until then.
    */
-  addFrames(frames: Uint8Array, byReference = false): void {
+  echo(request: Uint8Array): void {
+    const start = request.byteOffset - FRAME_HEADER_SIZE;
+    if (start !== this.#echoEnd) {
+      if (this.#echoEnd >= 0) this.#endEcho();
+      this.#echoBuffer = request.buffer;
+      this.#echoStart = start;
+    }
+    this.#echoEnd = request.byteOffset + request.length;
+  }
+
+  /** Queues the echoed run as one entry of whole frames. */
+  #endEcho(): void {
+    const frames = new Uint8Array(
+      this.#echoBuffer!,
+      this.#echoStart,
+      this.#echoEnd - this.#echoStart,
+    );
+    this.#echoBuffer = null;
+    this.#echoEnd = -1;
     const payloads = this.#payloads ??= [];
-    if (byReference && payloads.length === 0) this.#single = frames;
+    if (this.#echoByReference && payloads.length === 0) this.#single = frames;
     (this.#whole ??= []).push(payloads.length);
     payloads.push(frames);
-    this.#bytes += frames.length;
   }
 
   /** Hands every queued frame to `write` in as few buffers as it can, and empties the queue. */
   flush(write: (bytes: Uint8Array) => void): void {
+    if (this.#echoEnd >= 0) this.#endEcho();
     const payloads = this.#payloads;
     if (payloads === null) return;
     const count = payloads.length;
@@ -91,7 +116,6 @@ export class Outbound {
     this.#payloads = null;
     this.#whole = null;
     this.#single = null;
-    this.#bytes = 0;
     if (count === 1 && single !== null) {
       write(single);
       return;

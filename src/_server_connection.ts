@@ -1,11 +1,15 @@
 import { FrameDecoder } from "./frame_decoder.ts";
 import { assertFrameSize } from "./frame_encoder.ts";
 import { COPY_LIMIT, Outbound } from "./_outbound.ts";
-import { FRAME_HEADER_SIZE } from "./_frame_header.ts";
-import { type BufferPool, POOL_MIN_SIZE } from "./_buffer_pool.ts";
+import type { BufferPool } from "./_buffer_pool.ts";
+import { ConnectionMemory } from "./_connection_memory.ts";
 import type { Transport, TransportEvents } from "./transport.ts";
-import type { LimitedConnection, ServerLimits } from "./_server_limits.ts";
-import { ConnectionTimeoutError } from "./errors.ts";
+import {
+  ConnectionTimeouts,
+  type LimitedConnection,
+  type ServerLimits,
+} from "./_server_limits.ts";
+import type { ConnectionTimeoutError } from "./errors.ts";
 import type { LatencyHistogram } from "./latency_histogram.ts";
 import type { Handler, RequestContext } from "./handler.ts";
 import type { ServerStats } from "./server_stats.ts";
@@ -57,10 +61,8 @@ export class ServerConnection implements TransportEvents, LimitedConnection {
   #host: ConnectionHost;
   #transport: Transport;
   #decoder: FrameDecoder;
-  #outbound = new Outbound();
+  #outbound: Outbound;
   #write: (bytes: Uint8Array) => void;
-  /** Received bytes may be written back by reference (see Transport.readViewsWritable). */
-  #readViewsWritable: boolean;
   /** Responses from the first unanswered async request on, in request order. */
   #slots: Slot[] = NO_SLOTS;
   #slotHead = 0;
@@ -72,34 +74,14 @@ export class ServerConnection implements TransportEvents, LimitedConnection {
   /** Buffer of the chunk being decoded, and whether a view of it outlives the read. */
   #chunkBuffer: ArrayBufferLike | null = null;
   #chunkRetained = false;
-  /**
-   * A run of requests answered with themselves (an echo), as byte offsets in
-   * the chunk's buffer: their frames are sent as they arrived.
-   */
-  #echoStart = 0;
-  #echoEnd = -1;
-  /** Where the chunk starts in its buffer: an echoed frame's header must lie in it. */
-  #chunkStart = 0;
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
   #closedWaiters: Array<() => void> | null = null;
-  /** A pooled buffer the decoder is assembling a large frame in. */
-  #assembling: Uint8Array | null = null;
-  /** Pooled buffers of requests handed out, returned once nothing can use them. */
-  #lentLarge: Uint8Array[] | null = null;
-  /** Bytes this connection counts against the server's memory budget. */
-  #held = 0;
+  #memory: ConnectionMemory;
   /** A frame waits for memory: reading is paused and these bytes wait. */
   #deferred: Uint8Array | null = null;
-  #waitingMemory = false;
-  /** The limits reserved memory for the deferred frame. */
-  #granted = false;
-  /** Sweep of the last read; requests completed; stall trackers (-1: none). */
-  #lastRead = 0;
+  /** Requests received, for the frame timeout. */
   #frames = 0;
-  #frameMark = 0;
-  #frameStall = -1;
-  #unsentSeen = 0;
-  #writeStall = -1;
+  #timeouts: ConnectionTimeouts;
 
   constructor(host: ConnectionHost, transport: Transport, id: number) {
     this.#host = host;
@@ -109,26 +91,18 @@ export class ServerConnection implements TransportEvents, LimitedConnection {
       remoteAddr: transport.remoteAddr,
       localAddr: transport.localAddr,
     };
+    const memory = new ConnectionMemory(host.limits, host.pool, this);
+    this.#memory = memory;
     this.#decoder = new FrameDecoder(
       (frame, headerAt) => this.#onRequest(frame, headerAt),
       {
         maxFrameSize: host.maxFrameSize,
-        allocate: (length) => {
-          if (this.#granted) {
-            this.#granted = false; // reserved by the limits on admission
-          } else if (!host.limits.reserve(this, length)) {
-            this.#waitingMemory = true;
-            return null;
-          }
-          this.#held += length;
-          if (length < POOL_MIN_SIZE) return new Uint8Array(length);
-          return this.#assembling = host.pool.take(length);
-        },
+        allocate: (length) => memory.allocate(length),
       },
     );
     this.#write = (bytes) => transport.write(bytes);
-    this.#readViewsWritable = transport.readViewsWritable === true;
-    this.#lastRead = host.limits.tick;
+    this.#outbound = new Outbound(transport.readViewsWritable === true);
+    this.#timeouts = new ConnectionTimeouts(host.limits);
   }
 
   /** Resolves once the transport has closed. */
@@ -141,7 +115,7 @@ export class ServerConnection implements TransportEvents, LimitedConnection {
     if (this.#state !== OPEN) return true; // draining a closing peer: discard
     const host = this.#host;
     host.stats.bytesIn += chunk.length;
-    this.#lastRead = host.limits.tick;
+    this.#timeouts.read();
     if (this.#deferred !== null) {
       // Waiting for memory, reads paused: keep what was already on its way.
       const joined = new Uint8Array(this.#deferred.length + chunk.length);
@@ -159,25 +133,19 @@ export class ServerConnection implements TransportEvents, LimitedConnection {
    */
   admit(need: number): void {
     const deferred = this.#deferred;
-    this.#waitingMemory = false;
     this.#deferred = null;
-    this.#granted = true;
+    this.#memory.admitted();
     if (deferred !== null && this.#state === OPEN) this.#decode(deferred);
-    if (this.#granted) {
-      // Not used (the connection is closing): give the reservation back.
-      this.#granted = false;
-      this.#host.limits.account(-need);
-    }
+    this.#memory.returnUnused(need); // the connection is closing
     this.#updateBackpressure();
   }
 
   #decode(chunk: Uint8Array): boolean {
     this.#chunkBuffer = chunk.buffer;
-    this.#chunkStart = chunk.byteOffset;
     this.#chunkRetained = false;
     try {
       const consumed = this.#decoder.push(chunk);
-      if (this.#waitingMemory) {
+      if (this.#memory.waiting) {
         this.#deferred = chunk.slice(consumed);
         this.#host.stats.memoryDeferrals++;
       }
@@ -187,114 +155,52 @@ export class ServerConnection implements TransportEvents, LimitedConnection {
       this.#host.report(error, this.context);
       this.#shutdown();
     }
-    this.#endEcho();
     this.#chunkBuffer = null;
     this.#flush();
     return !this.#chunkRetained;
   }
 
-  /** Brings this connection's share of the memory budget up to date. */
-  #recount(): void {
-    const held = this.#decoder.pendingFrameSize + this.#lentBytes() +
-      this.#transport.bufferedAmount;
-    if (held !== this.#held) {
-      const delta = held - this.#held;
-      this.#held = held;
-      this.#host.limits.account(delta);
-    }
-  }
-
-  #lentBytes(): number {
-    const lent = this.#lentLarge;
-    if (lent === null) return 0;
-    let bytes = 0;
-    for (const buffer of lent) bytes += buffer.length;
-    return bytes;
-  }
-
   /** Checks the timeouts and recounts memory; called by the server's sweep. */
   sweep(tick: number): void {
     if (this.#state >= FINISHED) return;
-    const { sweeps, timeouts } = this.#host.limits;
-    const unsent = this.#transport.bufferedAmount;
-    // A peer that reads none of its responses.
-    if (unsent > 0 && sweeps.writeTimeout > 0) {
-      if (this.#writeStall < 0 || unsent < this.#unsentSeen) {
-        this.#writeStall = tick;
-      } else if (tick - this.#writeStall >= sweeps.writeTimeout) {
-        this.#timedOut(
-          new ConnectionTimeoutError(
-            "write",
-            timeouts.writeTimeout,
-            `${unsent} bytes unsent`,
-          ),
-        );
-        this.#transport.close();
-        return;
-      }
-      this.#unsentSeen = unsent;
-    } else {
-      this.#writeStall = -1;
-    }
-    if (this.#state === OPEN) {
-      const reading = !this.#paused;
-      // A frame left incomplete: a stalled or trickling (slowloris) peer.
-      const partial = this.#decoder.bufferedBytes;
-      if (partial > 0 && reading && sweeps.frameTimeout > 0) {
-        if (this.#frameStall < 0 || this.#frames !== this.#frameMark) {
-          this.#frameStall = tick;
-          this.#frameMark = this.#frames;
-        } else if (tick - this.#frameStall >= sweeps.frameTimeout) {
-          this.#timedOut(
-            new ConnectionTimeoutError(
-              "frame",
-              timeouts.frameTimeout,
-              `${partial} bytes of it received`,
-            ),
-          );
-          this.#shutdown();
-          return;
-        }
-      } else {
-        this.#frameStall = -1;
-      }
-      // A peer that sends nothing while owed nothing.
-      if (
-        sweeps.idleTimeout > 0 && reading && unsent === 0 &&
-        this.#pending === 0 && partial === 0 &&
-        tick - this.#lastRead >= sweeps.idleTimeout
-      ) {
-        this.#timedOut(
-          new ConnectionTimeoutError("idle", timeouts.idleTimeout),
-        );
-        this.#shutdown();
-        return;
-      }
-    }
-    // A handler that does not settle: the oldest unsettled one is first.
-    if (this.#pending > 0 && sweeps.handlerTimeout > 0) {
-      const slots = this.#slots;
-      for (let i = this.#slotHead; i < slots.length; i++) {
-        if (slots[i].response !== null) continue;
-        if (tick - slots[i].tick >= sweeps.handlerTimeout) {
-          this.#host.stats.handlerTimeouts++;
-          this.#handlerFailed(
-            new ConnectionTimeoutError("handler", timeouts.handlerTimeout),
-          );
-          return;
-        }
-        break;
-      }
-    }
-    this.#settleMemory();
+    const expired = this.#timeouts.check(tick, {
+      unsent: this.#transport.bufferedAmount,
+      reading: this.#state === OPEN && !this.#paused,
+      partial: this.#decoder.bufferedBytes,
+      frames: this.#frames,
+      pending: this.#pending,
+      oldestPending: this.#pending > 0 ? this.#oldestPending() : -1,
+    });
+    if (expired === null) this.#settleMemory();
+    else this.#timedOut(expired);
   }
 
+  /** The sweep in which the oldest unsettled handler call began, or -1. */
+  #oldestPending(): number {
+    const slots = this.#slots;
+    for (let i = this.#slotHead; i < slots.length; i++) {
+      if (slots[i].response === null) return slots[i].tick;
+    }
+    return -1;
+  }
+
+  /**
+   * Counts and reports an expired timeout and closes: at once for a peer
+   * that reads nothing, else after answering what was received.
+   */
   #timedOut(error: ConnectionTimeoutError): void {
     const stats = this.#host.stats;
+    if (error.reason === "handler") {
+      stats.handlerTimeouts++;
+      this.#handlerFailed(error);
+      return;
+    }
     if (error.reason === "idle") stats.idleTimeouts++;
     else if (error.reason === "frame") stats.frameTimeouts++;
-    else if (error.reason === "write") stats.writeTimeouts++;
+    else stats.writeTimeouts++;
     this.#host.report(error, this.context);
+    if (error.reason === "write") this.#transport.close();
+    else this.#shutdown();
   }
 
   end(): void {
@@ -318,17 +224,9 @@ export class ServerConnection implements TransportEvents, LimitedConnection {
     this.#slots = NO_SLOTS;
     this.#slotHead = 0;
     this.#decoder.end();
-    if (this.#assembling !== null) this.#host.pool.give(this.#assembling);
-    this.#assembling = null;
-    // Requests of handlers still running stay theirs; the rest is free.
-    if (this.#pending === 0 && this.#lentLarge !== null) {
-      for (const buffer of this.#lentLarge) this.#host.pool.give(buffer);
-    }
-    this.#lentLarge = null;
     this.#deferred = null;
-    this.#host.limits.forget(this);
-    this.#host.limits.account(-this.#held);
-    this.#held = 0;
+    // Requests of handlers still running stay theirs; the rest is free.
+    this.#memory.close(this.#pending !== 0);
     this.#host.removed(this);
     const waiters = this.#closedWaiters;
     this.#closedWaiters = null;
@@ -361,13 +259,7 @@ export class ServerConnection implements TransportEvents, LimitedConnection {
 
   /** `headerAt`: where the frame starts in the chunk, or -1 when assembled. */
   #onRequest(request: Uint8Array, headerAt: number): void {
-    if (
-      headerAt < 0 && this.#assembling !== null &&
-      request.buffer === this.#assembling.buffer
-    ) {
-      (this.#lentLarge ??= []).push(this.#assembling);
-      this.#assembling = null;
-    }
+    if (headerAt < 0) this.#memory.handedOut(request);
     this.#frames++;
     if (this.#state !== OPEN) return;
     const host = this.#host;
@@ -389,12 +281,7 @@ export class ServerConnection implements TransportEvents, LimitedConnection {
       // Fast path: no promise, nothing awaited ahead.
       if (result === request && headerAt >= 0) {
         // The response frame is the request frame, whole in this read.
-        const start = this.#chunkStart + headerAt;
-        if (start !== this.#echoEnd) {
-          this.#endEcho();
-          this.#echoStart = start;
-        }
-        this.#echoEnd = start + FRAME_HEADER_SIZE + request.length;
+        this.#outbound.echo(request);
         host.stats.framesOut++;
         host.stats.bytesOut += request.length;
         return;
@@ -465,26 +352,10 @@ export class ServerConnection implements TransportEvents, LimitedConnection {
   #releaseLarge(): void {
     if (this.#pending !== 0 || this.#transport.bufferedAmount !== 0) return;
     if (this.#slotHead !== this.#slots.length) return;
-    for (const buffer of this.#lentLarge!) this.#host.pool.give(buffer);
-    this.#lentLarge = null;
-  }
-
-  /** Queues the current echoed run, if any. */
-  #endEcho(): void {
-    if (this.#echoEnd < 0) return;
-    this.#outbound.addFrames(
-      new Uint8Array(
-        this.#chunkBuffer!,
-        this.#echoStart,
-        this.#echoEnd - this.#echoStart,
-      ),
-      this.#readViewsWritable,
-    );
-    this.#echoEnd = -1;
+    this.#memory.giveBackLent();
   }
 
   #respond(response: Uint8Array): void {
-    this.#endEcho();
     try {
       assertFrameSize(response, this.#host.maxFrameSize);
     } catch (error) {
@@ -525,8 +396,12 @@ export class ServerConnection implements TransportEvents, LimitedConnection {
    * pauses or resumes reading with the count up to date.
    */
   #settleMemory(): void {
-    if (this.#lentLarge !== null) this.#releaseLarge();
-    this.#recount();
+    const memory = this.#memory;
+    if (memory.lending) this.#releaseLarge();
+    memory.recount(
+      this.#decoder.pendingFrameSize,
+      this.#transport.bufferedAmount,
+    );
     this.#updateBackpressure();
   }
 
@@ -534,7 +409,7 @@ export class ServerConnection implements TransportEvents, LimitedConnection {
     if (this.#state !== OPEN) return;
     const unsent = this.#transport.bufferedAmount;
     const over = unsent > this.#host.highWaterMark ||
-      this.#pending >= this.#host.maxPendingRequests || this.#waitingMemory ||
+      this.#pending >= this.#host.maxPendingRequests || this.#memory.waiting ||
       (unsent > 0 && this.#host.limits.overBudget);
     if (over && !this.#paused) {
       this.#paused = true;
@@ -548,7 +423,6 @@ export class ServerConnection implements TransportEvents, LimitedConnection {
 
   #finishIfDone(): void {
     if (this.#state !== ENDING || this.#slotHead < this.#slots.length) return;
-    this.#endEcho();
     this.#outbound.flush(this.#write);
     this.#state = FINISHED;
     // Read on (discarding) so the peer's FIN is seen and no reset is sent.

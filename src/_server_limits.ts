@@ -5,8 +5,10 @@
  *
  * Timeouts are checked by one sweep over the connections every
  * {@linkcode SWEEP_MS} rather than by a timer per connection, so a busy
- * connection pays one integer store per read for them.
+ * connection pays one integer store per read for them. Each connection keeps
+ * its own {@linkcode ConnectionTimeouts}.
  */
+import { ConnectionTimeoutError } from "./errors.ts";
 
 /** How often timeouts are checked and the memory budget is recounted. */
 export const SWEEP_MS = 250;
@@ -28,7 +30,7 @@ export interface TimeoutSettings {
 }
 
 /** Converts a timeout in milliseconds into sweeps, rounding up (0 stays off). */
-export function sweepsOf(ms: number): number {
+function sweepsOf(ms: number): number {
   return ms === 0 ? 0 : Math.max(1, Math.ceil(ms / SWEEP_MS));
 }
 
@@ -69,11 +71,6 @@ export class ServerLimits {
   /** Whether the bytes held exceed the budget. */
   get overBudget(): boolean {
     return this.bufferedBytes > this.maxBufferedBytes;
-  }
-
-  /** Connections waiting for memory. */
-  get waiting(): number {
-    return this.#waiting.length;
   }
 
   /**
@@ -140,5 +137,106 @@ export class ServerLimits {
     const tick = ++this.tick;
     for (const connection of this.#connections) connection.sweep(tick);
     if (this.#waiting.length > 0) this.#admitWaiting();
+  }
+}
+
+/** What a connection's timeouts look at, read at each sweep. */
+export interface ConnectionActivity {
+  /** Response bytes handed to the transport and not yet sent. */
+  unsent: number;
+  /** Whether requests are being read: still taken, and reading not paused. */
+  reading: boolean;
+  /** Bytes of an incomplete request frame held. */
+  partial: number;
+  /** Requests received so far. */
+  frames: number;
+  /** Handler calls not yet settled. */
+  pending: number;
+  /** The sweep in which the oldest unsettled handler call began, or -1. */
+  oldestPending: number;
+}
+
+/**
+ * The idle, stalled-frame, stalled-write and handler timeouts of one
+ * connection, checked at each sweep of its server's {@linkcode ServerLimits}.
+ */
+export class ConnectionTimeouts {
+  #limits: ServerLimits;
+  /** The sweep of the last read. */
+  #lastRead: number;
+  /** Stall trackers: the sweep a stall was first seen (-1: none) and what was seen. */
+  #frameMark = 0;
+  #frameStall = -1;
+  #unsentSeen = 0;
+  #writeStall = -1;
+
+  constructor(limits: ServerLimits) {
+    this.#limits = limits;
+    this.#lastRead = limits.tick;
+  }
+
+  /** Notes a read: the idle timeout starts again. */
+  read(): void {
+    this.#lastRead = this.#limits.tick;
+  }
+
+  /**
+   * Checks every timeout at sweep `tick`.
+   *
+   * @returns The timeout that expired, or null.
+   */
+  check(
+    tick: number,
+    activity: ConnectionActivity,
+  ): ConnectionTimeoutError | null {
+    const { sweeps, timeouts } = this.#limits;
+    const { unsent, partial, reading } = activity;
+    // A peer that reads none of its responses.
+    if (unsent > 0 && sweeps.writeTimeout > 0) {
+      if (this.#writeStall < 0 || unsent < this.#unsentSeen) {
+        this.#writeStall = tick;
+      } else if (tick - this.#writeStall >= sweeps.writeTimeout) {
+        return new ConnectionTimeoutError(
+          "write",
+          timeouts.writeTimeout,
+          `${unsent} bytes unsent`,
+        );
+      }
+      this.#unsentSeen = unsent;
+    } else {
+      this.#writeStall = -1;
+    }
+    // A frame left incomplete: a stalled or trickling (slowloris) peer.
+    if (partial > 0 && reading && sweeps.frameTimeout > 0) {
+      if (this.#frameStall < 0 || activity.frames !== this.#frameMark) {
+        this.#frameStall = tick;
+        this.#frameMark = activity.frames;
+      } else if (tick - this.#frameStall >= sweeps.frameTimeout) {
+        return new ConnectionTimeoutError(
+          "frame",
+          timeouts.frameTimeout,
+          `${partial} bytes of it received`,
+        );
+      }
+    } else {
+      this.#frameStall = -1;
+    }
+    // A peer that sends nothing while owed nothing.
+    if (
+      sweeps.idleTimeout > 0 && reading && unsent === 0 &&
+      activity.pending === 0 && partial === 0 &&
+      tick - this.#lastRead >= sweeps.idleTimeout
+    ) {
+      return new ConnectionTimeoutError("idle", timeouts.idleTimeout);
+    }
+    // A handler that does not settle: the oldest unsettled one is first.
+    if (
+      activity.pending > 0 && sweeps.handlerTimeout > 0 &&
+      activity.oldestPending >= 0 &&
+      tick - activity.oldestPending >= sweeps.handlerTimeout
+    ) {
+      return new ConnectionTimeoutError("handler", timeouts.handlerTimeout);
+    }
+    return null;
   }
 }

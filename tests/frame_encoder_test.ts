@@ -77,13 +77,10 @@ test("outbound: small frames flush as one write", () => {
   const outbound = new Outbound();
   const payloads = Array.from({ length: 100 }, (_, i) => patternBytes(16, i));
   for (const p of payloads) outbound.add(p);
-  assert.equal(outbound.count, 100);
-  assert.equal(outbound.bytes, 2000);
   const writes: Uint8Array[] = [];
   outbound.flush((bytes) => writes.push(bytes));
   assert.equal(writes.length, 1);
   assert.deepEqual(writes[0], encodeFrames(payloads));
-  assert.equal(outbound.count, 0);
   outbound.flush((bytes) => writes.push(bytes));
   assert.equal(writes.length, 1, "an empty queue writes nothing");
 });
@@ -102,4 +99,38 @@ test("outbound: large payloads are written by reference after their header", () 
   assert.equal(writes[1], large, "the large payload itself, not a copy");
   assert.equal(writes[0].length, 4 + 10 + 4);
   assert.deepEqual(concat(writes), encodeFrames([small, large, tail]));
+});
+
+test("outbound: echoed frames go out as they lie in the read buffer, in order with other responses", () => {
+  const requests = [patternBytes(3, 1), patternBytes(5, 2), patternBytes(7, 3)];
+  const wire = encodeFrames(requests);
+  const views: Uint8Array[] = [];
+  new FrameDecoder((frame) => views.push(frame)).push(wire);
+  const extra = patternBytes(4, 9);
+  const outbound = new Outbound();
+  outbound.echo(views[0]);
+  outbound.echo(views[1]);
+  outbound.add(extra);
+  outbound.echo(views[2]);
+  const writes: Uint8Array[] = [];
+  outbound.flush((bytes) => writes.push(bytes));
+  assert.equal(writes.length, 1);
+  assert.deepEqual(
+    writes[0],
+    encodeFrames([requests[0], requests[1], extra, requests[2]]),
+  );
+  assert.notEqual(writes[0].buffer, wire.buffer, "copied");
+});
+
+test("outbound: an echoed run alone is written by reference when allowed", () => {
+  const wire = encodeFrames([patternBytes(3, 1), patternBytes(5, 2)]);
+  const views: Uint8Array[] = [];
+  new FrameDecoder((frame) => views.push(frame)).push(wire);
+  const outbound = new Outbound(true);
+  for (const view of views) outbound.echo(view);
+  const writes: Uint8Array[] = [];
+  outbound.flush((bytes) => writes.push(bytes));
+  assert.equal(writes.length, 1);
+  assert.equal(writes[0].buffer, wire.buffer, "a view of the read buffer");
+  assert.deepEqual(writes[0], wire);
 });

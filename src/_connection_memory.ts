@@ -1,0 +1,122 @@
+/**
+ * One server connection's share of the server's memory budget: the frame it
+ * is assembling, the pooled request buffers its handlers hold, and its
+ * unsent responses.
+ */
+import { type BufferPool, POOL_MIN_SIZE } from "./_buffer_pool.ts";
+import type { LimitedConnection, ServerLimits } from "./_server_limits.ts";
+
+/**
+ * Reserves, counts and gives back one connection's memory. A frame that does
+ * not fit in the budget waits (`waiting`) until the limits admit the
+ * connection with the memory reserved for it.
+ */
+export class ConnectionMemory {
+  readonly #limits: ServerLimits;
+  readonly #pool: BufferPool;
+  readonly #connection: LimitedConnection;
+  /** A pooled buffer a large frame is being assembled in. */
+  #assembling: Uint8Array | null = null;
+  /** Pooled buffers of requests handed out, given back once nothing can use them. */
+  #lent: Uint8Array[] | null = null;
+  /** Bytes counted against the budget. */
+  #held = 0;
+  /** The limits reserved memory for the frame that waited. */
+  #granted = false;
+  /** A frame waits for memory: reading stays paused until `admitted()`. */
+  waiting = false;
+
+  constructor(
+    limits: ServerLimits,
+    pool: BufferPool,
+    connection: LimitedConnection,
+  ) {
+    this.#limits = limits;
+    this.#pool = pool;
+    this.#connection = connection;
+  }
+
+  /**
+   * The decoder's `allocate`: a buffer for a `length`-byte frame, pooled
+   * when large, or null when the frame must wait for memory.
+   */
+  allocate(length: number): Uint8Array | null {
+    if (this.#granted) {
+      this.#granted = false; // reserved by the limits on admission
+    } else if (!this.#limits.reserve(this.#connection, length)) {
+      this.waiting = true;
+      return null;
+    }
+    this.#held += length;
+    if (length < POOL_MIN_SIZE) return new Uint8Array(length);
+    return this.#assembling = this.#pool.take(length);
+  }
+
+  /** The limits reserved memory for the waiting frame: it is allocated next. */
+  admitted(): void {
+    this.waiting = false;
+    this.#granted = true;
+  }
+
+  /** Gives back the `need` bytes reserved on admission if no frame took them. */
+  returnUnused(need: number): void {
+    if (!this.#granted) return;
+    this.#granted = false;
+    this.#limits.account(-need);
+  }
+
+  /**
+   * Notes an assembled request handed to the handler: a pooled buffer stays
+   * lent until `giveBackLent()`.
+   */
+  handedOut(request: Uint8Array): void {
+    if (
+      this.#assembling !== null && request.buffer === this.#assembling.buffer
+    ) {
+      (this.#lent ??= []).push(this.#assembling);
+      this.#assembling = null;
+    }
+  }
+
+  /** Whether pooled request buffers are lent. */
+  get lending(): boolean {
+    return this.#lent !== null;
+  }
+
+  /** Returns the lent buffers to the pool: nothing may use them any more. */
+  giveBackLent(): void {
+    if (this.#lent === null) return;
+    for (const buffer of this.#lent) this.#pool.give(buffer);
+    this.#lent = null;
+  }
+
+  /**
+   * Brings the count up to date: the frame being assembled, the lent
+   * buffers and the unsent responses.
+   */
+  recount(pendingFrameSize: number, unsent: number): void {
+    let held = pendingFrameSize + unsent;
+    if (this.#lent !== null) {
+      for (const buffer of this.#lent) held += buffer.length;
+    }
+    if (held !== this.#held) {
+      const delta = held - this.#held;
+      this.#held = held;
+      this.#limits.account(delta);
+    }
+  }
+
+  /**
+   * The connection closed: gives back its memory, except buffers that
+   * handlers still running hold, and leaves the queue for memory.
+   */
+  close(handlersRunning: boolean): void {
+    if (this.#assembling !== null) this.#pool.give(this.#assembling);
+    this.#assembling = null;
+    if (!handlersRunning) this.giveBackLent();
+    this.#lent = null;
+    this.#limits.forget(this.#connection);
+    this.#limits.account(-this.#held);
+    this.#held = 0;
+  }
+}
