@@ -15,7 +15,7 @@ import {
   handlerTimeStats,
   type ServerStats,
 } from "./server_stats.ts";
-import { closedConnectionLine } from "./_closed_connection_line.ts";
+import { connectionClosed, formatText } from "./_log_format.ts";
 import { type StreamDuplex, streamTransport } from "./stream_transport.ts";
 // PROXY protocol (begin)
 import { proxyProtocolOption, ServerProxyProtocol } from "./_server_proxy.ts";
@@ -125,7 +125,7 @@ export interface ServerOptions {
 const echo: Handler = (request) => request;
 
 function logError(error: unknown, context: RequestContext): void {
-  console.error(closedConnectionLine(error, context));
+  console.error(formatText(connectionClosed(error, context)));
 }
 
 /**

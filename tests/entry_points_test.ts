@@ -17,7 +17,7 @@ test("entry points: mod.ts exports the library, not the adapters or the command 
       "runCli",
       "denoCliHost",
       "nodeCliHost",
-      "Logger",
+      "EventLog",
       "runLoadTest",
     ]
   ) {

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { Logger } from "../src/cli/log.ts";
-import { closedConnectionLine } from "../src/_closed_connection_line.ts";
+import { EventLog } from "../src/cli/log.ts";
+import { connectionClosed, formatText } from "../src/_log_format.ts";
 import { ConnectionTimeoutError, FrameTooLargeError } from "../src/errors.ts";
 import type { RequestContext } from "../src/handler.ts";
 
@@ -12,72 +12,78 @@ const context: RequestContext = {
   localAddr: { transport: "tcp", hostname: "127.0.0.1", port: 1234 },
 };
 
-test("text lines carry time, level, message and quoted fields; lower levels are dropped", () => {
+/** An output that records lines, marked with their stream. */
+function recorder(lines: string[]) {
+  return {
+    print: (line: string) => lines.push(`out ${line}`),
+    printError: (line: string) => lines.push(`err ${line}`),
+  };
+}
+
+test("text lines: info on stdout, warnings and closed connections on stderr, lower levels dropped", () => {
   const lines: string[] = [];
-  const log = new Logger((l) => lines.push(l), { level: "info", now });
-  log.debug("hidden");
-  log.info("listening", { port: 1234, host: "0.0.0.0" });
-  log.warn("odd", { note: "two words", skip: undefined });
+  const log = new EventLog(recorder(lines), { level: "info" });
+  log.info("Server listening on 127.0.0.1:1234", { port: 1234 });
+  log.warn("Second signal: exiting", { event: "forced" });
+  log.connectionClosed(new Error("boom"), context);
   assert.deepEqual(lines, [
-    "2026-11-27T12:00:00.000Z INFO listening port=1234 host=0.0.0.0",
-    '2026-11-27T12:00:00.000Z WARN odd note="two words"',
+    "out Server listening on 127.0.0.1:1234",
+    "err Second signal: exiting",
+    "err framewire: closing connection 7 from 127.0.0.1:5000: Error: boom",
   ]);
+  lines.length = 0;
+  const quiet = new EventLog(recorder(lines), { level: "warn", worker: 2 });
+  quiet.info("hidden");
+  quiet.warn("restarting");
+  assert.deepEqual(lines, ["err [worker 2] restarting"]);
 });
 
-test("json lines are one object each", () => {
+test("json lines are one object each, on stdout", () => {
   const lines: string[] = [];
-  const log = new Logger((l) => lines.push(l), {
-    level: "debug",
-    format: "json",
-    now,
-  });
-  log.debug("d", { n: 1 });
-  assert.deepEqual(JSON.parse(lines[0]), {
+  const log = new EventLog(recorder(lines), { format: "json", now });
+  log.warn("odd", { note: "two words", skip: undefined });
+  assert.equal(lines[0].slice(0, 4), "out ");
+  assert.deepEqual(JSON.parse(lines[0].slice(4)), {
     time: "2026-11-27T12:00:00.000Z",
-    level: "debug",
-    msg: "d",
-    n: 1,
+    level: "warn",
+    msg: "odd",
+    note: "two words",
   });
 });
 
-test("fields given to the logger are on every line, event fields after them", () => {
+test("a worker's json lines carry its number, event fields after it", () => {
   const lines: string[] = [];
-  const json = new Logger((l) => lines.push(l), {
+  const json = new EventLog(recorder(lines), {
     format: "json",
     now,
-    fields: { worker: 2 },
+    worker: 2,
   });
   json.info("listening", { port: 1234 });
-  json.connectionErrors()(new FrameTooLargeError("decode", 100, 16), context);
-  assert.deepEqual(JSON.parse(lines[0]), {
+  json.connectionClosed(new FrameTooLargeError("decode", 100, 16), context);
+  assert.deepEqual(JSON.parse(lines[0].slice(4)), {
     time: "2026-11-27T12:00:00.000Z",
     level: "info",
     msg: "listening",
     worker: 2,
     port: 1234,
   });
-  assert.equal(JSON.parse(lines[1]).worker, 2);
-  const text = new Logger((l) => lines.push(l), { now, fields: { worker: 3 } });
-  text.warn("restarting", { worker: 4 });
-  assert.equal(
-    lines[2],
-    "2026-11-27T12:00:00.000Z WARN restarting worker=4",
-  );
+  assert.equal(JSON.parse(lines[1].slice(4)).worker, 2);
 });
 
-test("connectionErrors names the reason of each closed connection", () => {
+test("closed connections name their reason", () => {
   const lines: string[] = [];
-  const log = new Logger((l) => lines.push(l), { format: "json", now });
-  const onError = log.connectionErrors();
+  const log = new EventLog(recorder(lines), { format: "json", now });
+  const onError = log.connectionClosed;
   onError(new ConnectionTimeoutError("idle", 1000), context);
   onError(new FrameTooLargeError("decode", 70000000, 33554432), context);
   onError(new Error("boom"), context);
-  const events = lines.map((l) => JSON.parse(l));
+  const events = lines.map((l) => JSON.parse(l.slice(4)));
   assert.deepEqual(events.map((e) => [e.level, e.reason]), [
     ["warn", "idle_timeout"],
     ["warn", "protocol_error"],
     ["error", "handler_error"],
   ]);
+  assert.equal(events[0].msg, "connection closed");
   assert.equal(events[0].peer, "127.0.0.1:5000");
   assert.equal(events[0].connection, 7);
   assert.equal(
@@ -86,17 +92,24 @@ test("connectionErrors names the reason of each closed connection", () => {
   );
 });
 
-test("bad levels and formats are RangeErrors", () => {
-  // @ts-expect-error: checks the run-time guard
-  assert.throws(() => new Logger(() => {}, { level: "loud" }), RangeError);
-  // @ts-expect-error: checks the run-time guard
-  assert.throws(() => new Logger(() => {}, { format: "xml" }), RangeError);
+test("at level error, json keeps handler errors; text lines keep nothing", () => {
+  const lines: string[] = [];
+  for (const format of ["json", "text"] as const) {
+    const log = new EventLog(recorder(lines), { level: "error", format, now });
+    log.warn("hidden");
+    log.connectionClosed(new ConnectionTimeoutError("idle", 1000), context);
+    log.connectionClosed(new Error("boom"), context);
+  }
+  assert.equal(lines.length, 1);
+  assert.equal(JSON.parse(lines[0].slice(4)).reason, "handler_error");
 });
 
-test("closedConnectionLine names TCP, IPv6 and Unix socket peers", () => {
+test("the closed-connection text line names TCP, IPv6 and Unix socket peers", () => {
   const error = new Error("boom");
+  const line = (error: unknown, context: RequestContext) =>
+    formatText(connectionClosed(error, context));
   assert.equal(
-    closedConnectionLine(error, context),
+    line(error, context),
     "framewire: closing connection 7 from 127.0.0.1:5000: Error: boom",
   );
   const v6 = {
@@ -104,7 +117,7 @@ test("closedConnectionLine names TCP, IPv6 and Unix socket peers", () => {
     remoteAddr: { transport: "tcp", hostname: "::1", port: 9 },
   };
   assert.equal(
-    closedConnectionLine(error, v6),
+    line(error, v6),
     "framewire: closing connection 7 from [::1]:9: Error: boom",
   );
   const unix = {
@@ -112,7 +125,7 @@ test("closedConnectionLine names TCP, IPv6 and Unix socket peers", () => {
     remoteAddr: { transport: "unix", hostname: "", port: 0 },
   };
   assert.equal(
-    closedConnectionLine("gone", unix),
+    line("gone", unix),
     "framewire: closing connection 7 from unix:(unnamed): gone",
   );
 });

@@ -1,144 +1,111 @@
 /**
- * One-line event logs for the command line server: text or JSON, filtered
- * by level.
+ * The command line's event log: one line per event, as text (the default)
+ * or JSON, filtered by level. Lines are formatted by the library's one
+ * formatter (src/_log_format.ts), which the server's default `onError` uses
+ * too.
  *
  * @module
  */
-import { ConnectionTimeoutError, FramewireError } from "../errors.ts";
-import { errorText, peerOf } from "../_closed_connection_line.ts";
+import {
+  connectionClosed,
+  formatJson,
+  formatText,
+  LOG_LEVELS,
+  type LogEvent,
+  type LogFields,
+  type LogLevel,
+} from "../_log_format.ts";
 import type { RequestContext } from "../handler.ts";
 
-/** Log levels, from most to least verbose. */
-export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
-
-/** One of {@linkcode LOG_LEVELS}. */
-export type LogLevel = typeof LOG_LEVELS[number];
-
-/** `"text"`: `LEVEL message key=value ...`; `"json"`: one JSON object per line. */
+/** `"text"`: the event's text line; `"json"`: one JSON object per line. */
 export type LogFormat = "text" | "json";
 
-/** Extra fields of a log event. */
-export type LogFields = Record<string, string | number | boolean | undefined>;
+/** Where lines go: standard output and standard error. */
+export interface LogOutput {
+  print(line: string): void;
+  printError(line: string): void;
+}
 
 /**
- * Writes one line per event at or above its level.
+ * Writes one line per event at or above its level. JSON lines all go to
+ * standard output; text lines of info to standard output, of warnings and
+ * errors to standard error, errors shown whenever warnings are. A worker's
+ * lines say which worker wrote them: a `worker` field in JSON, a
+ * `[worker N]` prefix in text.
  *
  * @example
  * ```ts
- * import { Logger } from "./log.ts";
+ * import { EventLog } from "./log.ts";
  *
  * const lines: string[] = [];
- * const log = new Logger((line) => lines.push(line), { level: "info", format: "json" });
+ * const print = (line: string) => lines.push(line);
+ * const log = new EventLog({ print, printError: print }, { format: "json" });
  * log.info("listening", { port: 1234 });
- * log.debug("not written");
  * console.log(JSON.parse(lines[0]).msg); // "listening"
  * ```
  */
-export class Logger {
-  #write: (line: string) => void;
+export class EventLog {
+  #output: LogOutput;
   #min: number;
-  #format: LogFormat;
+  #json: boolean;
   #now: () => Date;
-  #fields: LogFields;
+  #fields: LogFields | undefined;
+  #prefix: string;
 
   /**
-   * @param write Receives each line, without a newline.
+   * @param output Receives each line, without a newline.
    * @param options `level` (default `"info"`), `format` (default `"text"`),
-   * `now` (the clock, for tests) and `fields` (added to every line, such as
-   * `{ worker: 2 }`).
+   * `now` (the clock, for tests) and `worker` (the worker writing).
    */
   constructor(
-    write: (line: string) => void,
+    output: LogOutput,
     options: {
       level?: LogLevel;
       format?: LogFormat;
       now?: () => Date;
-      fields?: LogFields;
+      worker?: number;
     } = {},
   ) {
-    const level = options.level ?? "info";
-    if (!LOG_LEVELS.includes(level)) {
-      throw new RangeError(
-        `Cannot create logger: level '${level}' is not one of ${
-          LOG_LEVELS.join(", ")
-        }`,
-      );
-    }
-    const format = options.format ?? "text";
-    if (format !== "text" && format !== "json") {
-      throw new RangeError(
-        `Cannot create logger: format '${format}' is not text or json`,
-      );
-    }
-    this.#write = write;
-    this.#min = LOG_LEVELS.indexOf(level);
-    this.#format = format;
+    this.#output = output;
+    this.#min = LOG_LEVELS.indexOf(options.level ?? "info");
+    this.#json = options.format === "json";
     this.#now = options.now ?? (() => new Date());
-    this.#fields = options.fields ?? {};
-  }
-
-  /** Logs at `debug`. */
-  debug(msg: string, fields?: LogFields): void {
-    this.log("debug", msg, fields);
+    const worker = options.worker;
+    this.#fields = worker === undefined ? undefined : { worker };
+    this.#prefix = worker === undefined ? "" : `[worker ${worker}] `;
   }
 
   /** Logs at `info`. */
   info(msg: string, fields?: LogFields): void {
-    this.log("info", msg, fields);
+    this.log({ level: "info", msg, fields });
   }
 
   /** Logs at `warn`. */
   warn(msg: string, fields?: LogFields): void {
-    this.log("warn", msg, fields);
-  }
-
-  /** Logs at `error`. */
-  error(msg: string, fields?: LogFields): void {
-    this.log("error", msg, fields);
-  }
-
-  /** Logs `msg` with `fields` if `level` is enabled. */
-  log(level: LogLevel, msg: string, eventFields: LogFields = {}): void {
-    if (LOG_LEVELS.indexOf(level) < this.#min) return;
-    const fields = { ...this.#fields, ...eventFields };
-    const time = this.#now().toISOString();
-    if (this.#format === "json") {
-      this.#write(JSON.stringify({ time, level, msg, ...fields }));
-      return;
-    }
-    let line = `${time} ${level.toUpperCase()} ${msg}`;
-    for (const [key, value] of Object.entries(fields)) {
-      if (value === undefined) continue;
-      const text = String(value);
-      line += ` ${key}=${/[\s"=]/.test(text) ? JSON.stringify(text) : text}`;
-    }
-    this.#write(line);
+    this.log({ level: "warn", msg, fields });
   }
 
   /**
-   * A server `onError` that logs each closed connection with its reason:
-   * `warn` for timeouts and protocol errors (the peer's doing), `error` for
-   * handler failures.
-   *
-   * @returns A function to pass as `ServerOptions.onError`.
+   * A server `onError` that logs each closed connection with its reason
+   * (see `connectionClosed` in src/_log_format.ts).
    */
-  connectionErrors(): (error: unknown, context: RequestContext) => void {
-    return (error, context) => {
-      const reason = error instanceof ConnectionTimeoutError
-        ? `${error.reason}_timeout`
-        : error instanceof FramewireError
-        ? "protocol_error"
-        : "handler_error";
-      this.log(
-        reason === "handler_error" ? "error" : "warn",
-        "connection closed",
-        {
-          reason,
-          connection: context.connectionId,
-          peer: peerOf(context),
-          error: errorText(error),
-        },
-      );
-    };
+  readonly connectionClosed = (
+    error: unknown,
+    context: RequestContext,
+  ): void => this.log(connectionClosed(error, context));
+
+  /** Logs `event` if its level is enabled. */
+  log(event: LogEvent): void {
+    if (this.#json) {
+      if (LOG_LEVELS.indexOf(event.level) < this.#min) return;
+      this.#output.print(formatJson(event, this.#now(), this.#fields));
+      return;
+    }
+    const toStdout = event.level === "debug" || event.level === "info";
+    const shownAt = event.level === "error" ? "warn" : event.level;
+    if (LOG_LEVELS.indexOf(shownAt) < this.#min) return;
+    const line = this.#prefix + formatText(event);
+    if (toStdout) this.#output.print(line);
+    else this.#output.printError(line);
   }
 }

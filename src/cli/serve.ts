@@ -22,7 +22,6 @@ import {
 import { listenFlags, SERVE_TRANSPORT_FLAGS } from "./transport_flags.ts";
 import { formatMetrics, METRICS_CONTENT_TYPE } from "../metrics.ts";
 import {
-  type EventLog,
   eventLog,
   listeningLine,
   NOT_FOUND,
@@ -31,6 +30,7 @@ import {
   startMetrics,
   statsDocument,
 } from "./serve_common.ts";
+import type { EventLog } from "./log.ts";
 
 const SERVE_FLAGS: FlagSpec = {
   ...ADDRESS_FLAGS,

@@ -4,27 +4,18 @@
  *
  * @module
  */
-import type { RequestContext } from "../handler.ts";
 import type { HandlerTimeStats, ServerStats } from "../server_stats.ts";
 import type { ServerOptions } from "../server.ts";
 import type { CliHost, HttpResponse, HttpServerHandle } from "./host.ts";
 import type { ListenOptions, NetAddr } from "../transport.ts";
 import { formatHost, UsageError } from "./args.ts";
 import { describeTarget } from "./transport_flags.ts";
-import { closedConnectionLine } from "../_closed_connection_line.ts";
-import { LOG_LEVELS, type LogFields, Logger, type LogLevel } from "./log.ts";
-
-/** The events `serve` reports, as text lines (the default) or JSON lines. */
-export interface EventLog {
-  info(message: string, fields: LogFields): void;
-  warn(message: string, fields: LogFields): void;
-  connectionClosed(error: unknown, context: RequestContext): void;
-}
+import { LOG_LEVELS, type LogLevel } from "../_log_format.ts";
+import { EventLog, type LogFormat } from "./log.ts";
 
 /**
- * The event log of `--log-level` and `--log-format`. A worker's lines say
- * which worker wrote them: a `worker` field in JSON, a `[worker N]` prefix
- * in text.
+ * The event log of `--log-level` and `--log-format`; `worker`: the worker
+ * whose log it is.
  */
 export function eventLog(
   host: CliHost,
@@ -45,35 +36,11 @@ export function eventLog(
       `option '--log-format' expects text or json, got '${format}'`,
     );
   }
-  const min = LOG_LEVELS.indexOf(level as LogLevel);
-  if (format === "json") {
-    const logger = new Logger((line) => host.print(line), {
-      level: level as LogLevel,
-      format: "json",
-      fields: worker === undefined ? undefined : { worker },
-    });
-    return {
-      info: (message, fields) => logger.info(message, fields),
-      warn: (message, fields) => logger.warn(message, fields),
-      connectionClosed: logger.connectionErrors(),
-    };
-  }
-  const prefix = worker === undefined ? "" : `[worker ${worker}] `;
-  const infoEnabled = min <= LOG_LEVELS.indexOf("info");
-  const warnEnabled = min <= LOG_LEVELS.indexOf("warn");
-  return {
-    info: (message) => {
-      if (infoEnabled) host.print(prefix + message);
-    },
-    warn: (message) => {
-      if (warnEnabled) host.printError(prefix + message);
-    },
-    connectionClosed: (error, context) => {
-      if (warnEnabled) {
-        host.printError(prefix + closedConnectionLine(error, context));
-      }
-    },
-  };
+  return new EventLog(host, {
+    level: level as LogLevel,
+    format: format as LogFormat,
+    worker,
+  });
 }
 
 /** What `serve`'s flags ask for, validated. */

@@ -13,11 +13,8 @@ import {
   type WorkerReport,
   type WorkerRole,
 } from "./worker_control.ts";
-import {
-  type EventLog,
-  type ServeSettings,
-  shutdownSignal,
-} from "./serve_common.ts";
+import { type ServeSettings, shutdownSignal } from "./serve_common.ts";
+import type { EventLog } from "./log.ts";
 
 function reportOf(server: Server): WorkerReport {
   return {

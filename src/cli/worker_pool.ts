@@ -24,7 +24,7 @@ import {
   type WorkerMessage,
 } from "./worker_control.ts";
 import { WorkerChannel } from "./worker_channel.ts";
-import type { EventLog } from "./serve_common.ts";
+import type { EventLog } from "./log.ts";
 
 /** A worker must say hello (it is listening) within this. */
 const START_TIMEOUT_MS = 60_000;
@@ -74,7 +74,7 @@ export interface PoolSnapshot {
  * ```ts
  * import { Server } from "../server.ts";
  * import type { CliHost } from "./host.ts";
- * import type { EventLog } from "./serve_common.ts";
+ * import type { EventLog } from "./log.ts";
  * import { WorkerPool } from "./worker_pool.ts";
  *
  * async function startWorkers(host: CliHost, log: EventLog) {

@@ -12,7 +12,6 @@ import type { CliHost, HttpResponse } from "./host.ts";
 import { CONTROL_MAX_FRAME } from "./worker_control.ts";
 import { WorkerPool } from "./worker_pool.ts";
 import {
-  type EventLog,
   listeningLine,
   NOT_FOUND,
   type ServeSettings,
@@ -20,6 +19,7 @@ import {
   startMetrics,
   statsDocument,
 } from "./serve_common.ts";
+import type { EventLog } from "./log.ts";
 
 /** The `framewire_workers` gauges, after the summed counters. */
 function workerMetrics(pool: WorkerPool, configured: number): string {
