@@ -1,6 +1,10 @@
 // Validation of a Client's options, and the reconnect backoff.
 import type { ClientOptions, ReconnectOptions } from "./client_options.ts";
-import { integerOption, maxFrameSizeOption } from "./_validate.ts";
+import {
+  integerOption,
+  maxFrameSizeOption,
+  numberOption,
+} from "./_validate.ts";
 
 /** Validated reconnect settings. */
 export interface Backoff {
@@ -21,25 +25,6 @@ export const DEFAULT_BACKOFF: Readonly<Backoff> = {
 
 /** The longest delay setTimeout honours. */
 const MAX_DELAY = 0x7fff_ffff;
-
-function numberOption(
-  name: string,
-  value: number | undefined,
-  fallback: number,
-  min: number,
-  max: number,
-): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== "number" || Number.isNaN(value)) {
-    throw new TypeError(`Cannot use ${name}: ${String(value)} is not a number`);
-  }
-  if (value < min || value > max) {
-    throw new RangeError(
-      `Cannot use ${name}: ${value} is outside the range ${min} to ${max}`,
-    );
-  }
-  return value;
-}
 
 /** Validates the `reconnect` option: null when reconnecting is off. */
 export function backoffOption(

@@ -1,4 +1,5 @@
 import { DEFAULT_MAX_FRAME_SIZE, MAX_FRAME_SIZE_LIMIT } from "../constants.ts";
+import { checkNumber, type NumberRange } from "../_validate.ts";
 
 /** A command-line usage error: printed with the usage hint, exit code 2. */
 export class UsageError extends Error {
@@ -85,22 +86,47 @@ export function parseSize(name: string, text: string, max: number): number {
     );
   }
   const value = Number(match[1]) * SIZE_SUFFIX[match[2].toLowerCase()];
-  if (value > max) {
-    throw new UsageError(
-      `option '--${name}' must be at most ${max}, got ${value}`,
-    );
-  }
-  return value;
+  return checkNumber(
+    value,
+    { min: 0, max },
+    () =>
+      new UsageError(`option '--${name}' must be at most ${max}, got ${value}`),
+  );
+}
+
+/**
+ * A numeric flag's value: `text` as a whole number (digits only) or, with
+ * `integer: false`, any decimal number, checked against `range` by the
+ * library's one numeric check.
+ *
+ * @param expects What the flag takes, for the usage error ("a port from 0
+ * to 65535").
+ */
+export function numberFlag(
+  name: string,
+  text: string,
+  range: NumberRange,
+  expects: string,
+): number {
+  const value = range.integer === false
+    ? (text.trim() === "" ? NaN : Number(text))
+    : (/^\d+$/.test(text) ? Number(text) : NaN);
+  return checkNumber(
+    value,
+    range,
+    () =>
+      new UsageError(`option '--${name}' expects ${expects}, got '${text}'`),
+  );
 }
 
 /** Parses a port number, 0 to 65535. */
 export function parsePort(text: string, name = "port"): number {
-  if (!/^\d+$/.test(text) || Number(text) > 65535) {
-    throw new UsageError(
-      `option '--${name}' expects a port from 0 to 65535, got '${text}'`,
-    );
-  }
-  return Number(text);
+  return numberFlag(
+    name,
+    text,
+    { min: 0, max: 65535 },
+    "a port from 0 to 65535",
+  );
 }
 
 /** A host for display: IPv6 addresses in brackets. */

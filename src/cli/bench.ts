@@ -1,6 +1,12 @@
 import { runLoadTest } from "./load_tester.ts";
 import type { LoadTestResult } from "./load_tester.ts";
-import { type FlagSpec, parseArgs, parseSize, UsageError } from "./args.ts";
+import {
+  type FlagSpec,
+  numberFlag,
+  parseArgs,
+  parseSize,
+  UsageError,
+} from "./args.ts";
 import {
   CONNECT_TRANSPORT_FLAGS,
   connectFlags,
@@ -63,31 +69,25 @@ On a terminal a progress line shows the rate each second. Exits 1 if any
 error occurred (connect, closed, mismatch, protocol, timeout).`;
 }
 
-function positiveNumber(
+function seconds(
   name: string,
   text: string | true | undefined,
 ): number | undefined {
-  if (text === undefined) return undefined;
-  const value = Number(text);
-  if (typeof text !== "string" || !Number.isFinite(value) || value < 0) {
-    throw new UsageError(
-      `option '--${name}' expects a number of seconds, got '${text}'`,
-    );
-  }
-  return value;
+  if (typeof text !== "string") return undefined;
+  return numberFlag(
+    name,
+    text,
+    { min: 0, max: Number.MAX_VALUE, integer: false },
+    "a number of seconds",
+  );
 }
 
 function positiveInteger(
   name: string,
   text: string | true | undefined,
 ): number | undefined {
-  if (text === undefined) return undefined;
-  if (typeof text !== "string" || !/^\d+$/.test(text) || Number(text) < 1) {
-    throw new UsageError(
-      `option '--${name}' expects a whole number of at least 1, got '${text}'`,
-    );
-  }
-  return Number(text);
+  if (typeof text !== "string") return undefined;
+  return numberFlag(name, text, { min: 1 }, "a whole number of at least 1");
 }
 
 const thousands = (n: number) => Math.round(n).toLocaleString("en-US");
@@ -132,7 +132,7 @@ export async function benchCommand(
     throw new UsageError(`unexpected argument '${positional[0]}'`);
   }
   const requests = positiveInteger("requests", flags.requests);
-  const duration = positiveNumber("duration", flags.duration);
+  const duration = seconds("duration", flags.duration);
   if (duration === 0) {
     throw new UsageError("option '--duration' must be more than 0");
   }
@@ -148,7 +148,7 @@ export async function benchCommand(
       : undefined,
     requests,
     duration,
-    warmup: positiveNumber("warmup", flags.warmup),
+    warmup: seconds("warmup", flags.warmup),
     verify: flags.verify === true,
     onProgress: progress
       ? (p) =>

@@ -8,7 +8,7 @@
 import { FrameDecoder } from "../frame_decoder.ts";
 import { FRAME_HEADER_SIZE, writeFrameHeader } from "../_frame_header.ts";
 import { LatencyHistogram } from "../latency_histogram.ts";
-import { integerOption } from "../_validate.ts";
+import { integerOption, numberOption } from "../_validate.ts";
 import type {
   Network,
   TlsConnectOptions,
@@ -374,19 +374,27 @@ export async function runLoadTest(
   const requests = options.requests === undefined
     ? undefined
     : integerOption("requests", options.requests, 1, 1);
-  const duration = options.duration ?? (requests === undefined ? 5 : 60);
-  const warmup = options.warmup ?? (requests === undefined ? 1 : 0);
+  // Under a millisecond, a duration is no time at all.
+  const duration = numberOption(
+    "duration",
+    options.duration,
+    requests === undefined ? 5 : 60,
+    0.001,
+    Infinity,
+  );
+  const warmup = numberOption(
+    "warmup",
+    options.warmup,
+    requests === undefined ? 1 : 0,
+    0,
+    Infinity,
+  );
   const connectBatch = integerOption(
     "connectBatch",
     options.connectBatch,
     200,
     1,
   );
-  if (!(duration > 0) || !(warmup >= 0)) {
-    throw new RangeError(
-      "Cannot run load test: duration must be > 0 and warmup >= 0",
-    );
-  }
   const template = new Uint8Array(payloadSize);
   for (let i = 0; i < payloadSize; i++) template[i] = 97 + (i % 26);
 

@@ -14,11 +14,13 @@ import {
   durationFlag,
   type FlagSpec,
   maxFrameSizeFlag,
+  numberFlag,
   parseArgs,
   parsePort,
   parseSize,
   UsageError,
 } from "./args.ts";
+import { checkNumber } from "../_validate.ts";
 import { listenFlags, SERVE_TRANSPORT_FLAGS } from "./transport_flags.ts";
 import { formatMetrics, METRICS_CONTENT_TYPE } from "../metrics.ts";
 import {
@@ -110,25 +112,27 @@ async function serveSettings(
     closeTimeout: durationFlag(flags, "drain-timeout"),
   };
   if (typeof flags["max-connections"] === "string") {
-    const text = flags["max-connections"];
-    if (!/^[1-9]\d*$/.test(text)) {
-      throw new UsageError(
-        `option '--max-connections' expects a positive integer, got '${text}'`,
-      );
-    }
-    options.maxConnections = Number(text);
+    options.maxConnections = numberFlag(
+      "max-connections",
+      flags["max-connections"],
+      { min: 1 },
+      "a positive integer",
+    );
   }
   if (typeof flags["max-buffered-bytes"] === "string") {
-    options.maxBufferedBytes = parseSize(
+    const bytes = parseSize(
       "max-buffered-bytes",
       flags["max-buffered-bytes"],
       Number.MAX_SAFE_INTEGER,
     );
-    if (options.maxBufferedBytes < maxFrameSize) {
-      throw new UsageError(
-        `option '--max-buffered-bytes' must be at least --max-frame-size (${maxFrameSize}), got ${options.maxBufferedBytes}`,
-      );
-    }
+    options.maxBufferedBytes = checkNumber(
+      bytes,
+      { min: maxFrameSize },
+      () =>
+        new UsageError(
+          `option '--max-buffered-bytes' must be at least --max-frame-size (${maxFrameSize}), got ${bytes}`,
+        ),
+    );
   }
   if (flags["proxy-protocol"] === true) {
     options.proxyProtocol = {
@@ -172,12 +176,12 @@ function workersFlag(
   const text = flags.workers;
   if (typeof text !== "string") return 1;
   if (text === "auto") return Math.max(1, host.workers?.cpuCount ?? 1);
-  if (!/^[1-9]\d*$/.test(text) || Number(text) > MAX_WORKERS) {
-    throw new UsageError(
-      `option '--workers' expects 'auto' or a number from 1 to ${MAX_WORKERS}, got '${text}'`,
-    );
-  }
-  return Number(text);
+  return numberFlag(
+    "workers",
+    text,
+    { min: 1, max: MAX_WORKERS },
+    `'auto' or a number from 1 to ${MAX_WORKERS}`,
+  );
 }
 
 /**
