@@ -17,7 +17,7 @@ export interface PendingRequest {
 }
 
 /** What a connection reports to its client. */
-export interface ConnectionOwner {
+export interface ClientConnectionEvents {
   /** A response settled a request, so a place is free. */
   answered(): void;
   /**
@@ -30,7 +30,7 @@ export interface ConnectionOwner {
 /** The requests, reader and writer of one transport of a client. */
 export class ClientConnection {
   readonly #transport: Transport;
-  readonly #owner: ConnectionOwner;
+  readonly #events: ClientConnectionEvents;
   readonly #decoder: FrameDecoder;
   readonly #inFlight = new Fifo<PendingRequest>();
   readonly #closedGate = new Gate();
@@ -45,10 +45,10 @@ export class ClientConnection {
   constructor(
     transport: Transport,
     maxFrameSize: number,
-    owner: ConnectionOwner,
+    events: ClientConnectionEvents,
   ) {
     this.#transport = transport;
-    this.#owner = owner;
+    this.#events = events;
     this.#decoder = new FrameDecoder((frame) => this.#onResponse(frame), {
       maxFrameSize,
     });
@@ -155,7 +155,7 @@ export class ClientConnection {
     const pending = this.#inFlight.shift()!;
     if (frame.buffer === this.#chunkBuffer) this.#chunkRetained = true;
     pending.resolve(frame);
-    this.#owner.answered();
+    this.#events.answered();
   }
 
   #end(): void {
@@ -185,6 +185,6 @@ export class ClientConnection {
     const written = pending.length - this.#unflushed;
     this.#unflushed = 0;
     for (let i = 0; i < written; i++) pending[i].reject(error);
-    this.#owner.lost(error, pending.slice(written));
+    this.#events.lost(error, pending.slice(written));
   }
 }

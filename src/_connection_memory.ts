@@ -4,7 +4,7 @@
  * unsent responses.
  */
 import { type BufferPool, POOL_MIN_SIZE } from "./_buffer_pool.ts";
-import type { LimitedConnection, ServerLimits } from "./_server_limits.ts";
+import type { ServerLimits, ServerLimitsEvents } from "./_server_limits.ts";
 
 /**
  * Reserves, counts and gives back one connection's memory. A frame that does
@@ -14,7 +14,7 @@ import type { LimitedConnection, ServerLimits } from "./_server_limits.ts";
 export class ConnectionMemory {
   readonly #limits: ServerLimits;
   readonly #pool: BufferPool;
-  readonly #connection: LimitedConnection;
+  readonly #connection: ServerLimitsEvents;
   /** A pooled buffer a large frame is being assembled in. */
   #assembling: Uint8Array | null = null;
   /** Pooled buffers of requests handed out, given back once nothing can use them. */
@@ -29,7 +29,7 @@ export class ConnectionMemory {
   constructor(
     limits: ServerLimits,
     pool: BufferPool,
-    connection: LimitedConnection,
+    connection: ServerLimitsEvents,
   ) {
     this.#limits = limits;
     this.#pool = pool;

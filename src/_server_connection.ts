@@ -6,8 +6,8 @@ import { ConnectionMemory } from "./_connection_memory.ts";
 import type { Transport, TransportEvents } from "./transport.ts";
 import {
   ConnectionTimeouts,
-  type LimitedConnection,
   type ServerLimits,
+  type ServerLimitsEvents,
 } from "./_server_limits.ts";
 import type { ConnectionTimeoutError } from "./errors.ts";
 import type { LatencyHistogram } from "./latency_histogram.ts";
@@ -56,7 +56,7 @@ const FINISHED = 2;
 const CLOSED = 3;
 
 /** Serves one connection: decode, call the handler, answer in order. */
-export class ServerConnection implements TransportEvents, LimitedConnection {
+export class ServerConnection implements TransportEvents, ServerLimitsEvents {
   readonly context: RequestContext;
   #host: ConnectionHost;
   #transport: Transport;

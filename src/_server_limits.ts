@@ -13,8 +13,8 @@ import { ConnectionTimeoutError } from "./errors.ts";
 /** How often timeouts are checked and the memory budget is recounted. */
 export const SWEEP_MS = 250;
 
-/** What the limits need from a connection. */
-export interface LimitedConnection {
+/** What the limits report to each connection. */
+export interface ServerLimitsEvents {
   /** Checks its timeouts and recounts its memory; `tick` counts sweeps. */
   sweep(tick: number): void;
   /** Takes the memory reserved for it, `need` bytes, and reads on. */
@@ -48,14 +48,14 @@ export class ServerLimits {
   bufferedBytes = 0;
   /** Sweeps since the server started. */
   tick = 0;
-  #waiting: Array<{ connection: LimitedConnection; need: number }> = [];
-  #connections: Iterable<LimitedConnection>;
+  #waiting: Array<{ connection: ServerLimitsEvents; need: number }> = [];
+  #connections: Iterable<ServerLimitsEvents>;
   #interval: ReturnType<typeof setInterval> | undefined;
 
   constructor(
     timeouts: TimeoutSettings,
     maxBufferedBytes: number,
-    connections: Iterable<LimitedConnection>,
+    connections: Iterable<ServerLimitsEvents>,
   ) {
     this.timeouts = timeouts;
     this.sweeps = {
@@ -80,7 +80,7 @@ export class ServerLimits {
    * the connection is queued, and `admit()`ed with the memory reserved for
    * it once that memory is free.
    */
-  reserve(connection: LimitedConnection, need: number): boolean {
+  reserve(connection: ServerLimitsEvents, need: number): boolean {
     if (
       this.bufferedBytes === 0 ||
       (this.#waiting.length === 0 &&
@@ -100,7 +100,7 @@ export class ServerLimits {
   }
 
   /** Drops a closed connection from the queue. */
-  forget(connection: LimitedConnection): void {
+  forget(connection: ServerLimitsEvents): void {
     const i = this.#waiting.findIndex((w) => w.connection === connection);
     if (i !== -1) this.#waiting.splice(i, 1);
     if (i === 0) this.#admitWaiting();

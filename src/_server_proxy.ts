@@ -9,9 +9,11 @@ import {
 } from "./proxy_transport.ts";
 import type { Transport } from "./transport.ts";
 
-/** What a server does with a connection once its header is read or refused. */
-export interface ProxyProtocolHost {
-  serve(transport: Transport): void;
+/** What {@linkcode ServerProxyProtocol} reports to its server. */
+export interface ProxyProtocolEvents {
+  /** The header of a connection is read: serve `transport` (the proxied one). */
+  accept(transport: Transport): void;
+  /** A connection's header was refused; the connection is closed. */
   reject(error: ProxyProtocolError, transport: Transport): void;
 }
 
@@ -44,12 +46,12 @@ export function proxyProtocolOption(
 /** Connections whose PROXY header is awaited; they count towards maxConnections. */
 export class ServerProxyProtocol {
   #options: ProxyHeaderOptions;
-  #host: ProxyProtocolHost;
+  #events: ProxyProtocolEvents;
   #waiting = new Set<() => void>();
 
-  constructor(options: ProxyHeaderOptions, host: ProxyProtocolHost) {
+  constructor(options: ProxyHeaderOptions, events: ProxyProtocolEvents) {
     this.#options = options;
-    this.#host = host;
+    this.#events = events;
   }
 
   /** Connections waiting for their header. */
@@ -69,11 +71,11 @@ export class ServerProxyProtocol {
     entry.cancel = acceptProxyHeader(transport, {
       accept: (proxied) => {
         settle();
-        this.#host.serve(proxied);
+        this.#events.accept(proxied);
       },
       reject: (error) => {
         settle();
-        this.#host.reject(error, transport);
+        this.#events.reject(error, transport);
       },
     }, this.#options);
     if (!entry.settled) waiting.add(entry.cancel);

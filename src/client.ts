@@ -11,7 +11,7 @@ import { Redialer } from "./_reconnect.ts";
 import type { ClientOptions } from "./client_options.ts";
 import {
   ClientConnection,
-  type ConnectionOwner,
+  type ClientConnectionEvents,
   type PendingRequest,
 } from "./_client_connection.ts";
 import { Fifo } from "./_fifo.ts";
@@ -49,7 +49,7 @@ export class Client implements AsyncDisposable {
   #requestTimeout: number;
   #onDisconnect: ((error: ConnectionClosedError) => void) | undefined;
   #onReconnect: ((attempt: number) => void) | undefined;
-  #owner: ConnectionOwner = {
+  #connectionEvents: ClientConnectionEvents = {
     answered: () => this.#pump(),
     lost: (error, unwritten) => this.#lost(error, unwritten),
   };
@@ -90,7 +90,7 @@ export class Client implements AsyncDisposable {
     this.#connection = new ClientConnection(
       transport,
       this.#maxFrameSize,
-      this.#owner,
+      this.#connectionEvents,
     );
   }
 
@@ -369,7 +369,7 @@ export class Client implements AsyncDisposable {
     this.#connection = new ClientConnection(
       transport,
       this.#maxFrameSize,
-      this.#owner,
+      this.#connectionEvents,
     );
     this.#reconnects++;
     this.#pump();

@@ -37,15 +37,15 @@ export interface ProxyHeaderOptions {
  *
  * @example
  * ```ts
- * import type { ProxyHeaderHandlers } from "./proxy_transport.ts";
+ * import type { ProxyHeaderEvents } from "./proxy_transport.ts";
  *
- * const handlers: ProxyHeaderHandlers = {
+ * const events: ProxyHeaderEvents = {
  *   accept: (transport) => console.log(transport.remoteAddr),
  *   reject: (error) => console.error(error.message),
  * };
  * ```
  */
-export interface ProxyHeaderHandlers {
+export interface ProxyHeaderEvents {
   /**
    * The header is complete and valid. Use `transport` from now on; its
    * `start()` delivers the bytes that followed the header first.
@@ -73,12 +73,12 @@ export const DEFAULT_PROXY_HEADER_TIMEOUT = 5000;
  * from it. Bytes that cannot start a header are refused as soon as they
  * arrive. The header's bytes never reach the handed-on transport's reader.
  *
- * When `handlers.accept` starts the transport before it returns, the bytes
+ * When `events.accept` starts the transport before it returns, the bytes
  * after the header are delivered within the same read, without a copy;
  * otherwise they are kept (copied) and reading pauses until it is started.
  *
  * @param transport A connection not yet started.
- * @param handlers Told of the outcome.
+ * @param events Told of the outcome.
  * @param options The header timeout.
  * @returns A function that closes the connection if its header has not
  * been accepted or rejected yet, calling neither handler.
@@ -99,12 +99,12 @@ export const DEFAULT_PROXY_HEADER_TIMEOUT = 5000;
  */
 export function acceptProxyHeader(
   transport: Transport,
-  handlers: ProxyHeaderHandlers,
+  events: ProxyHeaderEvents,
   options: ProxyHeaderOptions = {},
 ): () => void {
   const handshake = new ProxyHandshake(
     transport,
-    handlers,
+    events,
     options.timeout ?? DEFAULT_PROXY_HEADER_TIMEOUT,
   );
   return () => handshake.cancel();
@@ -144,16 +144,16 @@ const FINISHED = 2;
 /** Listens to the raw transport: parses the header, then forwards. */
 class ProxyHandshake implements TransportEvents {
   #raw: Transport;
-  #handlers: ProxyHeaderHandlers;
+  #events: ProxyHeaderEvents;
   #parser = new ProxyHeaderParser();
   #timer: ReturnType<typeof setTimeout> | undefined;
   #state = WAITING;
   #received = 0;
   #proxied: Proxied | null = null;
 
-  constructor(raw: Transport, handlers: ProxyHeaderHandlers, timeout: number) {
+  constructor(raw: Transport, events: ProxyHeaderEvents, timeout: number) {
     this.#raw = raw;
-    this.#handlers = handlers;
+    this.#events = events;
     if (timeout > 0) {
       this.#timer = setTimeout(() =>
         this.#reject(
@@ -178,7 +178,7 @@ class ProxyHandshake implements TransportEvents {
     this.#state = ACCEPTED;
     const proxied = new Proxied(this.#raw, result.header);
     this.#proxied = proxied;
-    this.#handlers.accept(proxied);
+    this.#events.accept(proxied);
     return proxied.handOver(chunk.subarray(result.consumed));
   }
 
@@ -232,6 +232,6 @@ class ProxyHandshake implements TransportEvents {
     this.#state = FINISHED;
     clearTimeout(this.#timer);
     this.#raw.close();
-    this.#handlers.reject(error);
+    this.#events.reject(error);
   }
 }

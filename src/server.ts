@@ -251,7 +251,7 @@ export class Server implements AsyncDisposable {
     const proxyOptions = proxyProtocolOption(options.proxyProtocol);
     if (proxyOptions !== null) {
       this.#proxy = new ServerProxyProtocol(proxyOptions, {
-        serve: (transport) => this.#serve(transport),
+        accept: (transport) => this.#serve(transport),
         reject: (error, transport) => {
           this.#host.stats.proxyProtocolErrors++;
           this.#host.report(error, {

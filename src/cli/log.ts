@@ -16,15 +16,10 @@ import {
   type LogLevel,
 } from "../_log_format.ts";
 import type { RequestContext } from "../handler.ts";
+import type { CliHost } from "./host.ts";
 
 /** `"text"`: the event's text line; `"json"`: one JSON object per line. */
 export type LogFormat = "text" | "json";
-
-/** Where lines go: standard output and standard error. */
-export interface LogOutput {
-  print(line: string): void;
-  printError(line: string): void;
-}
 
 /**
  * Writes one line per event at or above its level. JSON lines all go to
@@ -45,7 +40,7 @@ export interface LogOutput {
  * ```
  */
 export class EventLog {
-  #output: LogOutput;
+  #host: Pick<CliHost, "print" | "printError">;
   #min: number;
   #json: boolean;
   #now: () => Date;
@@ -53,12 +48,13 @@ export class EventLog {
   #prefix: string;
 
   /**
-   * @param output Receives each line, without a newline.
+   * @param host Prints each line (without a newline) on standard output or
+   * standard error.
    * @param options `level` (default `"info"`), `format` (default `"text"`),
    * `now` (the clock, for tests) and `worker` (the worker writing).
    */
   constructor(
-    output: LogOutput,
+    host: Pick<CliHost, "print" | "printError">,
     options: {
       level?: LogLevel;
       format?: LogFormat;
@@ -66,7 +62,7 @@ export class EventLog {
       worker?: number;
     } = {},
   ) {
-    this.#output = output;
+    this.#host = host;
     this.#min = LOG_LEVELS.indexOf(options.level ?? "info");
     this.#json = options.format === "json";
     this.#now = options.now ?? (() => new Date());
@@ -98,14 +94,14 @@ export class EventLog {
   log(event: LogEvent): void {
     if (this.#json) {
       if (LOG_LEVELS.indexOf(event.level) < this.#min) return;
-      this.#output.print(formatJson(event, this.#now(), this.#fields));
+      this.#host.print(formatJson(event, this.#now(), this.#fields));
       return;
     }
     const toStdout = event.level === "debug" || event.level === "info";
     const shownAt = event.level === "error" ? "warn" : event.level;
     if (LOG_LEVELS.indexOf(shownAt) < this.#min) return;
     const line = this.#prefix + formatText(event);
-    if (toStdout) this.#output.print(line);
-    else this.#output.printError(line);
+    if (toStdout) this.#host.print(line);
+    else this.#host.printError(line);
   }
 }

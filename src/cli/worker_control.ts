@@ -124,8 +124,8 @@ export function decodeMessage<T extends { type: string }>(
   return message as T;
 }
 
-/** What a worker's side of the channel needs from its server. */
-export interface WorkerSide {
+/** What a worker's end of the control channel needs from its server. */
+export interface WorkerLinkHost {
   /** Its current counters and histogram. */
   report(): WorkerReport;
   /** Called once, when the primary says shut down or is gone. */
@@ -139,26 +139,26 @@ export interface WorkerSide {
  * ```ts
  * import { WorkerLink } from "./worker_control.ts";
  *
- * async function work(...[network, role, hello, side]: Parameters<typeof WorkerLink.open>) {
- *   const link = await WorkerLink.open(network, role, hello, side);
+ * async function work(...[network, role, hello, host]: Parameters<typeof WorkerLink.open>) {
+ *   const link = await WorkerLink.open(network, role, hello, host);
  *   // ... serve until shutdown() is called, close the server, then:
- *   await link.stopped(side.report());
+ *   await link.stopped(host.report());
  * }
  * ```
  */
 export class WorkerLink {
   #client: Client;
-  #side: WorkerSide;
+  #host: WorkerLinkHost;
   #shutdownCalled = false;
   #serving: Promise<void>;
 
   private constructor(
     client: Client,
-    side: WorkerSide,
+    host: WorkerLinkHost,
     hello: Promise<Uint8Array>,
   ) {
     this.#client = client;
-    this.#side = side;
+    this.#host = host;
     this.#serving = this.#answer(hello);
   }
 
@@ -171,7 +171,7 @@ export class WorkerLink {
     network: Network,
     role: WorkerRole,
     hello: { pid: number; hostname: string; port: number },
-    side: WorkerSide,
+    host: WorkerLinkHost,
   ): Promise<WorkerLink> {
     const transport = await network.connect({
       host: "127.0.0.1",
@@ -186,7 +186,7 @@ export class WorkerLink {
         ...hello,
       }),
     );
-    return new WorkerLink(client, side, first);
+    return new WorkerLink(client, host, first);
   }
 
   /** Answers each command with the request it asks for, until shutdown. */
@@ -196,7 +196,7 @@ export class WorkerLink {
         const command = decodeMessage<PrimaryCommand>(await pending);
         if (command.type === "stats") {
           pending = this.#client.request(
-            encodeMessage({ type: "stats", ...this.#side.report() }),
+            encodeMessage({ type: "stats", ...this.#host.report() }),
           );
         } else {
           break; // shutdown, or bye
@@ -211,7 +211,7 @@ export class WorkerLink {
   #shutdown(): void {
     if (this.#shutdownCalled) return;
     this.#shutdownCalled = true;
-    this.#side.shutdown();
+    this.#host.shutdown();
   }
 
   /**
