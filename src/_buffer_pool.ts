@@ -27,11 +27,6 @@ export class BufferPool {
     this.#maxIdleBytes = maxIdleBytes;
   }
 
-  /** Bytes held by buffers not in use. */
-  get idleBytes(): number {
-    return this.#idleBytes;
-  }
-
   /** A view of `length` bytes (contents undefined) on the smallest idle buffer that fits. */
   take(length: number): Uint8Array {
     const idle = this.#idle;

@@ -15,7 +15,7 @@ export interface Backoff {
   maxAttempts: number;
 }
 
-export const DEFAULT_BACKOFF: Readonly<Backoff> = {
+const DEFAULT_BACKOFF: Readonly<Backoff> = {
   initialDelay: 100,
   maxDelay: 5000,
   factor: 2,
@@ -27,7 +27,7 @@ export const DEFAULT_BACKOFF: Readonly<Backoff> = {
 const MAX_DELAY = 0x7fff_ffff;
 
 /** Validates the `reconnect` option: null when reconnecting is off. */
-export function backoffOption(
+function backoffOption(
   value: boolean | ReconnectOptions | undefined,
 ): Backoff | null {
   if (value === undefined || value === false) return null;

@@ -35,7 +35,7 @@ const V2_SIGNATURE = Array.from("\r\n\r\n\0\r\nQUIT\n", (c) => c.charCodeAt(0));
 const V1_PREFIX = [0x50, 0x52, 0x4f, 0x58, 0x59, 0x20]; // "PROXY "
 const CR = 0x0d;
 const LF = 0x0a;
-export const INCOMPLETE: ProxyParseResult = { status: "incomplete" };
+const INCOMPLETE: ProxyParseResult = { status: "incomplete" };
 
 function invalid(detail: string): ProxyParseResult {
   return {

@@ -39,11 +39,6 @@ export class Redialer {
     this.#events = events;
   }
 
-  /** Whether a round is running. */
-  get active(): boolean {
-    return this.#active;
-  }
-
   /** Starts a round unless one is running. */
   start(): void {
     if (this.#active) return;

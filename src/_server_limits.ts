@@ -11,7 +11,7 @@
 import { ConnectionTimeoutError } from "./errors.ts";
 
 /** How often timeouts are checked and the memory budget is recounted. */
-export const SWEEP_MS = 250;
+const SWEEP_MS = 250;
 
 /** What the limits report to each connection. */
 export interface ServerLimitsEvents {

@@ -9,11 +9,9 @@ test("a given-back buffer is reused for a frame that fits", () => {
   const first = pool.take(3 * MiB);
   assert.equal(first.length, 3 * MiB);
   pool.give(first);
-  assert.equal(pool.idleBytes, 3 * MiB);
   const second = pool.take(2 * MiB);
   assert.equal(second.length, 2 * MiB);
   assert.equal(second.buffer, first.buffer, "same memory");
-  assert.equal(pool.idleBytes, 0);
   const third = pool.take(2 * MiB);
   assert.notEqual(
     third.buffer,
@@ -40,12 +38,22 @@ test("idle memory is bounded; the larger buffers are kept", () => {
   const c = pool.take(6 * MiB);
   pool.give(a);
   pool.give(b);
-  assert.equal(pool.idleBytes, 8 * MiB);
   pool.give(c); // over the bound: a 4 MiB buffer makes way for the 6 MiB one
-  assert.equal(pool.idleBytes, 10 * MiB);
   assert.equal(pool.take(5 * MiB).buffer, c.buffer);
-  pool.give(pool.take(1)); // small buffers are never pooled
+  const kept = pool.take(4 * MiB).buffer;
+  assert.ok(kept === a.buffer || kept === b.buffer);
+  const fresh = pool.take(4 * MiB).buffer;
+  assert.ok(fresh !== a.buffer && fresh !== b.buffer, "the other was dropped");
+});
+
+test("small buffers are not pooled; a second give of the same memory is ignored", () => {
+  const pool = new BufferPool(64 * MiB);
+  const small = pool.take(1);
+  pool.give(small);
+  assert.notEqual(pool.take(1).buffer, small.buffer);
+  const a = pool.take(4 * MiB);
   pool.give(a);
-  pool.give(a); // a second give of the same memory is ignored
-  assert.ok(pool.idleBytes <= 10 * MiB);
+  pool.give(a);
+  assert.equal(pool.take(4 * MiB).buffer, a.buffer);
+  assert.notEqual(pool.take(4 * MiB).buffer, a.buffer);
 });

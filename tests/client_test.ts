@@ -3,17 +3,14 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Client } from "../src/client.ts";
+import type { ClientOptions } from "../src/client_options.ts";
 import { encodeFrames } from "../src/frame_encoder.ts";
 import {
   ConnectionClosedError,
   FrameTooLargeError,
   RequestTimeoutError,
 } from "../src/errors.ts";
-import {
-  backoffDelay,
-  backoffOption,
-  DEFAULT_BACKOFF,
-} from "../src/_client_settings.ts";
+import { backoffDelay, clientSettings } from "../src/_client_settings.ts";
 import { FakeTransport } from "./_fake_transport.ts";
 import { concat, delay, patternBytes, str, text, waitFor } from "./_helpers.ts";
 
@@ -355,6 +352,8 @@ test("client: onDisconnect is not called when close() closes the connection", as
 });
 
 test("client: backoff delays grow by the factor up to maxDelay, less up to jitter", () => {
+  const backoffOption = (reconnect: ClientOptions["reconnect"]) =>
+    clientSettings({ reconnect }).backoff;
   const backoff = backoffOption({
     initialDelay: 100,
     maxDelay: 1000,
@@ -371,7 +370,13 @@ test("client: backoff delays grow by the factor up to maxDelay, less up to jitte
     [1, 2, 3].map((n) => backoffDelay(backoff, n, most)),
     [50, 150, 450],
   );
-  assert.deepEqual(backoffOption(true), DEFAULT_BACKOFF);
+  assert.deepEqual(backoffOption(true), {
+    initialDelay: 100,
+    maxDelay: 5000,
+    factor: 2,
+    jitter: 0.5,
+    maxAttempts: 10,
+  });
   assert.equal(backoffOption(false), null);
   assert.equal(backoffOption(undefined), null);
   assert.equal(backoffOption({ maxAttempts: Infinity })!.maxAttempts, Infinity);

@@ -154,7 +154,7 @@ const DURATION_UNIT: Record<string, number> = {
 };
 
 /** Parses a duration: a number of milliseconds, or with an ms/s/m suffix. */
-export function parseDuration(name: string, text: string): number {
+function parseDuration(name: string, text: string): number {
   const match = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(text.trim());
   if (!match) {
     throw new UsageError(

@@ -38,7 +38,7 @@ const BENCH_SHORT = {
 };
 
 /** Usage text of `bench`. */
-export function benchHelp(p: string): string {
+function benchHelp(p: string): string {
   return `Usage: ${p} bench [-n REQUESTS | -d SECONDS] [-c CONNECTIONS] [-P PIPELINE_DEPTH]
        [-s PAYLOAD_BYTES] [-w SECONDS] [--host HOST] [--port PORT | --unix PATH]
        [--tls] [--tls-ca FILE] [--tls-server-name NAME] [--verify] [--json]
@@ -93,7 +93,7 @@ function positiveInteger(
 const thousands = (n: number) => Math.round(n).toLocaleString("en-US");
 
 /** Formats a load test result as the summary lines. */
-export function formatBenchResult(
+function formatBenchResult(
   result: LoadTestResult,
   target: string,
 ): string[] {
