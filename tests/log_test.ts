@@ -92,7 +92,7 @@ test("closed connections name their reason", () => {
   );
 });
 
-test("at level error, json keeps handler errors; text lines keep nothing", () => {
+test("at level error, json and text lines keep handler errors only", () => {
   const lines: string[] = [];
   for (const format of ["json", "text"] as const) {
     const log = new EventLog(recorder(lines), { level: "error", format, now });
@@ -100,8 +100,12 @@ test("at level error, json keeps handler errors; text lines keep nothing", () =>
     log.connectionClosed(new ConnectionTimeoutError("idle", 1000), context);
     log.connectionClosed(new Error("boom"), context);
   }
-  assert.equal(lines.length, 1);
+  assert.equal(lines.length, 2);
   assert.equal(JSON.parse(lines[0].slice(4)).reason, "handler_error");
+  assert.equal(
+    lines[1],
+    "err framewire: closing connection 7 from 127.0.0.1:5000: Error: boom",
+  );
 });
 
 test("the closed-connection text line names TCP, IPv6 and Unix socket peers", () => {

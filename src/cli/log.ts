@@ -24,7 +24,7 @@ export type LogFormat = "text" | "json";
 /**
  * Writes one line per event at or above its level. JSON lines all go to
  * standard output; text lines of info to standard output, of warnings and
- * errors to standard error, errors shown whenever warnings are. A worker's
+ * errors to standard error. A worker's
  * lines say which worker wrote them: a `worker` field in JSON, a
  * `[worker N]` prefix in text.
  *
@@ -92,14 +92,12 @@ export class EventLog {
 
   /** Logs `event` if its level is enabled. */
   log(event: LogEvent): void {
+    if (LOG_LEVELS.indexOf(event.level) < this.#min) return;
     if (this.#json) {
-      if (LOG_LEVELS.indexOf(event.level) < this.#min) return;
       this.#host.print(formatJson(event, this.#now(), this.#fields));
       return;
     }
     const toStdout = event.level === "debug" || event.level === "info";
-    const shownAt = event.level === "error" ? "warn" : event.level;
-    if (LOG_LEVELS.indexOf(shownAt) < this.#min) return;
     const line = this.#prefix + formatText(event);
     if (toStdout) this.#host.print(line);
     else this.#host.printError(line);
