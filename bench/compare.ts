@@ -5,7 +5,7 @@
 //
 //   git worktree add /tmp/framewire-base COMMIT
 //   deno task bench:compare --baseline /tmp/framewire-base [--rounds 3] [--seconds 5]
-//     [--only deno,bun,node] [--tools DIR] [--json]
+//     [--only deno,bun,node] [--scenario 50x32|50x1] [--tools DIR] [--json]
 //
 // Scenarios: 50 connections x 32 pipelined requests, and 50 x 1, 16-byte
 // payloads, every response verified. On Node both trees run transpiled from
@@ -70,7 +70,7 @@ async function serverSpec(
 const scenarios = [
   { id: "50x32", args: ["-c", "50", "-P", "32"] },
   { id: "50x1", args: ["-c", "50", "-P", "1"] },
-];
+].filter((s) => flag("scenario") === undefined || s.id === flag("scenario"));
 
 async function measure(
   args: string[],
@@ -131,12 +131,18 @@ for (const scenario of scenarios) {
   for (const runtime of runtimes) {
     const base = median(samples.get(`${scenario.id} ${runtime} baseline`)!);
     const current = median(samples.get(`${scenario.id} ${runtime} current`)!);
+    // Each round ran the two trees back to back: the median of the rounds'
+    // own ratios is steadier than the ratio of medians on a noisy machine.
+    const baseRounds = samples.get(`${scenario.id} ${runtime} baseline`)!;
+    const paired = samples.get(`${scenario.id} ${runtime} current`)!
+      .map((rps, i) => rps / baseRounds[i]);
     rows.push({
       scenario: scenario.id,
       runtime,
       baseline: Math.round(base),
       current: Math.round(current),
       ratio: Number((current / base).toFixed(3)),
+      pairedRatio: Number(median(paired).toFixed(3)),
     });
   }
 }
@@ -144,14 +150,16 @@ if (Deno.args.includes("--json")) {
   console.log(JSON.stringify({ rounds, seconds, baseline, rows, errors }));
 } else {
   console.log(
-    "| scenario | runtime | baseline req/s | current req/s | current / baseline |",
+    "| scenario | runtime | baseline req/s | current req/s | current / baseline | median of round ratios |",
   );
-  console.log("| --- | --- | --- | --- | --- |");
+  console.log("| --- | --- | --- | --- | --- | --- |");
   for (const r of rows) {
     console.log(
       `| ${r.scenario} | ${r.runtime} | ${
         r.baseline.toLocaleString("en-US")
-      } | ${r.current.toLocaleString("en-US")} | ${r.ratio.toFixed(3)}x |`,
+      } | ${r.current.toLocaleString("en-US")} | ${r.ratio.toFixed(3)}x | ${
+        r.pairedRatio.toFixed(3)
+      }x |`,
     );
   }
   console.log(`response errors: ${errors}`);
