@@ -86,3 +86,21 @@ export const median = (xs: number[]): number => {
   const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
   return s.length === 0 ? NaN : s[Math.floor(s.length / 2)];
 };
+
+/** CPU seconds used so far by `pid` and its children (its workers). */
+export async function treeCpuSeconds(pid: number): Promise<number> {
+  const ticksPerSecond = 100; // USER_HZ on Linux
+  let ticks = 0;
+  for await (const entry of Deno.readDir("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    const stat = await Deno.readTextFile(`/proc/${entry.name}/stat`).catch(
+      () => "",
+    );
+    // Fields after the command name, which is in parentheses.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const self = Number(entry.name) === pid;
+    if (!self && Number(fields[1]) !== pid) continue;
+    ticks += Number(fields[11]) + Number(fields[12]); // utime + stime
+  }
+  return ticks / ticksPerSecond;
+}

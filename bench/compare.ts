@@ -5,7 +5,7 @@
 //
 //   git worktree add /tmp/framewire-base COMMIT
 //   deno task bench:compare --baseline /tmp/framewire-base [--rounds 3] [--seconds 5]
-//     [--only deno,bun,node] [--scenario 50x32|50x1] [--tools DIR] [--json]
+//     [--only deno,bun,node] [--scenario 50x32|50x1] [--pin] [--tools DIR] [--json]
 //
 // Scenarios: 50 connections x 32 pipelined requests, and 50 x 1, 16-byte
 // payloads, every response verified. On Node both trees run transpiled from
@@ -20,6 +20,7 @@ import {
   type ServerSpec,
   start,
   stop,
+  treeCpuSeconds,
 } from "./_bench_servers.ts";
 
 const baseline = flag("baseline")?.replace(/\/$/, "");
@@ -33,6 +34,13 @@ const rounds = Number(flag("rounds") ?? 3);
 const seconds = Number(flag("seconds") ?? 5);
 const runtimes = (flag("only") ?? "deno,bun,node").split(",");
 const PORT = 7660;
+// --pin: the server on CPU 1 and lpload on CPU 0 (taskset), so they do not
+// trade places between rounds.
+const pin = Deno.args.includes("--pin");
+const pinned = (cpu: number, command: string, args: string[]) =>
+  pin
+    ? { command: "taskset", args: ["-c", String(cpu), command, ...args] }
+    : { command, args };
 
 const tools = await findTools(flag("tools"));
 if (tools === null) {
@@ -51,20 +59,18 @@ async function serverSpec(
   if (runtime === "deno") {
     return {
       name,
-      command: "deno",
-      args: ["run", "-A", `${dir}/mod.ts`, ...serve],
+      ...pinned(1, "deno", ["run", "-A", `${dir}/mod.ts`, ...serve]),
     };
   }
   if (runtime === "bun") {
     return {
       name,
-      command: "bun",
-      args: ["run", `${dir}/src/bun_main.ts`, ...serve],
+      ...pinned(1, "bun", ["run", `${dir}/src/bun_main.ts`, ...serve]),
     };
   }
   const out = await Deno.makeTempDir({ prefix: `framewire-${tree}-` });
   const main = await transpileForNode(dir, "src/node_main.ts", out);
-  return { name, command: "node", args: [main, ...serve] };
+  return { name, ...pinned(1, "node", [main, ...serve]) };
 }
 
 const scenarios = [
@@ -72,25 +78,35 @@ const scenarios = [
   { id: "50x1", args: ["-c", "50", "-P", "1"] },
 ].filter((s) => flag("scenario") === undefined || s.id === flag("scenario"));
 
+/** req/s, and the server's CPU time per request in nanoseconds. */
 async function measure(
   args: string[],
-): Promise<{ rps: number; errors: number }> {
-  const out = await new Deno.Command(`${tools}/lpload`, {
-    args: [
-      ...args,
-      "-d",
-      String(seconds),
-      "-p",
-      String(PORT),
-      "--verify",
-      "--json",
-    ],
+  serverPid: number,
+): Promise<{ rps: number; cpuNs: number; errors: number }> {
+  const load = pinned(0, `${tools}/lpload`, [
+    ...args,
+    "-d",
+    String(seconds),
+    "-p",
+    String(PORT),
+    "--verify",
+    "--json",
+  ]);
+  const cpuBefore = await treeCpuSeconds(serverPid);
+  const out = await new Deno.Command(load.command, {
+    args: load.args,
     stdout: "piped",
     stderr: "null",
   }).output();
+  const cpu = (await treeCpuSeconds(serverPid)) - cpuBefore;
   const line = new TextDecoder().decode(out.stdout).trim().split("\n").at(-1);
   const result = JSON.parse(line || "{}");
-  return { rps: result.rps ?? 0, errors: result.errors?.total ?? 0 };
+  const requests = (result.rps ?? 0) * seconds;
+  return {
+    rps: result.rps ?? 0,
+    cpuNs: requests > 0 ? (cpu * 1e9) / requests : NaN,
+    errors: result.errors?.total ?? 0,
+  };
 }
 
 const specs: ServerSpec[] = [];
@@ -103,6 +119,7 @@ console.error(
 );
 
 const samples = new Map<string, number[]>();
+const cpuNs = new Map<string, number[]>();
 let errors = 0;
 for (let round = 1; round <= rounds; round++) {
   for (const scenario of scenarios) {
@@ -110,15 +127,18 @@ for (let round = 1; round <= rounds; round++) {
       const server = await start(spec);
       let sample;
       try {
-        sample = await measure(scenario.args);
+        sample = await measure(scenario.args, server.pid);
       } finally {
         await stop(server);
       }
       errors += sample.errors;
       const key = `${scenario.id} ${spec.name}`;
       samples.set(key, [...samples.get(key) ?? [], sample.rps]);
+      cpuNs.set(key, [...cpuNs.get(key) ?? [], sample.cpuNs]);
       console.error(
-        `round ${round} ${key}: ${Math.round(sample.rps)} req/s${
+        `round ${round} ${key}: ${Math.round(sample.rps)} req/s, ${
+          Math.round(sample.cpuNs)
+        } ns CPU/request${
           sample.errors > 0 ? `, ${sample.errors} errors` : ""
         }`,
       );
@@ -143,6 +163,12 @@ for (const scenario of scenarios) {
       current: Math.round(current),
       ratio: Number((current / base).toFixed(3)),
       pairedRatio: Number(median(paired).toFixed(3)),
+      baselineCpuNs: Math.round(
+        median(cpuNs.get(`${scenario.id} ${runtime} baseline`)!),
+      ),
+      currentCpuNs: Math.round(
+        median(cpuNs.get(`${scenario.id} ${runtime} current`)!),
+      ),
     });
   }
 }
@@ -150,16 +176,16 @@ if (Deno.args.includes("--json")) {
   console.log(JSON.stringify({ rounds, seconds, baseline, rows, errors }));
 } else {
   console.log(
-    "| scenario | runtime | baseline req/s | current req/s | current / baseline | median of round ratios |",
+    "| scenario | runtime | baseline req/s | current req/s | current / baseline | median of round ratios | server CPU per request, baseline / current |",
   );
-  console.log("| --- | --- | --- | --- | --- | --- |");
+  console.log("| --- | --- | --- | --- | --- | --- | --- |");
   for (const r of rows) {
     console.log(
       `| ${r.scenario} | ${r.runtime} | ${
         r.baseline.toLocaleString("en-US")
       } | ${r.current.toLocaleString("en-US")} | ${r.ratio.toFixed(3)}x | ${
         r.pairedRatio.toFixed(3)
-      }x |`,
+      }x | ${r.baselineCpuNs} / ${r.currentCpuNs} ns |`,
     );
   }
   console.log(`response errors: ${errors}`);

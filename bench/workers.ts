@@ -17,6 +17,7 @@ import {
   type ServerSpec,
   start,
   stop,
+  treeCpuSeconds,
 } from "./_bench_servers.ts";
 
 const rounds = Number(flag("rounds") ?? 3);
@@ -62,24 +63,6 @@ function spec(runtime: string, workers: number): ServerSpec {
     command: "node",
     args: [`${root}npm/esm/src/node_main.js`, ...serve],
   };
-}
-
-/** CPU seconds used so far by `pid` and its children (its workers). */
-async function treeCpuSeconds(pid: number): Promise<number> {
-  const ticksPerSecond = 100; // USER_HZ on Linux
-  let ticks = 0;
-  for await (const entry of Deno.readDir("/proc")) {
-    if (!/^\d+$/.test(entry.name)) continue;
-    const stat = await Deno.readTextFile(`/proc/${entry.name}/stat`).catch(
-      () => "",
-    );
-    // Fields after the command name, which is in parentheses.
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    const self = Number(entry.name) === pid;
-    if (!self && Number(fields[1]) !== pid) continue;
-    ticks += Number(fields[11]) + Number(fields[12]); // utime + stime
-  }
-  return ticks / ticksPerSecond;
 }
 
 const scenarios = [
