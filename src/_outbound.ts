@@ -55,8 +55,10 @@ export class Outbound {
   #single: Uint8Array | null = null;
   /** An echoed run may be written by reference (see Transport.readViewsWritable). */
   readonly #echoByReference: boolean;
-  /** The echoed run being extended: byte offsets in its buffer (end -1: none). */
+  /** The read buffer echoed frames lie in, and where the read starts in it. */
   #echoBuffer: ArrayBufferLike | null = null;
+  #echoBase = 0;
+  /** The echoed run being extended: byte offsets in #echoBuffer (end -1: none). */
   #echoStart = 0;
   #echoEnd = -1;
 
@@ -75,19 +77,29 @@ export class Outbound {
   }
 
   /**
-   * Queues a request frame as its own response: `request` is a payload view
-   * from the decoder whose header lies just before it, in the same buffer
-   * (a frame whole in one read). The frame is copied at the flush; the
-   * buffer must stay unchanged until then.
+   * Names the read that {@linkcode echo} offsets count in, once per read:
+   * reading a view's `buffer` per frame would cost a call into the engine
+   * (C++ on V8) each time.
    */
-  echo(request: Uint8Array): void {
-    const start = request.byteOffset - FRAME_HEADER_SIZE;
+  echoFrom(chunk: Uint8Array): void {
+    if (this.#echoEnd >= 0) this.#endEcho();
+    this.#echoBuffer = chunk.buffer;
+    this.#echoBase = chunk.byteOffset;
+  }
+
+  /**
+   * Queues a request frame as its own response: a frame whole in the read
+   * given to {@linkcode echoFrom}, whose header starts at `headerAt` in it
+   * and whose payload is `length` bytes. The frame is copied at the flush;
+   * the read buffer must stay unchanged until then.
+   */
+  echo(headerAt: number, length: number): void {
+    const start = this.#echoBase + headerAt;
     if (start !== this.#echoEnd) {
       if (this.#echoEnd >= 0) this.#endEcho();
-      this.#echoBuffer = request.buffer;
       this.#echoStart = start;
     }
-    this.#echoEnd = request.byteOffset + request.length;
+    this.#echoEnd = start + FRAME_HEADER_SIZE + length;
   }
 
   /** Queues the echoed run as one entry of whole frames. */
@@ -97,7 +109,6 @@ export class Outbound {
       this.#echoStart,
       this.#echoEnd - this.#echoStart,
     );
-    this.#echoBuffer = null;
     this.#echoEnd = -1;
     const payloads = this.#payloads ??= [];
     if (this.#echoByReference && payloads.length === 0) this.#single = frames;

@@ -143,6 +143,7 @@ export class ServerConnection implements TransportEvents, ServerLimitsEvents {
   #decode(chunk: Uint8Array): boolean {
     this.#chunkBuffer = chunk.buffer;
     this.#chunkRetained = false;
+    this.#outbound.echoFrom(chunk);
     try {
       const consumed = this.#decoder.push(chunk);
       if (this.#memory.waiting) {
@@ -281,7 +282,7 @@ export class ServerConnection implements TransportEvents, ServerLimitsEvents {
       // Fast path: no promise, nothing awaited ahead.
       if (result === request && headerAt >= 0) {
         // The response frame is the request frame, whole in this read.
-        this.#outbound.echo(request);
+        this.#outbound.echo(headerAt, request.length);
         host.stats.framesOut++;
         host.stats.bytesOut += request.length;
         return;

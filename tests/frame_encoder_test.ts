@@ -104,14 +104,16 @@ test("outbound: large payloads are written by reference after their header", () 
 test("outbound: echoed frames go out as they lie in the read buffer, in order with other responses", () => {
   const requests = [patternBytes(3, 1), patternBytes(5, 2), patternBytes(7, 3)];
   const wire = encodeFrames(requests);
-  const views: Uint8Array[] = [];
-  new FrameDecoder((frame) => views.push(frame)).push(wire);
+  const frames: Array<[number, number]> = [];
+  new FrameDecoder((frame, headerAt) => frames.push([headerAt, frame.length]))
+    .push(wire);
   const extra = patternBytes(4, 9);
   const outbound = new Outbound();
-  outbound.echo(views[0]);
-  outbound.echo(views[1]);
+  outbound.echoFrom(wire);
+  outbound.echo(...frames[0]);
+  outbound.echo(...frames[1]);
   outbound.add(extra);
-  outbound.echo(views[2]);
+  outbound.echo(...frames[2]);
   const writes: Uint8Array[] = [];
   outbound.flush((bytes) => writes.push(bytes));
   assert.equal(writes.length, 1);
@@ -124,10 +126,12 @@ test("outbound: echoed frames go out as they lie in the read buffer, in order wi
 
 test("outbound: an echoed run alone is written by reference when allowed", () => {
   const wire = encodeFrames([patternBytes(3, 1), patternBytes(5, 2)]);
-  const views: Uint8Array[] = [];
-  new FrameDecoder((frame) => views.push(frame)).push(wire);
+  const frames: Array<[number, number]> = [];
+  new FrameDecoder((frame, headerAt) => frames.push([headerAt, frame.length]))
+    .push(wire);
   const outbound = new Outbound(true);
-  for (const view of views) outbound.echo(view);
+  outbound.echoFrom(wire);
+  for (const frame of frames) outbound.echo(...frame);
   const writes: Uint8Array[] = [];
   outbound.flush((bytes) => writes.push(bytes));
   assert.equal(writes.length, 1);
