@@ -77,19 +77,20 @@ export class Outbound {
   }
 
   /**
-   * Names the read that {@linkcode echo} offsets count in, once per read:
-   * reading a view's `buffer` per frame would cost a call into the engine
-   * (C++ on V8) each time.
+   * Names the read that {@linkcode echo} offsets count in, once per read
+   * (reading a view's `buffer` per frame would cost a call into the engine,
+   * C++ on V8, each time): its buffer and where the read starts in it. The
+   * next flush forgets it, so an idle connection keeps no read buffer alive.
    */
-  echoFrom(chunk: Uint8Array): void {
+  echoFrom(buffer: ArrayBufferLike, base: number): void {
     if (this.#echoEnd >= 0) this.#endEcho();
-    this.#echoBuffer = chunk.buffer;
-    this.#echoBase = chunk.byteOffset;
+    this.#echoBuffer = buffer;
+    this.#echoBase = base;
   }
 
   /**
    * Queues a request frame as its own response: a frame whole in the read
-   * given to {@linkcode echoFrom}, whose header starts at `headerAt` in it
+   * named by {@linkcode echoFrom}, whose header starts at `headerAt` in it
    * and whose payload is `length` bytes. The frame is copied at the flush;
    * the read buffer must stay unchanged until then.
    */
@@ -119,6 +120,7 @@ export class Outbound {
   /** Hands every queued frame to `write` in as few buffers as it can, and empties the queue. */
   flush(write: (bytes: Uint8Array) => void): void {
     if (this.#echoEnd >= 0) this.#endEcho();
+    this.#echoBuffer = null;
     const payloads = this.#payloads;
     if (payloads === null) return;
     const count = payloads.length;

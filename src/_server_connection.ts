@@ -141,9 +141,9 @@ export class ServerConnection implements TransportEvents, ServerLimitsEvents {
   }
 
   #decode(chunk: Uint8Array): boolean {
-    this.#chunkBuffer = chunk.buffer;
+    const buffer = this.#chunkBuffer = chunk.buffer;
     this.#chunkRetained = false;
-    this.#outbound.echoFrom(chunk);
+    this.#outbound.echoFrom(buffer, chunk.byteOffset);
     try {
       const consumed = this.#decoder.push(chunk);
       if (this.#memory.waiting) {

@@ -109,7 +109,7 @@ test("outbound: echoed frames go out as they lie in the read buffer, in order wi
     .push(wire);
   const extra = patternBytes(4, 9);
   const outbound = new Outbound();
-  outbound.echoFrom(wire);
+  outbound.echoFrom(wire.buffer, wire.byteOffset);
   outbound.echo(...frames[0]);
   outbound.echo(...frames[1]);
   outbound.add(extra);
@@ -130,7 +130,7 @@ test("outbound: an echoed run alone is written by reference when allowed", () =>
   new FrameDecoder((frame, headerAt) => frames.push([headerAt, frame.length]))
     .push(wire);
   const outbound = new Outbound(true);
-  outbound.echoFrom(wire);
+  outbound.echoFrom(wire.buffer, wire.byteOffset);
   for (const frame of frames) outbound.echo(...frame);
   const writes: Uint8Array[] = [];
   outbound.flush((bytes) => writes.push(bytes));
