@@ -96,9 +96,12 @@ export function formatJson(
 function peerOf(context: RequestContext): string {
   const addr = context.remoteAddr;
   if (addr.transport === "unix") return `unix:${addr.hostname || "(unnamed)"}`;
-  return addr.hostname.includes(":")
-    ? `[${addr.hostname}]:${addr.port}`
-    : `${addr.hostname}:${addr.port}`;
+  return `${formatHost(addr.hostname)}:${addr.port}`;
+}
+
+/** A host as it stands before `:port`: an IPv6 address in brackets. */
+export function formatHost(hostname: string): string {
+  return hostname.includes(":") ? `[${hostname}]` : hostname;
 }
 
 function errorText(error: unknown): string {

@@ -129,11 +129,6 @@ export function parsePort(text: string, name = "port"): number {
   );
 }
 
-/** A host for display: IPv6 addresses in brackets. */
-export function formatHost(hostname: string): string {
-  return hostname.includes(":") ? `[${hostname}]` : hostname;
-}
-
 /** The `--port` flag's value, or 1234. */
 export function portFlag(flags: ParsedArgs["flags"]): number {
   return typeof flags.port === "string" ? parsePort(flags.port) : 1234;

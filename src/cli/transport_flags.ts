@@ -7,11 +7,11 @@
  */
 import {
   type FlagSpec,
-  formatHost,
   type ParsedArgs,
   portFlag,
   UsageError,
 } from "./args.ts";
+import { formatHost } from "../_log_format.ts";
 import type { CliHost } from "./host.ts";
 import type {
   ConnectOptions,
