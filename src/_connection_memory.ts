@@ -13,7 +13,8 @@ import type { ServerLimits, ServerLimitsEvents } from "./_server_limits.ts";
  */
 export class ConnectionMemory {
   readonly #limits: ServerLimits;
-  readonly #pool: BufferPool;
+  /** Reused memory for large frames, or null when requests are given away. */
+  readonly #pool: BufferPool | null;
   readonly #connection: ServerLimitsEvents;
   /** A pooled buffer a large frame is being assembled in. */
   #assembling: Uint8Array | null = null;
@@ -28,7 +29,7 @@ export class ConnectionMemory {
 
   constructor(
     limits: ServerLimits,
-    pool: BufferPool,
+    pool: BufferPool | null,
     connection: ServerLimitsEvents,
   ) {
     this.#limits = limits;
@@ -38,7 +39,8 @@ export class ConnectionMemory {
 
   /**
    * The decoder's `allocate`: a buffer for a `length`-byte frame, pooled
-   * when large, or null when the frame must wait for memory.
+   * when large and a pool is used, or null when the frame must wait for
+   * memory.
    */
   allocate(length: number): Uint8Array | null {
     if (this.#granted) {
@@ -48,7 +50,9 @@ export class ConnectionMemory {
       return null;
     }
     this.#held += length;
-    if (length < POOL_MIN_SIZE) return new Uint8Array(length);
+    if (length < POOL_MIN_SIZE || this.#pool === null) {
+      return new Uint8Array(length);
+    }
     return this.#assembling = this.#pool.take(length);
   }
 
@@ -86,7 +90,7 @@ export class ConnectionMemory {
   /** Returns the lent buffers to the pool: nothing may use them any more. */
   giveBackLent(): void {
     if (this.#lent === null) return;
-    for (const buffer of this.#lent) this.#pool.give(buffer);
+    for (const buffer of this.#lent) this.#pool!.give(buffer);
     this.#lent = null;
   }
 
@@ -111,7 +115,7 @@ export class ConnectionMemory {
    * handlers still running hold, and leaves the queue for memory.
    */
   close(handlersRunning: boolean): void {
-    if (this.#assembling !== null) this.#pool.give(this.#assembling);
+    if (this.#assembling !== null) this.#pool!.give(this.#assembling);
     this.#assembling = null;
     if (!handlersRunning) this.giveBackLent();
     this.#lent = null;

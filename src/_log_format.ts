@@ -30,7 +30,9 @@ export interface LogEvent {
  * The event of a connection the server closed because of `error`: `warn`
  * for timeouts and protocol errors (the peer's doing), `error` for handler
  * failures. Its text line is
- * `framewire: closing connection 7 from 127.0.0.1:5000: Name: message`.
+ * `framewire: closing connection 7 from 127.0.0.1:5000: Name: message`,
+ * followed for a handler failure by the error's stack (also the `stack`
+ * field).
  *
  * @example
  * ```ts
@@ -46,7 +48,7 @@ export interface LogEvent {
  */
 export function connectionClosed(
   error: unknown,
-  context: RequestContext,
+  context: RequestContext<unknown>,
 ): LogEvent {
   const reason = error instanceof ConnectionTimeoutError
     ? `${error.reason}_timeout`
@@ -55,17 +57,22 @@ export function connectionClosed(
     : "handler_error";
   const peer = peerOf(context);
   const text = errorText(error);
+  const line =
+    `framewire: closing connection ${context.connectionId} from ${peer}: ${text}`;
+  const fields: LogFields = {
+    reason,
+    connection: context.connectionId,
+    peer,
+    error: text,
+  };
+  // A handler's failure is the application's bug: where it happened matters.
+  const stack = reason === "handler_error" ? stackOf(error) : "";
+  if (stack !== "") fields.stack = stack;
   return {
     level: reason === "handler_error" ? "error" : "warn",
     msg: "connection closed",
-    text:
-      `framewire: closing connection ${context.connectionId} from ${peer}: ${text}`,
-    fields: {
-      reason,
-      connection: context.connectionId,
-      peer,
-      error: text,
-    },
+    text: stack === "" ? line : `${line}\n${stack}`,
+    fields,
   };
 }
 
@@ -93,7 +100,7 @@ export function formatJson(
   });
 }
 
-function peerOf(context: RequestContext): string {
+function peerOf(context: RequestContext<unknown>): string {
   const addr = context.remoteAddr;
   if (addr.transport === "unix") return `unix:${addr.hostname || "(unnamed)"}`;
   return `${formatHost(addr.hostname)}:${addr.port}`;
@@ -102,6 +109,14 @@ function peerOf(context: RequestContext): string {
 /** A host as it stands before `:port`: an IPv6 address in brackets. */
 export function formatHost(hostname: string): string {
   return hostname.includes(":") ? `[${hostname}]` : hostname;
+}
+
+/** The frames of an error's stack (the lines after its message), or "". */
+function stackOf(error: unknown): string {
+  if (!(error instanceof Error) || typeof error.stack !== "string") return "";
+  const lines = error.stack.split("\n");
+  const first = lines.findIndex((line) => /^\s+at /.test(line));
+  return first === -1 ? "" : lines.slice(first).join("\n");
 }
 
 function errorText(error: unknown): string {

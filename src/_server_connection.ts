@@ -9,9 +9,15 @@ import {
   type ServerLimits,
   type ServerLimitsEvents,
 } from "./_server_limits.ts";
-import type { ConnectionTimeoutError } from "./errors.ts";
+import { ConnectionTimeoutError } from "./errors.ts";
+import { FRAME_HEADER_SIZE } from "./_frame_header.ts";
 import type { LatencyHistogram } from "./latency_histogram.ts";
-import type { Handler, RequestContext } from "./handler.ts";
+import type {
+  Application,
+  CloseReason,
+  Handler,
+  RequestContext,
+} from "./handler.ts";
 import type { ServerStats } from "./server_stats.ts";
 
 /** One synchronous handler call in this many is timed. */
@@ -20,7 +26,12 @@ let syncCalls = 0;
 
 /** What a connection needs from its server. */
 export interface ConnectionHost {
-  readonly handler: Handler;
+  readonly handler: Handler<unknown>;
+  /** Requests are lent (views of reused memory), not given. */
+  readonly zeroCopy: boolean;
+  readonly onConnection: Application<unknown>["onConnection"];
+  readonly onClose: Application<unknown>["onClose"];
+  readonly onHandlerError: Application<unknown>["onHandlerError"];
   readonly maxFrameSize: number;
   readonly highWaterMark: number;
   readonly maxPendingRequests: number;
@@ -32,7 +43,7 @@ export interface ConnectionHost {
   readonly limits: ServerLimits;
   /** Handler time in microseconds: every async call, one sync call in 64. */
   readonly handlerTime: LatencyHistogram;
-  report(error: unknown, context: RequestContext): void;
+  report(error: unknown, context: RequestContext<unknown>): void;
   removed(connection: ServerConnection): void;
 }
 
@@ -57,7 +68,7 @@ const CLOSED = 3;
 
 /** Serves one connection: decode, call the handler, answer in order. */
 export class ServerConnection implements TransportEvents, ServerLimitsEvents {
-  readonly context: RequestContext;
+  readonly context: RequestContext<unknown>;
   #host: ConnectionHost;
   #transport: Transport;
   #decoder: FrameDecoder;
@@ -75,6 +86,7 @@ export class ServerConnection implements TransportEvents, ServerLimitsEvents {
   #chunkBuffer: ArrayBufferLike | null = null;
   #chunkRetained = false;
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
+  #closeDeadline = Infinity;
   #closedWaiters: Array<() => void> | null = null;
   #memory: ConnectionMemory;
   /** A frame waits for memory: reading is paused and these bytes wait. */
@@ -82,6 +94,9 @@ export class ServerConnection implements TransportEvents, ServerLimitsEvents {
   /** Requests received, for the frame timeout. */
   #frames = 0;
   #timeouts: ConnectionTimeouts;
+  /** Why the connection is closing, once known, and the error behind it. */
+  #closeReason: CloseReason | null = null;
+  #closeError: unknown = undefined;
 
   constructor(host: ConnectionHost, transport: Transport, id: number) {
     this.#host = host;
@@ -90,8 +105,15 @@ export class ServerConnection implements TransportEvents, ServerLimitsEvents {
       connectionId: id,
       remoteAddr: transport.remoteAddr,
       localAddr: transport.localAddr,
+      state: {},
     };
-    const memory = new ConnectionMemory(host.limits, host.pool, this);
+    // A request is given to its handler, not lent, unless zeroCopy: large
+    // frames are then assembled in fresh memory instead of pooled buffers.
+    const memory = new ConnectionMemory(
+      host.limits,
+      host.zeroCopy ? host.pool : null,
+      this,
+    );
     this.#memory = memory;
     this.#decoder = new FrameDecoder(
       (frame, headerAt) => this.#onRequest(frame, headerAt),
@@ -103,6 +125,31 @@ export class ServerConnection implements TransportEvents, ServerLimitsEvents {
     this.#write = (bytes) => transport.write(bytes);
     this.#outbound = new Outbound(transport.readViewsWritable === true);
     this.#timeouts = new ConnectionTimeouts(host.limits);
+  }
+
+  /**
+   * Calls `onConnection`, before the transport starts; false (reported) if
+   * it threw: the connection is then closed once started.
+   */
+  opening(): boolean {
+    const onConnection = this.#host.onConnection;
+    if (onConnection === undefined) return true;
+    try {
+      onConnection(this.context);
+      return true;
+    } catch (error) {
+      this.#host.stats.handlerErrors++;
+      this.#host.report(error, this.context);
+      this.#closing("handler", error);
+      return false;
+    }
+  }
+
+  /** Records why the connection closes, unless a reason came first. */
+  #closing(reason: CloseReason, error?: unknown): void {
+    if (this.#closeReason !== null) return;
+    this.#closeReason = reason;
+    this.#closeError = error;
   }
 
   /** Resolves once the transport has closed. */
@@ -154,6 +201,7 @@ export class ServerConnection implements TransportEvents, ServerLimitsEvents {
       // Only the decoder throws here: the handler is called inside a try.
       this.#host.stats.protocolErrors++;
       this.#host.report(error, this.context);
+      this.#closing("protocol", error);
       this.#shutdown();
     }
     this.#chunkBuffer = null;
@@ -196,6 +244,7 @@ export class ServerConnection implements TransportEvents, ServerLimitsEvents {
       this.#handlerFailed(error);
       return;
     }
+    this.#closing("timeout", error);
     if (error.reason === "idle") stats.idleTimeouts++;
     else if (error.reason === "frame") stats.frameTimeouts++;
     else stats.writeTimeouts++;
@@ -218,9 +267,11 @@ export class ServerConnection implements TransportEvents, ServerLimitsEvents {
     this.#settleMemory();
   }
 
-  closed(_error?: unknown): void {
+  closed(error?: unknown): void {
     if (this.#state === CLOSED) return;
     this.#state = CLOSED;
+    if (error !== undefined) this.#closing("error", error);
+    else this.#closing("peer");
     clearTimeout(this.#closeTimer);
     this.#slots = NO_SLOTS;
     this.#slotHead = 0;
@@ -232,30 +283,48 @@ export class ServerConnection implements TransportEvents, ServerLimitsEvents {
     const waiters = this.#closedWaiters;
     this.#closedWaiters = null;
     if (waiters !== null) { for (const resolve of waiters) resolve(); }
+    const onClose = this.#host.onClose;
+    if (onClose !== undefined) {
+      try {
+        onClose(this.context, this.#closeReason!, this.#closeError);
+      } catch (hookError) {
+        this.#host.report(hookError, this.context);
+      }
+    }
   }
 
   /**
    * Stops taking requests, answers those already received, then closes;
    * forced after the host's closeTimeout.
    */
-  shutdown(): void {
-    if (this.#state === OPEN) this.#shutdown();
-    else this.#armCloseTimer(); // already ending (e.g. the peer half-closed)
+  shutdown(closeTimeout = this.#host.closeTimeout): void {
+    if (this.#state < FINISHED) this.#closing("shutdown");
+    if (this.#state === OPEN) this.#shutdown(closeTimeout);
+    else this.#armCloseTimer(closeTimeout); // already ending (the peer half-closed)
   }
 
-  #shutdown(): void {
+  /** Closes at once: requests not yet answered get no answer. */
+  abort(): void {
+    this.#closing("shutdown");
+    this.#transport.close();
+  }
+
+  #shutdown(closeTimeout = this.#host.closeTimeout): void {
     this.#state = ENDING;
-    this.#armCloseTimer();
+    this.#armCloseTimer(closeTimeout);
     this.#finishIfDone();
   }
 
-  /** Closes the transport after the host's closeTimeout, whatever is left. */
-  #armCloseTimer(): void {
-    if (this.#state === CLOSED || this.#closeTimer !== undefined) return;
-    this.#closeTimer = setTimeout(
-      () => this.#transport.close(),
-      this.#host.closeTimeout,
-    );
+  /** Closes the transport after `closeTimeout` ms, whatever is left. */
+  #armCloseTimer(closeTimeout: number): void {
+    if (this.#state === CLOSED) return;
+    const deadline = performance.now() + closeTimeout;
+    if (this.#closeTimer !== undefined) {
+      if (deadline >= this.#closeDeadline) return;
+      clearTimeout(this.#closeTimer); // a shorter wait was asked for
+    }
+    this.#closeDeadline = deadline;
+    this.#closeTimer = setTimeout(() => this.#transport.close(), closeTimeout);
   }
 
   /** `headerAt`: where the frame starts in the chunk, or -1 when assembled. */
@@ -265,15 +334,22 @@ export class ServerConnection implements TransportEvents, ServerLimitsEvents {
     if (this.#state !== OPEN) return;
     const host = this.#host;
     host.stats.framesIn++;
-    let result: Uint8Array | Promise<Uint8Array>;
+    if (
+      !host.zeroCopy && (headerAt >= 0 || request.buffer === this.#chunkBuffer)
+    ) {
+      this.#chunkRetained = true; // the handler owns a view of this read
+    }
+    let result: Uint8Array | Promise<unknown> | undefined;
+    let recovered = false;
     // The clock is read for one call in 64 only: it costs as much as an echo.
     const sampled = (++syncCalls & SYNC_SAMPLE_MASK) === 0;
     const called = sampled ? performance.now() : 0;
     try {
       result = host.handler(request, this.context);
     } catch (error) {
-      this.#handlerFailed(error);
-      return;
+      result = this.#recover(error, request);
+      if (result === undefined) return;
+      recovered = true;
     }
     if (sampled && result instanceof Uint8Array) {
       host.handlerTime.record((performance.now() - called) * 1000);
@@ -284,7 +360,7 @@ export class ServerConnection implements TransportEvents, ServerLimitsEvents {
         // The response frame is the request frame, whole in this read.
         this.#outbound.echo(headerAt, request.length);
         host.stats.framesOut++;
-        host.stats.bytesOut += request.length;
+        host.stats.bytesOut += FRAME_HEADER_SIZE + request.length;
         return;
       }
       this.#respond(result);
@@ -299,31 +375,97 @@ export class ServerConnection implements TransportEvents, ServerLimitsEvents {
     };
     if (result instanceof Uint8Array) {
       slot.response = result;
-    } else if (
-      result !== null && typeof result === "object" && "then" in result
-    ) {
+    } else if (isPromise(result)) {
       this.#pending++;
       this.#chunkRetained = true; // the handler may still read the request view
-      result.then(
-        (response) => this.#settled(slot, response),
-        (error) => this.#handlerFailed(error),
-      );
+      this.#await(slot, result, request, recovered);
     } else {
-      this.#handlerFailed(notBytes(result));
-      return;
+      const recovered = this.#recover(notBytes(result), request);
+      if (recovered === undefined) return;
+      if (recovered instanceof Uint8Array) slot.response = recovered;
+      else {
+        this.#pending++;
+        this.#chunkRetained = true;
+        this.#await(slot, recovered, request, true);
+      }
     }
     if (this.#slots === NO_SLOTS) this.#slots = [];
     this.#slots.push(slot);
+  }
+
+  /**
+   * Calls `onHandlerError` for a failed request: the response it gives (or
+   * its promise), or undefined once the failure closes the connection.
+   */
+  #recover(
+    error: unknown,
+    request: Uint8Array,
+  ): Uint8Array | Promise<unknown> | undefined {
+    const onHandlerError = this.#host.onHandlerError;
+    if (onHandlerError !== undefined && this.#state < FINISHED) {
+      let response: unknown;
+      try {
+        response = onHandlerError(error, request, this.context);
+      } catch (hookError) {
+        this.#handlerFailed(hookError);
+        return undefined;
+      }
+      if (response instanceof Uint8Array || isPromise(response)) {
+        this.#host.stats.handlerErrors++;
+        return response;
+      }
+      if (response !== undefined) {
+        this.#handlerFailed(
+          new TypeError(
+            "Cannot send error response: onHandlerError returned " +
+              `${typeOf(response)}, not a Uint8Array`,
+            { cause: error },
+          ),
+        );
+        return undefined;
+      }
+    }
+    this.#handlerFailed(error);
+    return undefined;
+  }
+
+  /** Waits for a handler's (or onHandlerError's) promise for `slot`. */
+  #await(
+    slot: Slot,
+    promise: Promise<unknown>,
+    request: Uint8Array,
+    recovering: boolean,
+  ): void {
+    promise.then(
+      (response) => {
+        if (response instanceof Uint8Array) this.#settled(slot, response);
+        else this.#failedAsync(slot, request, notBytes(response), recovering);
+      },
+      (error) => this.#failedAsync(slot, request, error, recovering),
+    );
+  }
+
+  #failedAsync(
+    slot: Slot,
+    request: Uint8Array,
+    error: unknown,
+    recovering: boolean,
+  ): void {
+    let recovered: Uint8Array | Promise<unknown> | undefined;
+    if (recovering) this.#handlerFailed(error);
+    else recovered = this.#recover(error, request);
+    if (recovered === undefined) {
+      this.#pending--;
+      return;
+    }
+    if (recovered instanceof Uint8Array) this.#settled(slot, recovered);
+    else this.#await(slot, recovered, request, true);
   }
 
   #settled(slot: Slot, response: Uint8Array): void {
     this.#pending--;
     this.#host.handlerTime.record((performance.now() - slot.started) * 1000);
     if (this.#state >= FINISHED) return;
-    if (!(response instanceof Uint8Array)) {
-      this.#handlerFailed(notBytes(response));
-      return;
-    }
     slot.response = response;
     const slots = this.#slots;
     let head = this.#slotHead;
@@ -370,7 +512,7 @@ export class ServerConnection implements TransportEvents, ServerLimitsEvents {
     }
     const stats = this.#host.stats;
     stats.framesOut++;
-    stats.bytesOut += response.length;
+    stats.bytesOut += FRAME_HEADER_SIZE + response.length;
     this.#outbound.add(response);
   }
 
@@ -378,10 +520,13 @@ export class ServerConnection implements TransportEvents, ServerLimitsEvents {
     if (this.#state >= FINISHED) return;
     this.#host.stats.handlerErrors++;
     this.#host.report(error, this.context);
+    this.#closing(
+      error instanceof ConnectionTimeoutError ? "timeout" : "handler",
+      error,
+    );
     // Answers already in order go out; later ones are dropped with the connection.
     this.#slots = NO_SLOTS;
     this.#slotHead = 0;
-    this.#pending = 0;
     if (this.#state === OPEN) this.#shutdown();
     else this.#finishIfDone();
   }
@@ -435,9 +580,17 @@ export class ServerConnection implements TransportEvents, ServerLimitsEvents {
   }
 }
 
+function typeOf(value: unknown): string {
+  return value === null ? "null" : typeof value;
+}
+
 function notBytes(value: unknown): TypeError {
-  const kind = value === null ? "null" : typeof value;
   return new TypeError(
-    `Cannot send response: handler returned ${kind}, not a Uint8Array`,
+    `Cannot send response: handler returned ${typeOf(value)}, not a Uint8Array`,
   );
+}
+
+function isPromise(value: unknown): value is Promise<unknown> {
+  return value !== null && typeof value === "object" && "then" in value &&
+    typeof value.then === "function";
 }

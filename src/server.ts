@@ -9,7 +9,7 @@ import { type ConnectionHost, ServerConnection } from "./_server_connection.ts";
 import { BufferPool } from "./_buffer_pool.ts";
 import { ServerLimits } from "./_server_limits.ts";
 import { LatencyHistogram } from "./latency_histogram.ts";
-import type { Handler, RequestContext } from "./handler.ts";
+import type { Application, Handler, RequestContext } from "./handler.ts";
 import {
   type HandlerTimeStats,
   handlerTimeStats,
@@ -39,9 +39,10 @@ import type {
  * const options: ServerOptions = { maxFrameSize: 1024 * 1024, highWaterMark: 256 * 1024 };
  * ```
  */
-export interface ServerOptions {
+export interface ServerOptions<State = Record<string, unknown>>
+  extends Omit<Application<State>, "handler"> {
   /** Computes each response. @default {echo: the request itself} */
-  handler?: Handler;
+  handler?: Handler<State>;
   /** Largest request or response payload, in bytes. @default {33554432} */
   maxFrameSize?: number;
   /**
@@ -102,10 +103,11 @@ export interface ServerOptions {
    */
   handlerTimeout?: number;
   /**
-   * Receives protocol and handler errors, one call each; the connection
-   * concerned is closed. @default {logs one line to console.error}
+   * Receives the errors that close a connection (protocol, handler,
+   * timeout, a failing `onConnection`), one call each.
+   * @default {logs one line to console.error, with the stack of handler errors}
    */
-  onError?: (error: unknown, context: RequestContext) => void;
+  onError?: (error: unknown, context: RequestContext<State>) => void;
   // PROXY protocol (begin)
   /**
    * Expect every connection to start with a PROXY protocol header (version
@@ -122,9 +124,30 @@ export interface ServerOptions {
   // PROXY protocol (end)
 }
 
-const echo: Handler = (request) => request;
+/**
+ * How {@linkcode Server.close} closes.
+ *
+ * @example
+ * ```ts
+ * import type { ServerCloseOptions } from "framewire";
+ *
+ * const now: ServerCloseOptions = { force: true };
+ * const drain: ServerCloseOptions = { timeout: 30_000 };
+ * ```
+ */
+export interface ServerCloseOptions {
+  /** Close every connection at once. @default {false} */
+  force?: boolean;
+  /**
+   * Milliseconds each connection may take to drain before it is closed by
+   * force. @default {the server's closeTimeout}
+   */
+  timeout?: number;
+}
 
-function logError(error: unknown, context: RequestContext): void {
+const echo: Handler<unknown> = (request) => request;
+
+function logError(error: unknown, context: RequestContext<unknown>): void {
   console.error(formatText(connectionClosed(error, context)));
 }
 
@@ -148,7 +171,8 @@ function logError(error: unknown, context: RequestContext): void {
  * await server.close();
  * ```
  */
-export class Server implements AsyncDisposable {
+export class Server<State = Record<string, unknown>>
+  implements AsyncDisposable {
   #host: ConnectionHost;
   #connections = new Set<ServerConnection>();
   #listeners: Listener[] = [];
@@ -163,10 +187,24 @@ export class Server implements AsyncDisposable {
    *
    * @param options Handler and limits; see {@linkcode ServerOptions}.
    */
-  constructor(options: ServerOptions = {}) {
-    const handler = options.handler ?? echo;
+  constructor(options: ServerOptions<State> = {}) {
+    const app = options as unknown as ServerOptions<unknown>;
+    const handler = app.handler ?? echo;
     if (typeof handler !== "function") {
       throw new TypeError("Cannot create server: handler is not a function");
+    }
+    const hook = <K extends "onConnection" | "onClose" | "onHandlerError">(
+      name: K,
+    ): ServerOptions<unknown>[K] => {
+      const value = app[name];
+      if (value !== undefined && typeof value !== "function") {
+        throw new TypeError(`Cannot create server: ${name} is not a function`);
+      }
+      return value;
+    };
+    const zeroCopy = app.zeroCopy ?? app.handler === undefined;
+    if (typeof zeroCopy !== "boolean") {
+      throw new TypeError("Cannot create server: zeroCopy is not a boolean");
     }
     const connections = this.#connections;
     const maxFrameSize = maxFrameSizeOption(options.maxFrameSize);
@@ -197,6 +235,10 @@ export class Server implements AsyncDisposable {
     this.#limits = limits;
     this.#host = {
       handler,
+      zeroCopy,
+      onConnection: hook("onConnection"),
+      onClose: hook("onClose"),
+      onHandlerError: hook("onHandlerError"),
       maxFrameSize,
       limits,
       handlerTime: new LatencyHistogram(),
@@ -241,7 +283,7 @@ export class Server implements AsyncDisposable {
       },
       // Two 32 MiB frames' worth of memory kept for reuse between frames.
       pool: new BufferPool(64 * 1024 * 1024),
-      report: options.onError ?? logError,
+      report: app.onError ?? logError,
       removed(connection) {
         if (connections.delete(connection)) this.stats.connections--;
         limits.update(connections.size);
@@ -258,6 +300,7 @@ export class Server implements AsyncDisposable {
             connectionId: this.#nextId++,
             remoteAddr: transport.remoteAddr,
             localAddr: transport.localAddr,
+            state: {},
           });
         },
       });
@@ -372,7 +415,9 @@ export class Server implements AsyncDisposable {
     this.#host.stats.connections++;
     this.#host.stats.totalConnections++;
     this.#limits.update(this.#connections.size);
+    const opened = connection.opening();
     transport.start(connection);
+    if (!opened) connection.abort();
   }
 
   /**
@@ -387,22 +432,52 @@ export class Server implements AsyncDisposable {
   }
 
   /**
-   * Closes gracefully: stops accepting, answers every request already
-   * received, then closes each connection (by force after `closeTimeout`).
-   * Calling it again returns the same promise.
+   * Closes: stops accepting, then, gracefully, answers every request already
+   * received and closes each connection once the client has closed its
+   * side, or by force after `timeout` ms. With `force: true` every
+   * connection is closed at once, unanswered requests included. Calling it
+   * again returns the same promise; a forced or shorter call applies to the
+   * connections still open.
    *
+   * @example Graceful, then forced
+   * ```ts
+   * import { serve } from "framewire";
+   *
+   * const server = await serve({ host: "127.0.0.1", port: 0 });
+   * const closed = server.close({ timeout: 5000 }); // drain for up to 5 s
+   * await server.close({ force: true }); // changed our mind: now
+   * await closed;
+   * ```
+   *
+   * @param options `force`: close at once; `timeout`: ms to wait for each
+   * connection to drain before closing it by force (default: the server's
+   * `closeTimeout`).
    * @returns Resolves once every connection has closed.
    */
-  close(): Promise<void> {
-    if (this.#closing) return this.#closing;
-    for (const listener of this.#listeners) listener.close();
-    this.#proxy?.closeAll(); // PROXY protocol
-    const waits: Promise<void>[] = [];
-    for (const connection of this.#connections) {
-      connection.shutdown();
-      waits.push(connection.waitClosed());
+  close(options: ServerCloseOptions = {}): Promise<void> {
+    const force = options.force ?? false;
+    if (typeof force !== "boolean") {
+      throw new TypeError("Cannot close server: force is not a boolean");
     }
-    this.#closing = Promise.all(waits).then(() => {});
+    const timeout = integerOption(
+      "timeout",
+      options.timeout,
+      this.#host.closeTimeout,
+      0,
+    );
+    if (this.#closing === null) {
+      for (const listener of this.#listeners) listener.close();
+      this.#proxy?.closeAll(); // PROXY protocol
+      const waits: Promise<void>[] = [];
+      for (const connection of this.#connections) {
+        waits.push(connection.waitClosed());
+      }
+      this.#closing = Promise.all(waits).then(() => {});
+    }
+    for (const connection of this.#connections) {
+      if (force) connection.abort();
+      else connection.shutdown(timeout);
+    }
     return this.#closing;
   }
 

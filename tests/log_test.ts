@@ -10,7 +10,10 @@ const context: RequestContext = {
   connectionId: 7,
   remoteAddr: { transport: "tcp", hostname: "127.0.0.1", port: 5000 },
   localAddr: { transport: "tcp", hostname: "127.0.0.1", port: 1234 },
+  state: {},
 };
+/** The first line of a logged text: a handler error's stack follows it. */
+const firstLine = (text: string) => text.split("\n")[0];
 
 /** An output that records lines, marked with their stream. */
 function recorder(lines: string[]) {
@@ -26,7 +29,7 @@ test("text lines: info on stdout, warnings and closed connections on stderr, low
   log.info("Server listening on 127.0.0.1:1234", { port: 1234 });
   log.warn("Second signal: exiting", { event: "forced" });
   log.connectionClosed(new Error("boom"), context);
-  assert.deepEqual(lines, [
+  assert.deepEqual(lines.map(firstLine), [
     "out Server listening on 127.0.0.1:1234",
     "err Second signal: exiting",
     "err framewire: closing connection 7 from 127.0.0.1:5000: Error: boom",
@@ -103,15 +106,29 @@ test("at level error, json and text lines keep handler errors only", () => {
   assert.equal(lines.length, 2);
   assert.equal(JSON.parse(lines[0].slice(4)).reason, "handler_error");
   assert.equal(
-    lines[1],
+    firstLine(lines[1]),
     "err framewire: closing connection 7 from 127.0.0.1:5000: Error: boom",
   );
+});
+
+test("a handler error's log carries its stack; a timeout's does not", () => {
+  const lines: string[] = [];
+  for (const format of ["text", "json"] as const) {
+    const log = new EventLog(recorder(lines), { format, now });
+    log.connectionClosed(new Error("boom"), context);
+    log.connectionClosed(new ConnectionTimeoutError("idle", 1000), context);
+  }
+  const [text, timeoutText, json, timeoutJson] = lines;
+  assert.match(text, /Error: boom\n\s+at .*log_test/);
+  assert.doesNotMatch(timeoutText, /\n/);
+  assert.match(JSON.parse(json.slice(4)).stack, /^\s+at .*log_test/);
+  assert.equal(JSON.parse(timeoutJson.slice(4)).stack, undefined);
 });
 
 test("the closed-connection text line names TCP, IPv6 and Unix socket peers", () => {
   const error = new Error("boom");
   const line = (error: unknown, context: RequestContext) =>
-    formatText(connectionClosed(error, context));
+    firstLine(formatText(connectionClosed(error, context)));
   assert.equal(
     line(error, context),
     "framewire: closing connection 7 from 127.0.0.1:5000: Error: boom",

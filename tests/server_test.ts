@@ -23,9 +23,10 @@ test("server: all responses ready after one read go out in one write", () => {
   assert.deepEqual(decode(transport.writes[0]), requests);
 });
 
-test("server: a synchronous handler gets no promise and the read buffer can be reused", () => {
+test("server: a synchronous zeroCopy handler gets no promise and the read buffer can be reused", () => {
   let calls = 0;
   const server = new Server({
+    zeroCopy: true,
     handler: (request) => {
       calls++;
       return request;
@@ -43,6 +44,32 @@ test("server: a synchronous handler gets no promise and the read buffer can be r
     "answered synchronously, inside data()",
   );
   assert.equal(reusable, true);
+});
+
+test("server: by default a handler owns its request, so the read buffer is not reused", () => {
+  const kept: Uint8Array[] = [];
+  const server = new Server({
+    handler: (request) => {
+      kept.push(request);
+      return request;
+    },
+  });
+  const transport = new FakeTransport();
+  server.serveConnection(transport);
+  assert.equal(transport.deliver(encodeFrames([patternBytes(8)])), false);
+  // A chunk that completes no frame can be reused: the decoder copied it.
+  assert.equal(
+    transport.deliver(encodeFrames([patternBytes(8)]).subarray(0, 6)),
+    true,
+  );
+  assert.equal(kept.length, 1);
+});
+
+test("server: the built-in echo handler lends (zeroCopy by default)", () => {
+  const server = new Server();
+  const transport = new FakeTransport();
+  server.serveConnection(transport);
+  assert.equal(transport.deliver(encodeFrames([patternBytes(8)])), true);
 });
 
 test("server: an async handler keeps the read buffer from being reused", async () => {

@@ -12,7 +12,12 @@
  */
 import { Client, type ClientOptions } from "../client.ts";
 import { Server, type ServerOptions } from "../server.ts";
-import type { ConnectOptions, ListenOptions, Network } from "../transport.ts";
+import type {
+  ConnectOptions,
+  ListenOptions,
+  NetAddr,
+  Network,
+} from "../transport.ts";
 
 /**
  * The network adapter for the current runtime: `bunNetwork` on Bun,
@@ -46,7 +51,8 @@ export async function defaultNetwork(): Promise<Network> {
  * const options: ServeOptions = { host: "127.0.0.1", port: 0, maxFrameSize: 1 << 20 };
  * ```
  */
-export interface ServeOptions extends ServerOptions, ListenOptions {
+export interface ServeOptions<State = Record<string, unknown>>
+  extends ServerOptions<State>, ListenOptions {
   /** The adapter. @default {defaultNetwork()} */
   network?: Network;
 }
@@ -80,14 +86,32 @@ export interface ClientConnectOptions extends ClientOptions, ConnectOptions {
  * import { serve } from "./auto.ts";
  *
  * await using server = await serve({ host: "127.0.0.1", port: 0 });
- * console.log(server.addr?.port);
+ * console.log(server.addr.port);
  * ```
  */
-export async function serve(options: ServeOptions = {}): Promise<Server> {
-  const server = new Server(options);
+export async function serve<State = Record<string, unknown>>(
+  options: ServeOptions<State> = {},
+): Promise<ListeningServer<State>> {
+  const server = new Server<State>(options);
   await server.listen(options.network ?? await defaultNetwork(), options);
-  return server;
+  return server as ListeningServer<State>;
 }
+
+/**
+ * A {@linkcode Server} that `serve()` has bound: its `addr` is known.
+ *
+ * @example
+ * ```ts
+ * import { type ListeningServer, serve } from "framewire";
+ *
+ * const server: ListeningServer = await serve({ host: "127.0.0.1", port: 0 });
+ * console.log(server.addr.port); // no null check needed
+ * await server.close();
+ * ```
+ */
+export type ListeningServer<State = Record<string, unknown>> =
+  & Server<State>
+  & { readonly addr: NetAddr };
 
 /**
  * Connects a pipelining client. With `reconnect`, the client dials the same
