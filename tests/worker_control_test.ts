@@ -27,6 +27,11 @@ test("worker role: round trip, and malformed roles are ProtocolErrors", () => {
     ...role,
     port: 1234,
   });
+  const handler = "file:///srv/app/kv.ts";
+  assert.deepEqual(parseRole(formatRole({ ...role, handler })), {
+    ...role,
+    handler,
+  });
   for (
     const bad of [
       "",
@@ -36,6 +41,8 @@ test("worker role: round trip, and malformed roles are ProtocolErrors", () => {
       JSON.stringify({ ...role, control: 70000 }),
       JSON.stringify({ ...role, token: 5 }),
       JSON.stringify({ ...role, port: "1234" }),
+      JSON.stringify({ ...role, handler: "kv.ts" }),
+      JSON.stringify({ ...role, handler: 7 }),
     ]
   ) {
     assert.throws(

@@ -1,11 +1,18 @@
 import { DEFAULT_MAX_FRAME_SIZE, MAX_FRAME_SIZE_LIMIT } from "../constants.ts";
 import { checkNumber, type NumberRange } from "../_validate.ts";
 
-/** A command-line usage error: printed with the usage hint, exit code 2. */
+/**
+ * A command-line usage error: printed, with the hint to run `--help` unless
+ * `options.hint` is false; exit code 2.
+ */
 export class UsageError extends Error {
-  constructor(message: string) {
-    super(message);
+  /** Whether the `--help` hint follows the message. */
+  readonly hint: boolean;
+
+  constructor(message: string, options?: ErrorOptions & { hint?: boolean }) {
+    super(message, options);
     this.name = "UsageError";
+    this.hint = options?.hint ?? true;
   }
 }
 

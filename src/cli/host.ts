@@ -1,6 +1,7 @@
 /**
  * What the command line needs from the runtime it runs on: arguments,
- * output, signals, files, an HTTP server for metrics and worker processes.
+ * output, signals, files, the current directory, an HTTP server for metrics
+ * and worker processes.
  * Each runtime implements it in `hosts/`.
  *
  * @module
@@ -46,6 +47,13 @@ export interface CliHost {
   ): Promise<HttpServerHandle>;
   /** Reads a UTF-8 file (TLS certificates and keys given by path). */
   readTextFile(path: string): Promise<string>;
+  /**
+   * Whether a file is at `url` (false when nothing, or a folder, is there);
+   * rejects when it cannot tell (for example, reading is not permitted).
+   */
+  isFile(url: URL): Promise<boolean>;
+  /** The current directory, an absolute path (`serve --handler FILE` resolves against it). */
+  cwd(): string;
   /** Ends the process at once with `code`. */
   exit(code: number): never;
   /** This process's id. */

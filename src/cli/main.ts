@@ -96,6 +96,7 @@ export async function runCli(host: CliHost): Promise<number> {
   } catch (error) {
     if (error instanceof UsageError) {
       host.printError(`error: ${error.message}`);
+      if (!error.hint) return 2;
       const known = ["serve", "client", "bench"].includes(command ?? "");
       host.printError(
         `Run '${p} ${known ? command + " " : ""}--help' for usage.`,

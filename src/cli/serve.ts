@@ -22,6 +22,7 @@ import {
 } from "./args.ts";
 import { checkNumber } from "../_validate.ts";
 import { listenFlags, SERVE_TRANSPORT_FLAGS } from "./transport_flags.ts";
+import { loadHandlerModule, moduleUrl } from "./handler_module.ts";
 import { formatMetrics, METRICS_CONTENT_TYPE } from "../metrics.ts";
 import {
   eventLog,
@@ -50,18 +51,25 @@ const SERVE_FLAGS: FlagSpec = {
   "log-level": "value",
   "log-format": "value",
   workers: "value",
+  handler: "value",
 };
 
 function serveHelp(programName: string): string {
-  return `Usage: ${programName} serve [--host HOST] [--port PORT | --unix PATH]
+  return `Usage: ${programName} serve [--handler FILE] [--host HOST] [--port PORT | --unix PATH]
        [--tls-cert FILE --tls-key FILE] [--max-frame-size BYTES]
        [--workers N|auto] [limits]
 
-Serves the echo application until SIGINT or SIGTERM, then closes gracefully:
-stops accepting, answers every request already received, closes each
-connection (by force after --drain-timeout). A second signal exits at once.
+Serves an application (the echo one unless --handler names another) until
+SIGINT or SIGTERM, then closes gracefully: stops accepting, answers every
+request already received, closes each connection (by force after
+--drain-timeout). A second signal exits at once.
 
 Options:
+  --handler FILE              serve the module FILE (relative to the current
+                              directory), whose default export is a handler
+                              function or an application object { handler,
+                              onConnection, onClose, onHandlerError, zeroCopy };
+                              checked before listening, imported by each worker
   --workers N|auto            serve with N processes, one event loop each,
                               sharing the port; auto = one per CPU (default 1).
                               Limits apply to each worker. TCP only
@@ -96,12 +104,14 @@ TIME is milliseconds, or a number with ms, s or m: 500ms, 30s, 2m.`;
 }
 
 /**
- * Validates every flag of `serve` except the log ones, and reads the TLS
- * files.
+ * Validates every flag of `serve` except the log ones, reads the TLS files
+ * and loads the `--handler` module: from `handler`, the URL a primary
+ * resolved, in a worker.
  */
 async function serveSettings(
   host: CliHost,
   flags: Record<string, string | true>,
+  handler?: string,
 ): Promise<ServeSettings> {
   const maxFrameSize = maxFrameSizeFlag(flags);
   const options: ServerOptions = {
@@ -155,9 +165,21 @@ async function serveSettings(
       "option '--workers' needs a TCP port: workers cannot share a Unix socket path",
     );
   }
+  const listen = await listenFlags(host, flags);
+  let handlerUrl: URL | undefined;
+  if (typeof flags.handler === "string") {
+    handlerUrl = handler === undefined
+      ? moduleUrl(host.cwd(), flags.handler)
+      : new URL(handler);
+    Object.assign(
+      options,
+      await loadHandlerModule(host, handlerUrl, flags.handler),
+    );
+  }
   return {
     options,
-    listen: await listenFlags(host, flags),
+    listen,
+    handler: handlerUrl?.href,
     metrics: metricsPort === undefined ? undefined : {
       host: (flags["metrics-host"] as string | undefined) ?? "127.0.0.1",
       port: metricsPort,
@@ -206,7 +228,7 @@ export async function serveCommand(
     const log = eventLog(host, flags, workerRole.id);
     return await serveWorker(
       host,
-      await serveSettings(host, flags),
+      await serveSettings(host, flags, workerRole.handler),
       log,
       workerRole,
     );

@@ -46,7 +46,7 @@ export function eventLog(
 
 /** What `serve`'s flags ask for, validated. */
 export interface ServeSettings {
-  /** The server's options, `onError` included. */
+  /** The server's options: limits, and the `--handler` application's fields. */
   options: ServerOptions;
   /** Where to bind. */
   listen: ListenOptions;
@@ -54,6 +54,11 @@ export interface ServeSettings {
   metrics: { host: string; port: number } | undefined;
   /** Worker processes asked for (1: serve in this process). */
   workers: number;
+  /**
+   * The `file:` URL of the `--handler` module, whose application is in
+   * `options`; each worker imports it again.
+   */
+  handler: string | undefined;
 }
 
 /** A shutdown asked for by a signal (or by code), until `unsubscribe()`. */

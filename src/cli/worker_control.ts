@@ -32,6 +32,11 @@ export interface WorkerRole {
   token: string;
   /** The port to bind instead of `--port` (the one worker 1 bound), if any. */
   port: number | null;
+  /**
+   * The `file:` URL of the `--handler` module, as the primary resolved it,
+   * so a worker imports the same file whatever its current directory.
+   */
+  handler?: string;
 }
 
 /** Formats a role for the environment. */
@@ -51,13 +56,16 @@ export function parseRole(text: string): WorkerRole {
   } catch {
     role = {};
   }
+  const isFileUrl = (url: unknown) =>
+    typeof url === "string" && url.startsWith("file:") && URL.canParse(url);
   const isPort = (n: unknown) =>
     Number.isInteger(n) && (n as number) > 0 && (n as number) < 65536;
   if (
     typeof role !== "object" || role === null ||
     !Number.isInteger(role.id) || (role.id as number) < 1 ||
     !isPort(role.control) || typeof role.token !== "string" ||
-    !(role.port === null || isPort(role.port))
+    !(role.port === null || isPort(role.port)) ||
+    !(role.handler === undefined || isFileUrl(role.handler))
   ) {
     throw new ProtocolError(
       `Cannot start worker: ${WORKER_ROLE_VARIABLE} is not a worker role: ${text}`,

@@ -89,6 +89,7 @@ export class WorkerPool {
   readonly #host: CliHost;
   readonly #log: EventLog;
   readonly #token: string;
+  readonly #handler: string | undefined;
   readonly #slots: Slot[];
   readonly #byConnection = new Map<number, Slot>();
   #controlPort = 0;
@@ -101,9 +102,19 @@ export class WorkerPool {
   readonly #retiredTime = new LatencyHistogram();
   restarts = 0;
 
-  constructor(host: CliHost, log: EventLog, count: number) {
+  /**
+   * @param handler The `file:` URL of the `--handler` module each worker
+   * imports, if any.
+   */
+  constructor(
+    host: CliHost,
+    log: EventLog,
+    count: number,
+    handler?: string,
+  ) {
     this.#host = host;
     this.#log = log;
+    this.#handler = handler;
     const bytes = crypto.getRandomValues(new Uint8Array(16));
     this.#token = Array.from(bytes, (b) => b.toString(16).padStart(2, "0"))
       .join("");
@@ -195,6 +206,7 @@ export class WorkerPool {
         control: this.#controlPort,
         token: this.#token,
         port: this.#port,
+        handler: this.#handler,
       }),
     };
     const child = this.#host.workers!.spawn(this.#host.args, env);

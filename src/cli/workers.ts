@@ -78,7 +78,7 @@ export async function servePrimary(
     );
   }
   const count = settings.workers;
-  const pool = new WorkerPool(host, log, count);
+  const pool = new WorkerPool(host, log, count, settings.handler);
   const signal = shutdownSignal(host, () => {
     host.printError("Second signal: killing the workers and exiting");
     pool.killAll();

@@ -13,7 +13,9 @@ interface DenoProcesses {
   readonly env: { get(name: string): string | undefined };
   readonly permissions: {
     querySync(
-      descriptor: { name: "env"; variable: string } | { name: "read" },
+      descriptor: { name: "env"; variable: string } | {
+        name: (typeof FORWARDED)[number];
+      },
     ): { state: string };
   };
   Command: new (
@@ -36,21 +38,32 @@ interface DenoProcesses {
 
 const ROLE_VARIABLE = "FRAMEWIRE_WORKER";
 
+/** Permissions a worker holds when the primary holds them in full. */
+const FORWARDED = [
+  "read",
+  "write",
+  "env",
+  "run",
+  "sys",
+  "ffi",
+  "import",
+] as const;
+
 /**
  * Permissions of a worker: the network (its port and the primary's control
- * port), its one environment variable, reading files (TLS certificates)
- * only if the primary may read every file, and `--unstable-net`, which
- * `reusePort` needs.
+ * port), its one environment variable, and `--unstable-net`, which
+ * `reusePort` needs; then each permission the primary holds in full (with
+ * `-A`, all of them): reading TLS certificates and the `--handler` module,
+ * and whatever that module needs.
  */
 function workerFlags(deno: DenoProcesses): string[] {
-  const flags = [
-    "--no-prompt",
-    "--allow-net",
-    `--allow-env=${ROLE_VARIABLE}`,
-    "--unstable-net",
-  ];
-  if (deno.permissions.querySync({ name: "read" }).state === "granted") {
-    flags.push("--allow-read");
+  const flags = ["--no-prompt", "--allow-net", "--unstable-net"];
+  for (const name of FORWARDED) {
+    if (deno.permissions.querySync({ name }).state === "granted") {
+      flags.push(`--allow-${name}`);
+    } else if (name === "env") {
+      flags.push(`--allow-env=${ROLE_VARIABLE}`);
+    }
   }
   return flags;
 }

@@ -1,7 +1,7 @@
 /**
  * The command line's host on Deno: `Deno.args`, standard output and error,
- * SIGINT/SIGTERM, `Deno.readTextFile`, metrics over `Deno.serve` and workers
- * through `Deno.Command`.
+ * SIGINT/SIGTERM, `Deno.readTextFile`, `Deno.stat`, `Deno.cwd`, metrics over
+ * `Deno.serve` and workers through `Deno.Command`.
  *
  * @module
  */
@@ -19,6 +19,8 @@ interface DenoProcess {
     writeSync(bytes: Uint8Array): number;
   };
   readTextFile(path: string): Promise<string>;
+  stat(url: URL): Promise<{ isFile: boolean }>;
+  cwd(): string;
   exit(code: number): never;
   addSignalListener(signal: "SIGINT" | "SIGTERM", handler: () => void): void;
   removeSignalListener(signal: "SIGINT" | "SIGTERM", handler: () => void): void;
@@ -59,6 +61,15 @@ export function denoCliHost(args: readonly string[] = deno().args): CliHost {
       deno().stdout.writeSync(new TextEncoder().encode(text));
     },
     readTextFile: (path) => deno().readTextFile(path),
+    isFile: (url) =>
+      deno().stat(url).then(
+        (info) => info.isFile,
+        (error: { code?: string }) => {
+          if (error.code === "ENOENT" || error.code === "ENOTDIR") return false;
+          throw error;
+        },
+      ),
+    cwd: () => deno().cwd(),
     onShutdownSignal(listener) {
       const runtime = deno();
       runtime.addSignalListener("SIGINT", listener);

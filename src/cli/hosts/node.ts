@@ -19,6 +19,7 @@ import { nodeWorkers } from "./_node_workers.ts";
 interface NodeProcess {
   readonly argv: readonly string[];
   readonly pid: number;
+  cwd(): string;
   readonly stdout: { readonly isTTY?: boolean; write(text: string): boolean };
   exit(code: number): never;
   on(signal: "SIGINT" | "SIGTERM", listener: () => void): void;
@@ -26,7 +27,10 @@ interface NodeProcess {
 }
 
 const fs = nodeFs as unknown as {
-  promises: { readFile(path: string, encoding: "utf8"): Promise<string> };
+  promises: {
+    readFile(path: string, encoding: "utf8"): Promise<string>;
+    stat(url: URL): Promise<{ isFile(): boolean }>;
+  };
 };
 const process = nodeProcess as unknown as NodeProcess;
 
@@ -86,6 +90,15 @@ export function nodeCliHost(options: NodeCliHostOptions = {}): CliHost {
       process.stdout.write(text);
     },
     readTextFile: (path) => fs.promises.readFile(path, "utf8"),
+    isFile: (url) =>
+      fs.promises.stat(url).then(
+        (info) => info.isFile(),
+        (error: { code?: string }) => {
+          if (error.code === "ENOENT" || error.code === "ENOTDIR") return false;
+          throw error;
+        },
+      ),
+    cwd: () => process.cwd(),
     onShutdownSignal(listener) {
       process.on("SIGINT", listener);
       process.on("SIGTERM", listener);
