@@ -25,6 +25,7 @@ test("load tester: requests mode sends exactly N verified requests", async () =>
     verify: true,
   });
   assert.equal(result.requests, 5000);
+  assert.equal(result.sent, 5000);
   assert.equal(result.errorCount, 0);
   assert.equal(result.connected, 10);
   assert.equal(
@@ -94,4 +95,63 @@ test("load tester: refused connections are counted as connect errors", async () 
   assert.equal(result.errors.connect, 3);
   assert.equal(result.connected, 0);
   assert.equal(result.requests, 0);
+});
+
+test("load tester: with requests, only requests sent and unanswered at the time limit are timeouts", async () => {
+  // A server that never answers: each connection sends its pipeline, then
+  // waits; the rest of the 1,000 requests are never sent.
+  const server = new Server({ handler: () => new Promise<never>(() => {}) });
+  const { port } = await server.listen(network, {
+    host: "127.0.0.1",
+    port: 0,
+  });
+  const result = await runLoadTest({
+    network,
+    port,
+    connections: 2,
+    pipeline: 4,
+    requests: 1000,
+    duration: 0.3,
+  });
+  assert.equal(result.requests, 0);
+  assert.equal(result.sent, 8);
+  assert.equal(result.errors.timeout, 8, "not the 992 never sent");
+  assert.equal(result.errorCount, 8);
+  await server.close({ force: true });
+});
+
+test("load tester: requests lost with a closed connection are not timeouts", async () => {
+  // The server fails the 10th request of each connection and closes it.
+  const server = new Server<{ requests: number }>({
+    onConnection: (context) => {
+      context.state.requests = 0;
+    },
+    handler: (request, context) => {
+      if (++context.state.requests === 10) throw new Error("tenth request");
+      return request;
+    },
+    onError: () => {},
+  });
+  const { port } = await server.listen(network, {
+    host: "127.0.0.1",
+    port: 0,
+  });
+  const result = await runLoadTest({
+    network,
+    port,
+    connections: 1,
+    pipeline: 1,
+    requests: 100,
+    verify: true,
+  });
+  assert.equal(result.requests, 9);
+  assert.equal(result.sent, 10);
+  assert.deepEqual(result.errors, {
+    connect: 0,
+    closed: 1,
+    mismatch: 0,
+    protocol: 0,
+    timeout: 0,
+  });
+  await server.close();
 });

@@ -45,7 +45,10 @@ function benchHelp(p: string): string {
 
 Load-tests a framewire (echo) server: each connection keeps PIPELINE_DEPTH
 requests in flight (closed loop); only responses received are counted; the
-warm-up is not counted. Connections are opened in batches of 200.
+warm-up is not counted. With -n, requests sent and unanswered at the time
+limit are timeouts; requests never sent (the time limit came first, or
+connections closed) are no errors, and the requests line says how many were
+sent. Connections are opened in batches of 200.
 '${p} bench -n 10000 -c 100' sends 10,000 requests over 100 connections.
 
 Options:
@@ -96,6 +99,7 @@ const thousands = (n: number) => Math.round(n).toLocaleString("en-US");
 function formatBenchResult(
   result: LoadTestResult,
   target: string,
+  asked: number | undefined,
 ): string[] {
   const e = result.errors;
   const l = result.latencyUs;
@@ -105,7 +109,11 @@ function formatBenchResult(
     }`,
     `requests: ${thousands(result.requests)} in ${
       result.seconds.toFixed(2)
-    } s = ${thousands(result.requestsPerSecond)} req/s`,
+    } s = ${thousands(result.requestsPerSecond)} req/s${
+      asked !== undefined && result.sent < asked
+        ? ` (${thousands(result.sent)} of ${thousands(asked)} sent)`
+        : ""
+    }`,
     `errors: ${result.errorCount} (connect ${e.connect}, closed ${e.closed}, mismatch ${e.mismatch}, protocol ${e.protocol}, timeout ${e.timeout})${
       result.connectError === null
         ? ""
@@ -166,7 +174,8 @@ export async function benchCommand(
       : { host: target.host, port: target.port, tls: target.tls !== undefined };
     host.print(JSON.stringify({ ...where, ...result }));
   } else {
-    for (const line of formatBenchResult(result, describeTarget(target))) {
+    const lines = formatBenchResult(result, describeTarget(target), requests);
+    for (const line of lines) {
       host.print(line);
     }
   }

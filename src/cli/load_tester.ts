@@ -103,7 +103,11 @@ export interface LoadTestErrors {
   mismatch: number;
   /** Responses that broke the protocol (a length over the limit). */
   protocol: number;
-  /** Measured requests unanswered when the time limit ended the test (with `requests`). */
+  /**
+   * Measured requests sent and still unanswered, on connections still open,
+   * when the time limit ended the test (with `requests`). Requests never
+   * sent are not counted: see `sent`.
+   */
   timeout: number;
 }
 
@@ -128,6 +132,11 @@ export interface LoadTestResult {
   payloadSize: number;
   /** Responses received in the measured window. */
   requests: number;
+  /**
+   * Measured requests sent. With `requests`, fewer than asked when the time
+   * limit or closed connections ended the test first.
+   */
+  sent: number;
   /** Length of the measured window, in seconds. */
   seconds: number;
   /** `requests / seconds`. */
@@ -162,6 +171,8 @@ interface Shared {
   stopping: boolean;
   /** Measured requests still to send (requests mode), or Infinity. */
   budget: number;
+  /** Measured requests sent. */
+  sent: number;
   counted: number;
   bytesOut: number;
   histogram: LatencyHistogram;
@@ -188,6 +199,8 @@ class LoadConnection implements TransportEvents {
   #counts: Uint8Array;
   #head = 0;
   #inFlight = 0;
+  /** Requests in flight that are measured. */
+  #measuredInFlight = 0;
   #nextSeq = 0;
   #now = 0;
   #answered = 0;
@@ -213,6 +226,11 @@ class LoadConnection implements TransportEvents {
       maxFrameSize: Math.max(template.length, 1 << 20),
     });
     transport.start(this);
+  }
+
+  /** Measured requests sent on this open connection and not yet answered. */
+  get unanswered(): number {
+    return this.done ? 0 : this.#measuredInFlight;
   }
 
   /** Fills the pipeline. */
@@ -275,6 +293,9 @@ class LoadConnection implements TransportEvents {
     }
     if (this.#counts[slot] === 1) {
       const shared = this.#shared;
+      this.#measuredInFlight--;
+      // Past the end, a response is neither counted nor a timeout.
+      if (shared.stopping) return;
       shared.counted++;
       shared.histogram.record((this.#now - this.#sentAt[slot]) * 1000);
       if (shared.counted === shared.target) shared.reached();
@@ -325,6 +346,8 @@ class LoadConnection implements TransportEvents {
       slot = slot + 1 === this.#pipeline ? 0 : slot + 1;
     }
     this.#inFlight += count;
+    this.#measuredInFlight += counted;
+    shared.sent += counted;
     if (shared.measuring) shared.bytesOut += count * template.length;
     this.#transport.write(out);
   }
@@ -403,6 +426,7 @@ export async function runLoadTest(
     measuring: false,
     stopping: false,
     budget: Infinity,
+    sent: 0,
     counted: 0,
     bytesOut: 0,
     target: requests ?? Infinity,
@@ -493,8 +517,12 @@ export async function runLoadTest(
   const seconds = (performance.now() - started) / 1000;
   shared.stopping = true;
   clearInterval(progressTimer);
-  if (requests !== undefined && shared.counted < requests) {
-    shared.errors.timeout = requests - shared.counted;
+  if (requests !== undefined) {
+    // Only what was sent can time out; requests lost with a closed
+    // connection are that connection's "closed" error.
+    for (const connection of open) {
+      shared.errors.timeout += connection.unanswered;
+    }
   }
   await Promise.all(open.map((c) => c.finish()));
 
@@ -507,6 +535,7 @@ export async function runLoadTest(
     pipeline,
     payloadSize,
     requests: shared.counted,
+    sent: shared.sent,
     seconds,
     requestsPerSecond: shared.counted / seconds,
     sentMBps: shared.bytesOut / seconds / 1e6,
