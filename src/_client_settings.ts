@@ -1,5 +1,9 @@
 // Validation of a Client's options, and the reconnect backoff.
-import type { ClientOptions, ReconnectOptions } from "./client_options.ts";
+import type {
+  ClientCloseOptions,
+  ClientOptions,
+  ReconnectOptions,
+} from "./client_options.ts";
 import {
   integerOption,
   maxFrameSizeOption,
@@ -95,6 +99,15 @@ export function backoffDelay(
   return Math.round(base * (1 - backoff.jitter * random()));
 }
 
+function booleanOption(name: string, value: boolean | undefined): boolean {
+  if (value !== undefined && typeof value !== "boolean") {
+    throw new TypeError(
+      `Cannot use ${name}: ${String(value)} is not a boolean`,
+    );
+  }
+  return value ?? false;
+}
+
 function callbackOption<T>(name: string, value: T | undefined): T | undefined {
   if (value !== undefined && typeof value !== "function") {
     throw new TypeError(`Cannot use ${name}: it is not a function`);
@@ -112,10 +125,29 @@ export function clientSettings(options: ClientOptions) {
       options.requestTimeout,
       0,
       0,
-      0x7fff_ffff,
+      MAX_DELAY,
     ),
+    zeroCopy: booleanOption("zeroCopy", options.zeroCopy),
     backoff: backoffOption(options.reconnect),
     onDisconnect: callbackOption("onDisconnect", options.onDisconnect),
     onReconnect: callbackOption("onReconnect", options.onReconnect),
+  };
+}
+
+/** Validates the options of `Client.close()`; `timeout` undefined when not given. */
+export function closeSettings(options: ClientCloseOptions): {
+  force: boolean;
+  timeout: number | undefined;
+} {
+  if (typeof options !== "object" || options === null) {
+    throw new TypeError(
+      `Cannot close client: ${String(options)} is not an object`,
+    );
+  }
+  return {
+    force: booleanOption("force", options.force),
+    timeout: options.timeout === undefined
+      ? undefined
+      : integerOption("timeout", options.timeout, 0, 0, MAX_DELAY),
   };
 }

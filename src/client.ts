@@ -1,24 +1,39 @@
 /**
  * The framewire pipelining client, runtime-neutral over any
- * {@linkcode Transport}, with optional request timeouts and reconnection.
+ * {@linkcode Transport}, with optional request timeouts, cancellation and
+ * reconnection.
  *
  * @module
  */
-import { ConnectionClosedError, RequestTimeoutError } from "./errors.ts";
+import { ConnectionClosedError } from "./errors.ts";
 import { assertFrameSize } from "./frame_encoder.ts";
-import { clientSettings } from "./_client_settings.ts";
+import { clientSettings, closeSettings } from "./_client_settings.ts";
 import { Redialer } from "./_reconnect.ts";
-import type { ClientOptions } from "./client_options.ts";
+import type {
+  ClientCloseOptions,
+  ClientOptions,
+  RequestOptions,
+} from "./client_options.ts";
 import {
   ClientConnection,
   type ClientConnectionEvents,
-  type PendingRequest,
 } from "./_client_connection.ts";
-import { Fifo } from "./_fifo.ts";
+import { AbortListeners, isAbortSignal } from "./_abort_listeners.ts";
+import {
+  type PendingRequest,
+  RequestState,
+  WaitingRequests,
+} from "./_pending_request.ts";
+import { RequestTimer, type RequestTimerHost } from "./_request_timer.ts";
 import { type StreamDuplex, streamTransport } from "./stream_transport.ts";
 import type { NetAddr, Transport } from "./transport.ts";
 
-export type { ClientOptions, ReconnectOptions } from "./client_options.ts";
+export type {
+  ClientCloseOptions,
+  ClientOptions,
+  ReconnectOptions,
+  RequestOptions,
+} from "./client_options.ts";
 
 /**
  * A client connection that pipelines: requests go out without waiting for
@@ -29,7 +44,11 @@ export type { ClientOptions, ReconnectOptions } from "./client_options.ts";
  * connection is lost, every request sent on it rejects with a
  * {@linkcode ConnectionClosedError}; with `reconnect`, the client then redials
  * with exponential backoff, and requests not yet sent go out on the new
- * connection. With `requestTimeout`, no request waits longer than that.
+ * connection. With `requestTimeout`, no request waits longer than that; with
+ * a `signal`, a request can be aborted.
+ *
+ * Each response owns its memory (unless `zeroCopy` is set): it may be
+ * transferred to a worker without harming any other.
  *
  * @example Pipeline three requests
  * ```ts
@@ -46,7 +65,7 @@ export type { ClientOptions, ReconnectOptions } from "./client_options.ts";
 export class Client implements AsyncDisposable {
   #maxFrameSize: number;
   #maxInFlight: number;
-  #requestTimeout: number;
+  #zeroCopy: boolean;
   #onDisconnect: ((error: ConnectionClosedError) => void) | undefined;
   #onReconnect: ((attempt: number) => void) | undefined;
   #connectionEvents: ClientConnectionEvents = {
@@ -54,17 +73,24 @@ export class Client implements AsyncDisposable {
     lost: (error, unwritten) => this.#lost(error, unwritten),
   };
   #connection: ClientConnection;
-  #waiting = new Fifo<PendingRequest>();
-  #timer: ReturnType<typeof setTimeout> | undefined = undefined;
-  /** Requests of this tick, given their deadline by one clock read at its end. */
-  #unstamped: PendingRequest[] = [];
-  #stampTask = () => this.#stamp();
+  #waiting = new WaitingRequests();
+  #signals = new AbortListeners((requests, reason) =>
+    this.#abort(requests, reason)
+  );
+  /** Times requests out; null without `requestTimeout`. */
+  #timer: RequestTimer | null = null;
   #redialer: Redialer | null = null;
   #reconnects = 0;
+  /** close() was called: its promise. */
   #closing: Promise<void> | null = null;
+  /** close() closes the connection: its loss is not reported. */
   #closeSent = false;
+  /** Why requests reject: the connection was lost for good, or close() is done. */
   #closedError: ConnectionClosedError | null = null;
   #idleWaiters: Array<() => void> = [];
+  #forced = false;
+  #forceTimer: ReturnType<typeof setTimeout> | undefined = undefined;
+  #forceAt = Infinity;
 
   /**
    * Runs a client over an open transport and starts reading from it. Such a
@@ -84,14 +110,16 @@ export class Client implements AsyncDisposable {
     }
     this.#maxFrameSize = settings.maxFrameSize;
     this.#maxInFlight = settings.maxInFlight;
-    this.#requestTimeout = settings.requestTimeout;
+    if (settings.requestTimeout !== 0) {
+      this.#timer = new RequestTimer(
+        settings.requestTimeout,
+        this.#timerHost(),
+      );
+    }
+    this.#zeroCopy = settings.zeroCopy;
     this.#onDisconnect = settings.onDisconnect;
     this.#onReconnect = settings.onReconnect;
-    this.#connection = new ClientConnection(
-      transport,
-      this.#maxFrameSize,
-      this.#connectionEvents,
-    );
+    this.#connection = this.#connect(transport);
   }
 
   /**
@@ -200,17 +228,49 @@ export class Client implements AsyncDisposable {
    * `payload` is written by the next flush, in this tick's batch: leave it
    * unchanged until the promise settles.
    *
+   * With `options.signal`, the request can be aborted: it then rejects with
+   * `signal.reason`. If it has not been written yet (the signal was already
+   * aborted, or it was waiting for a free place, for a connection or for the
+   * end of this tick), it is never sent. If it has been written, the
+   * connection is closed, as for a request timeout: until requests carry ids,
+   * responses are matched by position, so its late response would be taken
+   * for the next one's. The other requests written on that connection then
+   * reject with a {@linkcode ConnectionClosedError} whose `cause` is the
+   * reason; with `reconnect`, the client redials.
+   *
+   * @example Give up on a request after one second
+   * ```ts
+   * import { connect } from "../mod.ts";
+   *
+   * await using client = await connect({ host: "127.0.0.1", port: 1234 });
+   * const response = await client.request(new TextEncoder().encode("ping"), {
+   *   signal: AbortSignal.timeout(1000),
+   * });
+   * ```
+   *
    * @param payload The request bytes, at most `maxFrameSize`.
-   * @returns The response payload, owned by the caller.
+   * @param options `signal`: aborts the request; see {@linkcode RequestOptions}.
+   * @returns The response payload, owned by the caller: unless `zeroCopy` is
+   * set, its `buffer` holds it alone (`byteOffset` 0).
    * @throws {FrameTooLargeError} (rejection) The payload exceeds `maxFrameSize`.
    * @throws {RequestTimeoutError} (rejection) No response within `requestTimeout`.
-   * @throws {ConnectionClosedError} (rejection) The connection closed first, reconnecting failed, or the client is closing.
+   * @throws {ConnectionClosedError} (rejection) The connection closed first, reconnecting failed, or the client is closing or closed.
+   * @throws {TypeError} (rejection) `options.signal` is not an `AbortSignal`.
    */
-  request(payload: Uint8Array): Promise<Uint8Array> {
-    if (this.#closedError) return Promise.reject(this.#closedError);
-    if (this.#closing) {
+  request(payload: Uint8Array, options?: RequestOptions): Promise<Uint8Array> {
+    const signal = options?.signal;
+    if (signal !== undefined) {
+      if (!isAbortSignal(signal)) {
+        return Promise.reject(
+          new TypeError("Cannot send request: signal is not an AbortSignal"),
+        );
+      }
+      if (signal.aborted) return Promise.reject(signal.reason);
+    }
+    if (this.#closing !== null || this.#closedError !== null) {
       return Promise.reject(
-        new ConnectionClosedError("Cannot send request: client is closing"),
+        this.#closedError ??
+          new ConnectionClosedError("Cannot send request: client is closing"),
       );
     }
     try {
@@ -222,9 +282,11 @@ export class Client implements AsyncDisposable {
       const pending: PendingRequest = {
         payload,
         deadline: Infinity,
+        state: RequestState.waiting,
         resolve,
         reject,
       };
+      if (signal !== undefined) this.#signals.listen(pending, signal);
       const connection = this.#connection;
       if (
         connection.alive && connection.inFlight < this.#maxInFlight &&
@@ -235,22 +297,59 @@ export class Client implements AsyncDisposable {
         this.#waiting.push(pending);
         if (!connection.alive) this.#redialer?.start();
       }
-      if (this.#requestTimeout !== 0 && this.#unstamped.push(pending) === 1) {
-        queueMicrotask(this.#stampTask);
-      }
+      this.#timer?.add(pending);
     });
   }
 
   /**
-   * Closes gracefully: takes no new requests, waits for the answers to those
-   * already sent, then closes the connection. It stops reconnecting: requests
-   * waiting for a connection reject with a {@linkcode ConnectionClosedError}.
+   * Closes. Gracefully by default: takes no new requests, waits for the
+   * answers to those already made, then closes the connection. It stops
+   * reconnecting: requests waiting for a connection reject with a
+   * {@linkcode ConnectionClosedError}.
    *
+   * With `force: true`, or once `timeout` ms have passed, it closes at once:
+   * every request in flight or waiting rejects with a
+   * {@linkcode ConnectionClosedError} ("client was destroyed"). A forced call
+   * also applies to a graceful close under way. Requests made after `close()`
+   * reject ("client is closing", then "client is closed").
+   *
+   * @example Wait up to five seconds for the answers
+   * ```ts
+   * import { connect } from "../mod.ts";
+   *
+   * const client = await connect({ host: "127.0.0.1", port: 1234 });
+   * await client.close({ timeout: 5000 });
+   * ```
+   *
+   * @param options `force`: close at once; `timeout`: ms to wait for the
+   * answers before closing by force. See {@linkcode ClientCloseOptions}.
    * @returns Resolves once the connection is closed; the same promise on every call.
+   * @throws {TypeError} An option has the wrong type.
+   * @throws {RangeError} `timeout` is out of range.
    */
-  close(): Promise<void> {
+  close(options: ClientCloseOptions = {}): Promise<void> {
+    const { force, timeout } = closeSettings(options);
     this.#closing ??= this.#close();
+    if (force) this.#force();
+    else if (timeout !== undefined) this.#forceAfter(timeout);
     return this.#closing;
+  }
+
+  /**
+   * Closes at once: same as `close({ force: true })`.
+   *
+   * @example
+   * ```ts
+   * import { connect } from "../mod.ts";
+   *
+   * const client = await connect({ host: "127.0.0.1", port: 1234 });
+   * await client.destroy();
+   * ```
+   *
+   * @returns Resolves once the connection is closed.
+   */
+  destroy(): Promise<void> {
+    return this.close({ force: true });
   }
 
   /** Same as `close()`, for `await using`. */
@@ -275,11 +374,60 @@ export class Client implements AsyncDisposable {
       connection.closeWrite();
     }
     await connection.whenClosed;
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
-    this.#closedError ??= new ConnectionClosedError(
-      "Cannot send request: client is closed",
+    this.#timer?.stop();
+    clearTimeout(this.#forceTimer);
+    if (!this.#forced) this.#closedError = clientClosed();
+  }
+
+  /** Rejects every request, closes the connection and stops reconnecting. */
+  #force(): void {
+    if (this.#forced) return;
+    this.#forced = true;
+    this.#closeSent = true;
+    this.#closedError = clientClosed();
+    clearTimeout(this.#forceTimer);
+    this.#redialer?.stop(); // close() waits for a dial under way
+    this.#rejectWaiting(
+      new ConnectionClosedError("Cannot send request: client was destroyed"),
     );
+    this.#connection.fail(
+      new ConnectionClosedError(
+        "Cannot complete request: client was destroyed",
+      ),
+    );
+  }
+
+  /** Forces the close in `timeout` ms, unless an earlier force is due. */
+  #forceAfter(timeout: number): void {
+    const at = performance.now() + timeout;
+    if (this.#forced || at >= this.#forceAt) return;
+    clearTimeout(this.#forceTimer);
+    this.#forceAt = at;
+    this.#forceTimer = setTimeout(() => this.#force(), timeout);
+  }
+
+  #connect(transport: Transport): ClientConnection {
+    return new ClientConnection(
+      transport,
+      this.#maxFrameSize,
+      this.#zeroCopy,
+      this.#connectionEvents,
+    );
+  }
+
+  /**
+   * Rejects requests whose signal aborted, in the order they were made: those
+   * not written are taken out, and if one was, the connection is closed.
+   */
+  #abort(requests: PendingRequest[], reason: unknown): void {
+    let written = false;
+    for (const pending of requests) {
+      if (pending.state === RequestState.waiting) this.#waiting.drop(pending);
+      else if (this.#connection.drop(pending)) written = true;
+      pending.reject(reason);
+    }
+    if (written) this.#connection.failAfter("a request was aborted", reason);
+    else this.#pump();
   }
 
   #idle(): boolean {
@@ -311,11 +459,11 @@ export class Client implements AsyncDisposable {
       this.#waiting.prepend(unwritten);
       this.#redialer.start();
     } else {
-      this.#closedError ??= error;
+      // After close(), requests reject for that reason, not for this loss.
+      if (this.#closing === null) this.#closedError ??= error;
       for (const pending of unwritten) pending.reject(error);
       this.#rejectWaiting(error);
-      clearTimeout(this.#timer);
-      this.#timer = undefined;
+      this.#timer?.stop();
     }
     this.#wakeIfIdle();
     if (!this.#closeSent) notify(this.#onDisconnect, error);
@@ -325,57 +473,31 @@ export class Client implements AsyncDisposable {
     for (const pending of this.#waiting.drain()) pending.reject(error);
   }
 
-  /**
-   * Sets the deadline of the requests made in this tick. The clock is read
-   * once, after they were all made, so a deadline is never early.
-   */
-  #stamp(): void {
-    const deadline = performance.now() + this.#requestTimeout;
-    for (const pending of this.#unstamped) pending.deadline = deadline;
-    this.#unstamped.length = 0;
-    if (this.#timer === undefined && this.#closedError === null) {
-      this.#armTimer(deadline);
-    }
-  }
-
-  #armTimer(deadline: number): void {
-    const wait = Math.max(0, Math.ceil(deadline - performance.now()));
-    this.#timer = setTimeout(this.#onTimer, wait);
-  }
-
-  /** Times out the oldest requests whose deadline has passed; re-arms for the next. */
-  #onTimer = (): void => {
-    this.#timer = undefined;
-    const now = performance.now();
-    const timeout = this.#requestTimeout;
-    const connection = this.#connection;
-    const oldest = connection.oldest();
-    if (oldest !== undefined && oldest.deadline <= now) {
-      connection.timeOut(new RequestTimeoutError("complete", timeout));
-    }
+  #timerHost(): RequestTimerHost {
     const waiting = this.#waiting;
-    while (waiting.length > 0 && waiting.peek()!.deadline <= now) {
-      waiting.shift()!.reject(new RequestTimeoutError("send", timeout));
-    }
-    this.#wakeIfIdle();
-    const next = connection.oldest() ?? waiting.peek();
-    // A request made during this call gets its deadline (and the timer) from #stamp().
-    if (next !== undefined && next.deadline !== Infinity) {
-      this.#armTimer(next.deadline);
-    }
-  };
+    return {
+      waiting,
+      oldestSent: () => this.#connection.oldest(),
+      timeOutSent: (pending, error) => {
+        this.#connection.drop(pending);
+        pending.reject(error);
+        this.#connection.failAfter("a request timed out", error);
+      },
+      expired: () => this.#wakeIfIdle(),
+    };
+  }
 
   #reconnected(transport: Transport, attempt: number): void {
-    this.#connection = new ClientConnection(
-      transport,
-      this.#maxFrameSize,
-      this.#connectionEvents,
-    );
+    this.#connection = this.#connect(transport);
     this.#reconnects++;
     this.#pump();
     notify(this.#onReconnect, attempt);
   }
 }
+
+/** Why requests reject once close() is done (or forced). */
+const clientClosed = () =>
+  new ConnectionClosedError("Cannot send request: client is closed");
 
 /** Calls a user callback; what it throws is reported, not let into the client. */
 function notify<T>(callback: ((value: T) => void) | undefined, value: T) {

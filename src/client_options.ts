@@ -1,6 +1,6 @@
 /**
- * Settings of the framewire `Client`: limits, request timeout and
- * reconnection.
+ * Settings of the framewire `Client`: limits, request timeout, reconnection
+ * and response memory; options of one request and of closing.
  *
  * @module
  */
@@ -59,6 +59,23 @@ export interface ClientOptions {
   /** Largest request or response payload, in bytes. @default {33554432} */
   maxFrameSize?: number;
   /**
+   * Resolve responses with views of the bytes read instead of copies. Off,
+   * every response owns its memory exactly (`byteOffset` 0, `byteLength`
+   * equal to `buffer.byteLength`), so transferring its `buffer`
+   * (`postMessage`, `structuredClone` with `transfer`) harms no other
+   * response, and nothing framewire does later changes it; a response is
+   * copied only when it lay in the bytes read (one spread over several reads
+   * is already assembled in a buffer of its own). On, a response may share
+   * its `ArrayBuffer` with other responses and with frame headers:
+   * transferring it empties them all. framewire still never overwrites a
+   * view it handed out (the transport reads into other memory). The copies
+   * cost an allocation per response, which shows with many small responses,
+   * most on Deno, where a small typed array costs far more to allocate than
+   * on Node or Bun.
+   * @default {false}
+   */
+  zeroCopy?: boolean;
+  /**
    * Requests sent and not yet answered, at most. Further `request()` calls
    * wait (in order) for a free place rather than fail.
    * @default {1024}
@@ -93,4 +110,53 @@ export interface ClientOptions {
   onDisconnect?: (error: ConnectionClosedError) => void;
   /** Called when a redial succeeds, with its attempt number in the round. */
   onReconnect?: (attempt: number) => void;
+}
+
+/**
+ * Options of one `Client.request()`.
+ *
+ * @example Abort a request after one second
+ * ```ts
+ * import type { RequestOptions } from "./client_options.ts";
+ *
+ * const options: RequestOptions = { signal: AbortSignal.timeout(1000) };
+ * ```
+ */
+export interface RequestOptions {
+  /**
+   * Aborts the request: it rejects with `signal.reason`. A request not
+   * written yet (waiting for a free place or a connection, or for the end of
+   * the tick) is never sent. Until requests carry ids, aborting a request
+   * already written closes the connection, as a request timeout does:
+   * responses are matched to requests by position, so its late response
+   * would be taken for the next request's. The other requests written on that connection
+   * reject with a {@linkcode ConnectionClosedError} whose `cause` is the
+   * reason; with `reconnect`, the client redials.
+   */
+  signal?: AbortSignal;
+}
+
+/**
+ * How `Client.close()` closes.
+ *
+ * @example
+ * ```ts
+ * import type { ClientCloseOptions } from "./client_options.ts";
+ *
+ * const now: ClientCloseOptions = { force: true };
+ * const patient: ClientCloseOptions = { timeout: 5000 };
+ * ```
+ */
+export interface ClientCloseOptions {
+  /**
+   * Close at once: requests in flight or waiting reject with a
+   * {@linkcode ConnectionClosedError}.
+   * @default {false}
+   */
+  force?: boolean;
+  /**
+   * Milliseconds to wait for the answers to the requests already made
+   * before closing by force; none by default (wait for every answer).
+   */
+  timeout?: number;
 }
