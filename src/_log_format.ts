@@ -42,8 +42,9 @@ export interface LogEvent {
  *   connectionId: 7,
  *   remoteAddr: { transport: "tcp", hostname: "127.0.0.1", port: 5000 },
  *   localAddr: { transport: "tcp", hostname: "127.0.0.1", port: 1234 },
+ *   state: {},
  * }));
- * console.log(line); // "framewire: closing connection 7 from 127.0.0.1:5000: Error: boom"
+ * console.log(line.split("\n")[0]); // "framewire: closing connection 7 from 127.0.0.1:5000: Error: boom"
  * ```
  */
 export function connectionClosed(

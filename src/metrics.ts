@@ -76,9 +76,9 @@ const METRICS: readonly Metric[] = [
     value: (s) => s.bytesIn,
   },
   {
-    name: "framewire_sent_payload_bytes_total",
+    name: "framewire_sent_bytes_total",
     type: "counter",
-    help: "Response payload bytes queued for sending.",
+    help: "Bytes queued for sending, headers included.",
     value: (s) => s.bytesOut,
   },
   {

@@ -35,7 +35,7 @@ test("formatMetrics renders live counters in the Prometheus text format", async 
   const samples = parse(body);
   assert.equal(samples.get("framewire_connections"), 1);
   assert.equal(samples.get("framewire_frames_received_total"), 3);
-  assert.equal(samples.get("framewire_sent_payload_bytes_total"), 6);
+  assert.equal(samples.get("framewire_sent_bytes_total"), 3 * 4 + 6);
   assert.equal(samples.get("framewire_handler_seconds_count"), 3);
   assert.ok(samples.get('framewire_handler_seconds{quantile="0.5"}')! >= 0.004);
   assert.equal(
