@@ -7,6 +7,8 @@
  * @module
  */
 import { AddressInUseError } from "./errors.ts";
+import { formatHost } from "./_log_format.ts";
+import { integerOption, MAX_TIMEOUT, portOption } from "./_validate.ts";
 import type {
   ConnectOptions,
   ListenOptions,
@@ -33,21 +35,95 @@ export interface TlsClientSettings {
   serverName: string;
 }
 
+/** How long a connection attempt may take, and what cancels it. */
+export interface ConnectLimits {
+  /** Milliseconds for the connection and any TLS handshake; 0 for no limit. */
+  connectTimeout: number;
+  /** The caller's signal, or null. */
+  signal: AbortSignal | null;
+}
+
 /** Where a client connects, validated, with defaults applied. */
 export type ConnectTarget =
-  | {
-    kind: "tcp";
-    hostname: string;
-    port: number;
-    tls: TlsClientSettings | null;
+  & (
+    | {
+      kind: "tcp";
+      hostname: string;
+      port: number;
+      tls: TlsClientSettings | null;
+    }
+    | { kind: "unix"; path: string }
+  )
+  & ConnectLimits;
+
+/** The default `connectTimeout`, in milliseconds. */
+export const DEFAULT_CONNECT_TIMEOUT = 10_000;
+
+/**
+ * A target's address as errors name it: `host:port` (an IPv6 address in
+ * brackets) or the Unix socket's path.
+ */
+export function targetAddress(
+  target:
+    | { kind: "tcp"; hostname: string; port: number }
+    | { kind: "unix"; path: string },
+): string {
+  return target.kind === "unix"
+    ? target.path
+    : `${formatHost(target.hostname)}:${target.port}`;
+}
+
+function hostOption(action: string, value: unknown, fallback: string): string {
+  if (value === undefined) return fallback;
+  if (typeof value !== "string" || value === "") {
+    throw new TypeError(
+      `Cannot ${action}: host must be a non-empty string, got ${
+        typeof value === "string" ? '""' : String(value)
+      }`,
+    );
   }
-  | { kind: "unix"; path: string };
+  return value;
+}
+
+function connectLimits(options: ConnectOptions): ConnectLimits {
+  const signal = options.signal ?? null;
+  if (
+    signal !== null &&
+    (typeof signal !== "object" || typeof signal.aborted !== "boolean" ||
+      typeof signal.addEventListener !== "function")
+  ) {
+    throw new TypeError("Cannot connect: signal must be an AbortSignal");
+  }
+  return {
+    connectTimeout: integerOption(
+      "connectTimeout",
+      options.connectTimeout,
+      DEFAULT_CONNECT_TIMEOUT,
+      0,
+      MAX_TIMEOUT,
+    ),
+    signal,
+  };
+}
+
+/**
+ * The longest Unix socket path, in bytes: Linux's `sun_path` holds 108 with
+ * the final NUL. (macOS and the BSDs hold 104: there a path of 104 to 107
+ * bytes fails when the socket is made.)
+ */
+const MAX_UNIX_PATH_BYTES = 107;
 
 function pathOf(action: string, options: ListenOptions | ConnectOptions) {
   const path = options.path;
   if (path === undefined) return undefined;
   if (typeof path !== "string" || path === "") {
     throw new TypeError(`Cannot ${action}: path must be a non-empty string`);
+  }
+  const bytes = new TextEncoder().encode(path).length;
+  if (bytes > MAX_UNIX_PATH_BYTES) {
+    throw new RangeError(
+      `Cannot ${action}: path must be at most ${MAX_UNIX_PATH_BYTES} bytes (the Unix socket limit), got ${bytes}`,
+    );
   }
   if (
     options.host !== undefined || options.port !== undefined ||
@@ -70,8 +146,9 @@ function pemOption(action: string, name: string, value: unknown): string {
 /**
  * Validates listen options and applies the defaults (host 0.0.0.0, port 1234).
  *
- * @throws {TypeError} On a malformed path or TLS option, or a path combined
- * with host, port or tls.
+ * @throws {TypeError} On a malformed path, host, port or TLS option, or a path
+ * combined with host, port or tls.
+ * @throws {RangeError} On a port that is not an integer from 0 to 65535.
  */
 export function listenTarget(options: ListenOptions): ListenTarget {
   const path = pathOf("listen", options);
@@ -93,8 +170,8 @@ export function listenTarget(options: ListenOptions): ListenTarget {
   }
   return {
     kind: "tcp",
-    hostname: options.host ?? "0.0.0.0",
-    port: options.port ?? 1234,
+    hostname: hostOption("listen", options.host, "0.0.0.0"),
+    port: portOption("listen", options.port, 1234, 0),
     tls: tls === undefined ? null : {
       cert: pemOption("listen", "tls.cert", tls.cert),
       key: pemOption("listen", "tls.key", tls.key),
@@ -105,19 +182,22 @@ export function listenTarget(options: ListenOptions): ListenTarget {
 
 /**
  * Validates connect options and applies the defaults (host 127.0.0.1, port
- * 1234, TLS server name = host).
+ * 1234, TLS server name = host, connect timeout 10 s).
  *
- * @throws {TypeError} On a malformed path or TLS option, or a path combined
- * with host, port or tls.
+ * @throws {TypeError} On a malformed path, host, port, TLS option, timeout or
+ * signal, or a path combined with host, port or tls.
+ * @throws {RangeError} On a port that is not an integer from 1 to 65535, or a
+ * timeout out of range.
  */
 export function connectTarget(options: ConnectOptions): ConnectTarget {
   const path = pathOf("connect", options);
-  if (path !== undefined) return { kind: "unix", path };
-  const hostname = options.host ?? "127.0.0.1";
-  const port = options.port ?? 1234;
+  const limits = connectLimits(options);
+  if (path !== undefined) return { kind: "unix", path, ...limits };
+  const hostname = hostOption("connect", options.host, "127.0.0.1");
+  const port = portOption("connect", options.port, 1234, 1);
   const tls = options.tls;
   if (tls === undefined || tls === false) {
-    return { kind: "tcp", hostname, port, tls: null };
+    return { kind: "tcp", hostname, port, tls: null, ...limits };
   }
   if (tls === true) {
     return {
@@ -125,6 +205,7 @@ export function connectTarget(options: ConnectOptions): ConnectTarget {
       hostname,
       port,
       tls: { ca: null, serverName: hostname },
+      ...limits,
     };
   }
   if (typeof tls !== "object" || tls === null) {
@@ -148,7 +229,7 @@ export function connectTarget(options: ConnectOptions): ConnectTarget {
       "Cannot connect: tls.serverName must be a non-empty string",
     );
   }
-  return { kind: "tcp", hostname, port, tls: { ca, serverName } };
+  return { kind: "tcp", hostname, port, tls: { ca, serverName }, ...limits };
 }
 
 /**

@@ -6,6 +6,9 @@
 import { DEFAULT_MAX_FRAME_SIZE } from "./constants.ts";
 import { MAX_FRAME_SIZE_LIMIT } from "./_frame_header.ts";
 
+/** The longest delay `setTimeout` honours, in milliseconds (2^31 - 1). */
+export const MAX_TIMEOUT = 0x7fff_ffff;
+
 /** The values a numeric setting accepts. */
 export interface NumberRange {
   /** The smallest value accepted. */
@@ -92,4 +95,33 @@ export function maxFrameSizeOption(value: number | undefined): number {
     0,
     MAX_FRAME_SIZE_LIMIT,
   );
+}
+
+/** A value as an error message quotes it: strings in quotes. */
+function quoted(value: unknown): string {
+  return typeof value === "string" ? JSON.stringify(value) : String(value);
+}
+
+/**
+ * Validates a `port` option of `action` ("listen", "connect"): an integer
+ * from `min` to 65535, or `fallback` when undefined.
+ *
+ * @throws {TypeError} When `value` is not a number (null, a string).
+ * @throws {RangeError} When it is a number that is not such an integer.
+ */
+export function portOption(
+  action: string,
+  value: unknown,
+  fallback: number,
+  min: 0 | 1,
+): number {
+  if (value === undefined) return fallback;
+  const fail = (ErrorClass: typeof TypeError) =>
+    new ErrorClass(
+      `Cannot ${action}: port must be an integer from ${min} to 65535, got ${
+        quoted(value)
+      }`,
+    );
+  if (typeof value !== "number") throw fail(TypeError);
+  return checkNumber(value, { min, max: 65535 }, () => fail(RangeError));
 }

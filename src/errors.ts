@@ -272,23 +272,175 @@ export class ProxyProtocolError extends ProtocolError {
 }
 
 /**
- * A listener cannot take its address: a Unix socket path where a server
- * still answers, or where something other than a socket is in the way.
- * (A TCP port in use fails with the runtime's own error.)
+ * What the `code` of a {@linkcode ConnectError} or {@linkcode ListenError}
+ * means, in the words its message uses.
+ */
+const SOCKET_ERROR_TEXT: Readonly<Record<string, string>> = {
+  EACCES: "permission denied",
+  EADDRINUSE: "address already in use",
+  EADDRNOTAVAIL: "address not available",
+  EAI_AGAIN: "name lookup failed for now",
+  ECONNABORTED: "connection aborted",
+  ECONNREFUSED: "connection refused",
+  ECONNRESET: "connection reset by peer",
+  EHOSTUNREACH: "host unreachable",
+  ENETUNREACH: "network unreachable",
+  ENOENT: "no such file or directory",
+  ENOTFOUND: "host not found",
+  EPERM: "operation not permitted",
+  ETIMEDOUT: "timed out",
+  ETLS: "TLS handshake failed",
+};
+
+/**
+ * Options of {@linkcode ConnectError} and {@linkcode ListenError}.
  *
  * @example
  * ```ts
- * import { AddressInUseError } from "./errors.ts";
+ * import type { SocketErrorOptions } from "./errors.ts";
  *
- * const error = new AddressInUseError("/tmp/framewire.sock", "a server is answering there");
- * console.log(error.message); // "Cannot listen on /tmp/framewire.sock: a server is answering there"
- * console.log(error.address); // "/tmp/framewire.sock"
+ * const options: SocketErrorOptions = { detail: "timed out after 50 ms" };
  * ```
  */
-export class AddressInUseError extends FramewireError {
-  /** The address that is taken: for a Unix socket, its path. */
+export interface SocketErrorOptions extends ErrorOptions {
+  /**
+   * What went wrong, for the message.
+   * @default {the usual words for the code, else the cause's message}
+   */
+  detail?: string;
+}
+
+function socketErrorMessage(
+  action: string,
+  address: string,
+  code: string,
+  options: SocketErrorOptions | undefined,
+): string {
+  const cause = options?.cause;
+  const detail = options?.detail ?? SOCKET_ERROR_TEXT[code] ??
+    (cause instanceof Error && cause.message !== "" ? cause.message : "failed");
+  return `Cannot ${action} ${address}: ${detail} (${code})`;
+}
+
+/**
+ * A connection could not be opened. `code` says why, the same on every
+ * runtime:
+ *
+ * - `ECONNREFUSED`: nothing listens there (or, for a Unix socket, the file is
+ *   not a socket a server listens on);
+ * - `ENOENT`: no Unix socket at that path;
+ * - `ENOTFOUND`: the host name does not resolve (`EAI_AGAIN`: the lookup
+ *   failed for now, as with no name server);
+ * - `ETIMEDOUT`: no connection (and, with TLS, no finished handshake) within
+ *   `connectTimeout`, or the system gave up;
+ * - `ETLS`: the TCP connection was made but the TLS handshake failed: the
+ *   certificate is not trusted or names another host, the server does not
+ *   speak TLS, or it closed the connection during the handshake; the
+ *   runtime's own error is the `cause`;
+ * - `ECONNRESET`, `EHOSTUNREACH`, `ENETUNREACH`, `EADDRNOTAVAIL`, `EACCES`:
+ *   as the system reports them;
+ * - `EUNKNOWN`: the runtime gave no code (see `cause`).
+ *
+ * A connect cancelled with its `signal` rejects with the signal's reason
+ * instead.
+ *
+ * @example Tell a refused connection from other failures
+ * ```ts
+ * import { ConnectError } from "./errors.ts";
+ *
+ * const error = new ConnectError("127.0.0.1:1", "ECONNREFUSED");
+ * console.log(error.message); // "Cannot connect to 127.0.0.1:1: connection refused (ECONNREFUSED)"
+ * if (error instanceof ConnectError && error.code === "ECONNREFUSED") {
+ *   console.log(`nothing listens on ${error.address}`);
+ * }
+ * ```
+ */
+export class ConnectError extends FramewireError {
+  /** Why, as a system error code such as `"ECONNREFUSED"`, or `"ETLS"`. */
+  readonly code: string;
+  /**
+   * Where: `host:port` (an IPv6 address in brackets, `[::1]:1234`) or the
+   * Unix socket's path.
+   */
   readonly address: string;
 
+  /**
+   * Creates the error.
+   *
+   * @param address Where the connection was to go.
+   * @param code Why it failed, such as `"ECONNREFUSED"`.
+   * @param options `cause`: the runtime's error; `detail`: words for the
+   * message instead of the usual ones for `code`.
+   */
+  constructor(address: string, code: string, options?: SocketErrorOptions) {
+    super(socketErrorMessage("connect to", address, code, options), options);
+    this.name = "ConnectError";
+    this.code = code;
+    this.address = address;
+  }
+}
+
+/**
+ * A listener could not bind its address. `code` says why, the same on every
+ * runtime: `EADDRINUSE` (then the error is an {@linkcode AddressInUseError}),
+ * `EADDRNOTAVAIL` (the host is not an address of this machine), `EACCES`
+ * (a privileged port, or a folder the process may not write to), `ENOENT`
+ * (the folder of a Unix socket path does not exist), `ENOTFOUND` (the host
+ * name does not resolve), or `EUNKNOWN` when the runtime gave no code (see
+ * `cause`).
+ *
+ * @example
+ * ```ts
+ * import { ListenError } from "./errors.ts";
+ *
+ * const error = new ListenError("203.0.113.1:1234", "EADDRNOTAVAIL");
+ * console.log(error.message);
+ * // "Cannot listen on 203.0.113.1:1234: address not available (EADDRNOTAVAIL)"
+ * console.log(error.code); // "EADDRNOTAVAIL"
+ * ```
+ */
+export class ListenError extends FramewireError {
+  /** Why, as a system error code such as `"EADDRINUSE"`. */
+  readonly code: string;
+  /**
+   * Where: `host:port` (an IPv6 address in brackets, `[::]:1234`) or the
+   * Unix socket's path.
+   */
+  readonly address: string;
+
+  /**
+   * Creates the error.
+   *
+   * @param address The address that could not be bound.
+   * @param code Why, such as `"EADDRNOTAVAIL"`.
+   * @param options `cause`: the runtime's error; `detail`: words for the
+   * message instead of the usual ones for `code`.
+   */
+  constructor(address: string, code: string, options?: SocketErrorOptions) {
+    super(socketErrorMessage("listen on", address, code, options), options);
+    this.name = "ListenError";
+    this.code = code;
+    this.address = address;
+  }
+}
+
+/**
+ * A listener's address is taken (`code` `"EADDRINUSE"`): a TCP port another
+ * socket is bound to, a Unix socket path where a server still answers, or a
+ * path where something other than a socket is in the way.
+ *
+ * @example
+ * ```ts
+ * import { AddressInUseError, ListenError } from "./errors.ts";
+ *
+ * const error = new AddressInUseError("/tmp/framewire.sock", "a server is answering there");
+ * console.log(error.message);
+ * // "Cannot listen on /tmp/framewire.sock: a server is answering there (EADDRINUSE)"
+ * console.log(error.address); // "/tmp/framewire.sock"
+ * console.log(error instanceof ListenError, error.code); // true "EADDRINUSE"
+ * ```
+ */
+export class AddressInUseError extends ListenError {
   /**
    * Creates the error.
    *
@@ -296,9 +448,12 @@ export class AddressInUseError extends FramewireError {
    * @param detail Why it cannot be used.
    * @param options `cause`: the underlying error, if any.
    */
-  constructor(address: string, detail: string, options?: ErrorOptions) {
-    super(`Cannot listen on ${address}: ${detail}`, options);
+  constructor(
+    address: string,
+    detail: string = SOCKET_ERROR_TEXT.EADDRINUSE,
+    options?: ErrorOptions,
+  ) {
+    super(address, "EADDRINUSE", { ...options, detail });
     this.name = "AddressInUseError";
-    this.address = address;
   }
 }

@@ -181,16 +181,21 @@ export interface TlsConnectOptions {
  * ```
  */
 export interface ListenOptions {
-  /** Interface to bind. @default {"0.0.0.0"} */
+  /** Interface to bind: a non-empty host name or IP address. @default {"0.0.0.0"} */
   host?: string;
-  /** Port to bind; 0 picks a free one. @default {1234} */
+  /**
+   * Port to bind, an integer from 0 to 65535; 0 picks a free one. Another
+   * type throws a `TypeError`, another number a `RangeError`, before any
+   * socket is opened.
+   * @default {1234}
+   */
   port?: number;
   /**
    * Listen on a Unix domain socket at this path instead of TCP (not with
    * `host`, `port` or `tls`). A stale socket file left there by a server
    * that is gone is replaced; a path where a server answers, or that is not
-   * a socket, is refused with `AddressInUseError`. The file is removed when
-   * the listener closes.
+   * a socket, is refused with an `AddressInUseError` (code `"EADDRINUSE"`).
+   * The file is removed when the listener closes.
    */
   path?: string;
   /** Serve TLS with this certificate and key (TCP only). */
@@ -218,12 +223,22 @@ export interface ListenOptions {
  * const tcp: ConnectOptions = { host: "127.0.0.1", port: 1234 };
  * const tls: ConnectOptions = { host: "127.0.0.1", port: 1234, tls: { serverName: "localhost" } };
  * const unix: ConnectOptions = { path: "/tmp/framewire.sock" };
+ * const patient: ConnectOptions = {
+ *   host: "127.0.0.1",
+ *   port: 1234,
+ *   connectTimeout: 30000,
+ *   signal: AbortSignal.timeout(60000),
+ * };
  * ```
  */
 export interface ConnectOptions {
-  /** Host to connect to. @default {"127.0.0.1"} */
+  /** Host to connect to: a non-empty host name or IP address. @default {"127.0.0.1"} */
   host?: string;
-  /** Port to connect to. @default {1234} */
+  /**
+   * Port to connect to, an integer from 1 to 65535. Another type throws a
+   * `TypeError`, another number a `RangeError`, before any socket is opened.
+   * @default {1234}
+   */
   port?: number;
   /** Connect to the Unix domain socket at this path instead (not with `host`, `port` or `tls`). */
   path?: string;
@@ -231,9 +246,26 @@ export interface ConnectOptions {
    * Speak TLS: `true` checks the server against the runtime's default roots
    * and the host name; an object sets the CA certificates and the name to
    * check. The promise of `connect()` settles once the handshake is done, so
-   * a server the client does not trust makes it reject.
+   * a server the client does not trust makes it reject (a `ConnectError`
+   * with code `"ETLS"`).
    */
   tls?: boolean | TlsConnectOptions;
+  /**
+   * Milliseconds the connection (with TLS, the connection and its handshake)
+   * may take; 0 for no limit but the system's. Past it, the half-open socket
+   * is closed and `connect()` rejects with a `ConnectError` with code
+   * `"ETIMEDOUT"`.
+   * @default {10000}
+   */
+  connectTimeout?: number;
+  /**
+   * Cancels the attempt: once aborted, the half-open socket is closed and
+   * `connect()` rejects with `signal.reason`. A signal aborted already
+   * rejects before any socket is opened. A connection already made is not
+   * affected. (On `denoNetwork`, a socket in the middle of its TLS handshake
+   * closes only once the handshake ends: Deno 2.9.6 cannot cut it short.)
+   */
+  signal?: AbortSignal;
 }
 
 /**
@@ -274,7 +306,10 @@ export interface Listener {
 export interface Network {
   /**
    * Binds and starts accepting, handing each new connection to
-   * `onConnection`; resolves once bound.
+   * `onConnection`; resolves once bound. Malformed options throw a
+   * `TypeError` or `RangeError` before any socket is opened; a failure to
+   * bind rejects with a `ListenError` (an `AddressInUseError` for
+   * `"EADDRINUSE"`) whose `code` is the same on every runtime.
    */
   listen(
     options: ListenOptions,
@@ -282,7 +317,10 @@ export interface Network {
   ): Promise<Listener>;
   /**
    * Opens a connection; resolves once established (with TLS, once the
-   * handshake has succeeded).
+   * handshake has succeeded). Malformed options throw a `TypeError` or
+   * `RangeError` before any socket is opened; a failure rejects with a
+   * `ConnectError` whose `code` is the same on every runtime, a cancelled
+   * attempt with its signal's reason.
    */
   connect(options: ConnectOptions): Promise<Transport>;
 }

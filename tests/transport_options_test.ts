@@ -66,12 +66,16 @@ test("listen options: malformed ones throw TypeError", () => {
   }
 });
 
+/** What every connect target carries when connectTimeout and signal are not set. */
+const LIMITS = { connectTimeout: 10000, signal: null };
+
 test("connect options: defaults, tls: true, CA lists and the server name", () => {
   assert.deepEqual(connectTarget({}), {
     kind: "tcp",
     hostname: "127.0.0.1",
     port: 1234,
     tls: null,
+    ...LIMITS,
   });
   assert.deepEqual(connectTarget({ tls: false }).kind, "tcp");
   assert.deepEqual(connectTarget({ host: "localhost", tls: true }), {
@@ -79,6 +83,7 @@ test("connect options: defaults, tls: true, CA lists and the server name", () =>
     hostname: "localhost",
     port: 1234,
     tls: { ca: null, serverName: "localhost" },
+    ...LIMITS,
   });
   assert.deepEqual(
     connectTarget({ port: 9, tls: { ca: PEM, serverName: "example.com" } }),
@@ -87,6 +92,7 @@ test("connect options: defaults, tls: true, CA lists and the server name", () =>
       hostname: "127.0.0.1",
       port: 9,
       tls: { ca: [PEM], serverName: "example.com" },
+      ...LIMITS,
     },
   );
   assert.deepEqual(connectTarget({ tls: { ca: [PEM, PEM] } }), {
@@ -94,11 +100,90 @@ test("connect options: defaults, tls: true, CA lists and the server name", () =>
     hostname: "127.0.0.1",
     port: 1234,
     tls: { ca: [PEM, PEM], serverName: "127.0.0.1" },
+    ...LIMITS,
   });
   assert.deepEqual(connectTarget({ path: "/tmp/x.sock", tls: false }), {
     kind: "unix",
     path: "/tmp/x.sock",
+    ...LIMITS,
   });
+  const signal = new AbortController().signal;
+  assert.deepEqual(
+    connectTarget({ port: 65535, connectTimeout: 0, signal }),
+    {
+      kind: "tcp",
+      hostname: "127.0.0.1",
+      port: 65535,
+      tls: null,
+      connectTimeout: 0,
+      signal,
+    },
+  );
+});
+
+test("port and host: TypeError for another type, RangeError out of range, before any socket", () => {
+  assert.equal(listenTarget({ port: 0 }).kind, "tcp");
+  assert.equal(listenTarget({ port: 65535, host: "::" }).kind, "tcp");
+  const cases: Array<[unknown, typeof TypeError, string]> = [
+    [
+      { port: null },
+      TypeError,
+      "port must be an integer from 0 to 65535, got null",
+    ],
+    [
+      { port: "80" },
+      TypeError,
+      'port must be an integer from 0 to 65535, got "80"',
+    ],
+    [
+      { port: 65536 },
+      RangeError,
+      "port must be an integer from 0 to 65535, got 65536",
+    ],
+    [
+      { port: -1 },
+      RangeError,
+      "port must be an integer from 0 to 65535, got -1",
+    ],
+    [
+      { port: 80.5 },
+      RangeError,
+      "port must be an integer from 0 to 65535, got 80.5",
+    ],
+    [
+      { port: NaN },
+      RangeError,
+      "port must be an integer from 0 to 65535, got NaN",
+    ],
+    [{ host: "" }, TypeError, 'host must be a non-empty string, got ""'],
+    [{ host: null }, TypeError, "host must be a non-empty string, got null"],
+  ];
+  for (const [options, kind, detail] of cases) {
+    assert.throws(
+      () => listenTarget(options as never),
+      new kind(`Cannot listen: ${detail}`),
+    );
+    const connectDetail = detail.replace("from 0 to", "from 1 to");
+    assert.throws(
+      () => connectTarget(options as never),
+      new kind(`Cannot connect: ${connectDetail}`),
+    );
+  }
+  assert.throws(
+    () => connectTarget({ port: 0 }),
+    new RangeError(
+      "Cannot connect: port must be an integer from 1 to 65535, got 0",
+    ),
+  );
+  assert.throws(
+    () => listenTarget({ path: `/tmp/${"x".repeat(103)}` }),
+    new RangeError(
+      "Cannot listen: path must be at most 107 bytes (the Unix socket limit), got 108",
+    ),
+  );
+  assert.equal(connectTarget({ path: `/tmp/${"x".repeat(102)}` }).kind, "unix");
+  assert.throws(() => connectTarget({ connectTimeout: 2 ** 31 }), RangeError);
+  assert.throws(() => connectTarget({ connectTimeout: 0.5 }), TypeError);
 });
 
 test("connect options: malformed ones throw TypeError", () => {
@@ -150,9 +235,10 @@ test("claimUnixPath: free, stale, answering, not a socket, probe failure", async
   await assert.rejects(claimUnixPath("/s", answering), (error: unknown) => {
     assert.ok(error instanceof AddressInUseError);
     assert.equal(error.name, "AddressInUseError");
+    assert.equal(error.code, "EADDRINUSE");
     assert.equal(
       error.message,
-      "Cannot listen on /s: a server is answering there",
+      "Cannot listen on /s: a server is answering there (EADDRINUSE)",
     );
     return true;
   });
@@ -161,7 +247,7 @@ test("claimUnixPath: free, stale, answering, not a socket, probe failure", async
   const file = fakeOps("other", () => Promise.resolve(false));
   await assert.rejects(
     claimUnixPath("/s", file),
-    /^AddressInUseError: Cannot listen on \/s: the path exists and is not a socket$/,
+    /^AddressInUseError: Cannot listen on \/s: the path exists and is not a socket \(EADDRINUSE\)$/,
   );
   assert.deepEqual(file.removed, []);
 

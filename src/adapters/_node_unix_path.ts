@@ -46,6 +46,20 @@ function lstat(path: string): NodeStats | null {
   }
 }
 
+/**
+ * Whether the folder that would hold `path` does not exist (Node 20's libuv
+ * reports binding a Unix socket there as EACCES, not ENOENT).
+ */
+export function folderMissing(path: string): boolean {
+  const slash = path.lastIndexOf("/");
+  const folder = slash === -1 ? "." : slash === 0 ? "/" : path.slice(0, slash);
+  try {
+    return lstat(folder) === null;
+  } catch {
+    return false;
+  }
+}
+
 /** {@linkcode UnixPathOps} with `fs.lstatSync`, `fs.unlinkSync` and `net.connect`. */
 export const nodeUnixPathOps: UnixPathOps = {
   kind(path) {

@@ -119,8 +119,11 @@ export type ListeningServer<State = Record<string, unknown>> =
  * adapter, again after losing its connection.
  *
  * @param options Host (default 127.0.0.1) and port (default 1234), or
- * `path`; `tls`; limits, `requestTimeout`, `reconnect`, callbacks and adapter.
- * @returns The connected client.
+ * `path`; `tls`; `connectTimeout` (default 10000 ms, for every connection,
+ * reconnects too); `signal`, which cancels the first connection only; limits,
+ * `requestTimeout`, `reconnect`, callbacks and adapter.
+ * @returns The connected client; rejects with a `ConnectError` when the first
+ * connection fails, or with the signal's reason when it is aborted first.
  *
  * @example
  * ```ts
@@ -144,6 +147,16 @@ export async function connect(
     port: options.port,
     path: options.path,
     tls: options.tls,
+    connectTimeout: options.connectTimeout,
   };
-  return await Client.dial(() => network.connect(target), options);
+  // The signal cancels the first connection only: a reconnect is not
+  // cancelled by it (AbortSignal.timeout() would otherwise end them all).
+  let signal = options.signal;
+  return await Client.dial(() => {
+    const first = signal;
+    signal = undefined;
+    return network.connect(
+      first === undefined ? target : { ...target, signal: first },
+    );
+  }, options);
 }

@@ -6,9 +6,19 @@
  *
  * @module
  */
+import { ConnectError } from "../errors.ts";
+import {
+  attemptConnect,
+  codeProperty,
+  type ConnectAttempt,
+  listenFailure,
+  untilAborted,
+} from "../_socket_failures.ts";
 import {
   claimUnixPath,
+  type ConnectTarget,
   connectTarget,
+  type ListenTarget,
   listenTarget,
   releaseUnixPath,
   unixAddr,
@@ -95,22 +105,12 @@ export const bunNetwork: Network = {
   ): Promise<Listener> {
     const target = listenTarget(options);
     const context: AcceptContext = { onConnection };
-    let address: BunAddress;
-    if (target.kind === "unix") {
-      await claimUnixPath(target.path, nodeUnixPathOps);
-      address = { unix: target.path };
-      context.unix = { local: unixAddr(target.path), remote: unixAddr("") };
-    } else {
-      address = { hostname: target.hostname, port: target.port };
-      if (target.tls !== null) address.tls = target.tls;
+    let listener: BunListener;
+    try {
+      listener = await bind(target, context);
+    } catch (error) {
+      throw listenFailure(target, error, codeProperty);
     }
-    const listener = bun().listen<SocketState>({
-      ...address,
-      ...(target.kind === "tcp" && target.reusePort && { reusePort: true }),
-      allowHalfOpen: true,
-      data: context,
-      socket: handlers,
-    });
     let closed = false;
     return {
       addr: target.kind === "unix" ? unixAddr(target.path) : {
@@ -131,41 +131,80 @@ export const bunNetwork: Network = {
 
   async connect(options: ConnectOptions): Promise<Transport> {
     const target = connectTarget(options);
-    let transport: BunTransport | null = null;
-    const context: AcceptContext = {
-      onConnection(t) {
-        transport = t as BunTransport;
-      },
-    };
-    let address: BunAddress;
-    if (target.kind === "unix") {
-      address = { unix: target.path };
-      context.unix = { local: unixAddr(""), remote: unixAddr(target.path) };
-    } else {
-      address = { hostname: target.hostname, port: target.port };
-      if (target.tls !== null) {
-        const { ca, serverName } = target.tls;
-        address.tls = { rejectUnauthorized: true };
-        if (ca !== null) address.tls.ca = ca;
-        // Bun checks the certificate against serverName, or else the host.
-        if (serverName !== target.hostname) address.tls.serverName = serverName;
-        context.tlsClient = true;
-      }
-    }
-    const socket = await bun().connect<SocketState>({
-      ...address,
-      allowHalfOpen: true,
-      data: context,
-      socket: handlers,
-    });
-    const opened: BunTransport = transport ?? transportOf(socket) ??
-      new BunTransport(socket, context);
-    try {
-      await opened.handshakeDone();
-    } catch (error) {
-      opened.close();
-      throw error;
-    }
-    return opened;
+    return await attemptConnect(
+      target,
+      (attempt) => open(target, attempt),
+      codeProperty,
+    );
   },
 };
+
+/** Binds the listener `target` describes, its sockets sharing `context`. */
+async function bind(
+  target: ListenTarget,
+  context: AcceptContext,
+): Promise<BunListener> {
+  let address: BunAddress;
+  if (target.kind === "unix") {
+    await claimUnixPath(target.path, nodeUnixPathOps);
+    address = { unix: target.path };
+    context.unix = { local: unixAddr(target.path), remote: unixAddr("") };
+  } else {
+    address = { hostname: target.hostname, port: target.port };
+    if (target.tls !== null) address.tls = target.tls;
+  }
+  return bun().listen<SocketState>({
+    ...address,
+    ...(target.kind === "tcp" && target.reusePort && { reusePort: true }),
+    allowHalfOpen: true,
+    data: context,
+    socket: handlers,
+  });
+}
+
+/**
+ * Connects to `target`: TCP, TLS or a Unix socket. `Bun.connect` takes no
+ * signal: a socket it opens after the attempt was given up is closed at once.
+ */
+async function open(
+  target: ConnectTarget,
+  attempt: ConnectAttempt,
+): Promise<Transport> {
+  let transport: BunTransport | null = null;
+  const context: AcceptContext = {
+    onConnection(t) {
+      transport = t as BunTransport;
+    },
+  };
+  let address: BunAddress;
+  if (target.kind === "unix") {
+    address = { unix: target.path };
+    context.unix = { local: unixAddr(""), remote: unixAddr(target.path) };
+  } else {
+    address = { hostname: target.hostname, port: target.port };
+    if (target.tls !== null) {
+      const { ca, serverName } = target.tls;
+      address.tls = { rejectUnauthorized: true };
+      if (ca !== null) address.tls.ca = ca;
+      // Bun checks the certificate against serverName, or else the host.
+      if (serverName !== target.hostname) address.tls.serverName = serverName;
+      context.tlsClient = true;
+    }
+  }
+  const socket = await bun().connect<SocketState>({
+    ...address,
+    allowHalfOpen: true,
+    data: context,
+    socket: handlers,
+  });
+  const opened: BunTransport = transport ?? transportOf(socket) ??
+    new BunTransport(socket, context);
+  if (!context.tlsClient) return opened;
+  try {
+    await untilAborted(opened.handshakeDone(), attempt.signal);
+  } catch (error) {
+    opened.close();
+    throw new ConnectError(attempt.address, "ETLS", { cause: error });
+  }
+  return opened;
+}

@@ -8,12 +8,20 @@
  *
  * @module
  */
-import { FramewireError } from "../errors.ts";
+import { ConnectError, FramewireError } from "../errors.ts";
+import {
+  attemptConnect,
+  type ConnectAttempt,
+  listenFailure,
+} from "../_socket_failures.ts";
 import {
   claimUnixPath,
+  type ConnectTarget,
   connectTarget,
+  type ListenTarget,
   listenTarget,
   releaseUnixPath,
+  type TlsClientSettings,
   unixAddr,
   type UnixPathOps,
 } from "../_transport_options.ts";
@@ -30,6 +38,7 @@ import {
   DenoTransport,
   netAddr,
 } from "./_deno_transport.ts";
+import { denoErrorCode, errorName } from "./_deno_errors.ts";
 
 /** The part of a `Deno.Listener` (TCP, TLS or Unix) this adapter uses. */
 interface DenoListener {
@@ -57,7 +66,9 @@ interface DenoNamespace {
   listenTls(
     options: DenoTcpAddress & { cert: string; key: string },
   ): DenoListener;
-  connect(options: DenoTcpAddress | DenoUnixAddress): Promise<DenoConn>;
+  connect(
+    options: (DenoTcpAddress | DenoUnixAddress) & { signal?: AbortSignal },
+  ): Promise<DenoConn>;
   startTls(
     conn: DenoConn,
     options: { hostname: string; caCerts?: string[] },
@@ -79,8 +90,6 @@ function deno(): DenoNamespace {
   }
   return runtime;
 }
-
-const errorName = (error: unknown) => error instanceof Error ? error.name : "";
 
 /** Out of file descriptors: accepting again at once would spin. */
 function isExhaustionError(error: unknown): boolean {
@@ -165,27 +174,10 @@ export const denoNetwork: Network = {
   ): Promise<Listener> {
     const target = listenTarget(options);
     let listener: DenoListener;
-    if (target.kind === "unix") {
-      await claimUnixPath(target.path, unixPathOps);
-      listener = deno().listen({ path: target.path, transport: "unix" });
-    } else {
-      const address: DenoTcpAddress = {
-        hostname: target.hostname,
-        port: target.port,
-        transport: "tcp",
-      };
-      if (target.reusePort) {
-        // Without the flag, Deno ends the process instead of throwing.
-        if (typeof deno().listenDatagram !== "function") {
-          throw new FramewireError(
-            "Cannot listen with reusePort: Deno needs the --unstable-net flag for it",
-          );
-        }
-        address.reusePort = true;
-      }
-      listener = target.tls === null
-        ? deno().listen(address)
-        : deno().listenTls({ ...address, ...target.tls });
+    try {
+      listener = await bind(target);
+    } catch (error) {
+      throw listenFailure(target, error, denoErrorCode);
     }
     let closed = false;
     acceptLoop(
@@ -208,35 +200,93 @@ export const denoNetwork: Network = {
 
   async connect(options: ConnectOptions): Promise<Transport> {
     const target = connectTarget(options);
-    if (target.kind === "unix") {
-      return new DenoTransport(
-        await deno().connect({ path: target.path, transport: "unix" }),
-      );
-    }
-    const conn = await deno().connect({
-      hostname: target.hostname,
-      port: target.port,
-      transport: "tcp",
-    });
-    conn.setNoDelay?.(true);
-    if (target.tls === null) return new DenoTransport(conn);
-    // startTls over a connected socket lets the name checked differ from the
-    // address connected to (connectTls checks the address itself).
-    let tlsConn: DenoTlsConn | null = null;
-    try {
-      tlsConn = await deno().startTls(conn, {
-        hostname: target.tls.serverName,
-        caCerts: target.tls.ca ?? undefined,
-      });
-      await tlsConn.handshake();
-    } catch (error) {
-      try {
-        (tlsConn ?? conn).close();
-      } catch {
-        // already closed
-      }
-      throw error;
-    }
-    return new DenoTransport(tlsConn);
+    return await attemptConnect(
+      target,
+      (attempt) => open(target, attempt),
+      denoErrorCode,
+    );
   },
 };
+
+/** Binds the listener `target` describes. */
+async function bind(target: ListenTarget): Promise<DenoListener> {
+  if (target.kind === "unix") {
+    await claimUnixPath(target.path, unixPathOps);
+    return deno().listen({ path: target.path, transport: "unix" });
+  }
+  const address: DenoTcpAddress = {
+    hostname: target.hostname,
+    port: target.port,
+    transport: "tcp",
+  };
+  if (target.reusePort) {
+    // Without the flag, Deno ends the process instead of throwing.
+    if (typeof deno().listenDatagram !== "function") {
+      throw new FramewireError(
+        "Cannot listen with reusePort: Deno needs the --unstable-net flag for it",
+      );
+    }
+    address.reusePort = true;
+  }
+  return target.tls === null
+    ? deno().listen(address)
+    : deno().listenTls({ ...address, ...target.tls });
+}
+
+/** Connects to `target`: TCP (then TLS) or a Unix socket. */
+async function open(
+  target: ConnectTarget,
+  attempt: ConnectAttempt,
+): Promise<Transport> {
+  const { signal } = attempt;
+  if (target.kind === "unix") {
+    return new DenoTransport(
+      await deno().connect({ path: target.path, transport: "unix", signal }),
+    );
+  }
+  const conn = await deno().connect({
+    hostname: target.hostname,
+    port: target.port,
+    transport: "tcp",
+    signal,
+  });
+  conn.setNoDelay?.(true);
+  if (target.tls === null) return new DenoTransport(conn);
+  return new DenoTransport(await startTls(conn, target.tls, attempt));
+}
+
+/**
+ * Shakes hands over `conn`. startTls over a connected socket lets the name
+ * checked differ from the address connected to (connectTls checks the
+ * address itself). A failure is a `ConnectError` with code `"ETLS"`.
+ */
+async function startTls(
+  conn: DenoConn,
+  settings: TlsClientSettings,
+  attempt: ConnectAttempt,
+): Promise<DenoTlsConn> {
+  let tlsConn: DenoTlsConn | null = null;
+  // Closing the connection ends a handshake that waits for the server.
+  const close = () => {
+    try {
+      (tlsConn ?? conn).close();
+    } catch {
+      // already closed, or handed to startTls: closed once it resolves
+    }
+  };
+  attempt.signal.addEventListener("abort", close);
+  try {
+    tlsConn = await deno().startTls(conn, {
+      hostname: settings.serverName,
+      caCerts: settings.ca ?? undefined,
+    });
+    if (attempt.signal.aborted) throw attempt.signal.reason;
+    await tlsConn.handshake();
+    return tlsConn;
+  } catch (error) {
+    close();
+    throw new ConnectError(attempt.address, "ETLS", { cause: error });
+  } finally {
+    attempt.signal.removeEventListener("abort", close);
+  }
+}

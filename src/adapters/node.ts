@@ -14,11 +14,16 @@ import nodeProcess from "node:process";
 import * as nodeTls from "node:tls";
 import { FramewireError } from "../errors.ts";
 import {
+  attemptConnect,
+  codeProperty,
+  listenFailure,
+} from "../_socket_failures.ts";
+import {
   claimUnixPath,
   connectTarget,
+  type ListenTarget,
   listenTarget,
   releaseUnixPath,
-  type TlsClientSettings,
   unixAddr,
 } from "../_transport_options.ts";
 import type {
@@ -30,7 +35,8 @@ import type {
   Transport,
 } from "../transport.ts";
 import { type NodeSocket, NodeTransport } from "./_node_transport.ts";
-import { nodeUnixPathOps } from "./_node_unix_path.ts";
+import { nodeOpen } from "./_node_connect.ts";
+import { folderMissing, nodeUnixPathOps } from "./_node_unix_path.ts";
 import { nodeHasReusePort } from "./_node_version.ts";
 
 /** The part of a `net.Server` (or `tls.Server`) this adapter uses. */
@@ -66,32 +72,6 @@ interface NodeNet {
     options: ServerOptions,
     onConnection: (socket: NodeSocket) => void,
   ): NodeServer;
-  connect(
-    options: {
-      host: string;
-      port: number;
-      allowHalfOpen: boolean;
-      noDelay?: boolean;
-    } | { path: string; allowHalfOpen: boolean },
-  ): NodeSocket;
-  isIP(input: string): number;
-}
-
-/** A peer certificate, as `tls.checkServerIdentity` takes it. */
-type PeerCertificate = object;
-
-/** The part of `tls.connect()`'s options this adapter uses. */
-interface NodeTlsConnectOptions {
-  host: string;
-  port: number;
-  allowHalfOpen: boolean;
-  noDelay?: boolean;
-  ca?: string[];
-  servername?: string;
-  checkServerIdentity?: (
-    host: string,
-    cert: PeerCertificate,
-  ) => Error | undefined;
 }
 
 /** The part of `node:tls` this adapter uses. */
@@ -100,8 +80,6 @@ interface NodeTls {
     options: ServerOptions & { cert: string; key: string },
     onSecureConnection: (socket: NodeSocket) => void,
   ): NodeServer;
-  connect(options: NodeTlsConnectOptions): NodeSocket;
-  checkServerIdentity(host: string, cert: PeerCertificate): Error | undefined;
 }
 
 const net = nodeNet as unknown as NodeNet;
@@ -134,45 +112,22 @@ const unixServerSide = (path: string) => ({
   remote: unixAddr(""),
 });
 
-/** Resolves with the transport once `socket` emits `event`; rejects on an earlier error. */
-function connected(
-  socket: NodeSocket,
-  event: "connect" | "secureConnect",
-  transport: () => Transport,
-): Promise<Transport> {
-  return new Promise((resolve, reject) => {
-    const onError = (error: Error) => {
-      socket.destroy();
-      reject(error);
-    };
-    socket.once("error", onError);
-    socket.once(event, () => {
-      socket.removeListener("error", onError);
-      resolve(transport());
-    });
-  });
-}
-
 /**
- * `tls.connect` options checking the server as `settings` says. Options are
- * left out rather than set to undefined: Deno's `node:tls` rejects
- * `checkServerIdentity: undefined`.
+ * A `node:net` listen error's system code, the same as on the other
+ * adapters: Node 20 (libuv) reports a Unix socket path whose folder is
+ * missing as EACCES, and Deno's `node:net` (2.9.6) a host that is not an
+ * address of this machine as EINVAL.
  */
-function tlsClientOptions(hostname: string, settings: TlsClientSettings) {
-  const { serverName, ca } = settings;
-  const options: {
-    ca?: string[];
-    servername?: string;
-    checkServerIdentity?: NodeTlsConnectOptions["checkServerIdentity"];
-  } = {};
-  if (ca !== null) options.ca = ca;
-  if (serverName !== hostname) {
-    // SNI carries names only; checkServerIdentity covers an IP address too.
-    if (net.isIP(serverName) === 0) options.servername = serverName;
-    options.checkServerIdentity = (_host, cert) =>
-      tls.checkServerIdentity(serverName, cert);
+function nodeListenErrorCode(
+  target: ListenTarget,
+  error: unknown,
+): string | null {
+  const code = codeProperty(error);
+  if (target.kind === "unix") {
+    return code === "EACCES" && folderMissing(target.path) ? "ENOENT" : code;
   }
-  return options;
+  const onDeno = (globalThis as { Deno?: unknown }).Deno !== undefined;
+  return code === "EINVAL" && onDeno ? "EADDRNOTAVAIL" : code;
 }
 
 /**
@@ -201,52 +156,16 @@ export const nodeNetwork: Network = {
         `Cannot listen with reusePort: it needs Node 22.12 or later, this is ${process.versions.node}`,
       );
     }
-    const serverOptions = { allowHalfOpen: true, noDelay: true };
     let server: NodeServer;
-    if (target.kind === "unix") {
-      await claimUnixPath(target.path, nodeUnixPathOps);
-      const addrs = unixServerSide(target.path);
-      server = net.createServer(
-        serverOptions,
-        (socket) => onConnection(new NodeTransport(socket, addrs)),
-      );
-    } else if (target.tls !== null) {
-      if ((globalThis as { Deno?: unknown }).Deno !== undefined) {
-        throw new FramewireError(NODE_TLS_ON_DENO);
-      }
-      server = tls.createServer(
-        { ...serverOptions, ...target.tls },
-        (socket) => onConnection(new NodeTransport(socket)),
-      );
-      // A peer whose handshake failed was never handed over: nothing to do.
-      server.on("tlsClientError", () => {});
-    } else {
-      server = net.createServer(
-        serverOptions,
-        (socket) => onConnection(new NodeTransport(socket)),
+    try {
+      server = await bind(target, onConnection);
+    } catch (error) {
+      throw listenFailure(
+        target,
+        error,
+        (error) => nodeListenErrorCode(target, error),
       );
     }
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(
-        target.kind === "unix"
-          ? { path: target.path, backlog: LISTEN_BACKLOG }
-          : {
-            host: target.hostname,
-            port: target.port,
-            backlog: LISTEN_BACKLOG,
-            // In a node:cluster worker, exclusive binds this process's own
-            // socket instead of sharing the primary's.
-            ...(target.reusePort && { reusePort: true, exclusive: true }),
-          },
-        () => {
-          server.removeListener("error", reject);
-          resolve();
-        },
-      );
-    });
-    // Accept errors (EMFILE and the like) are reported here; the server keeps listening.
-    server.on("error", () => {});
     const address = server.address();
     const addr: NetAddr = typeof address === "object" && address !== null
       ? { transport: "tcp", hostname: address.address, port: address.port }
@@ -265,36 +184,66 @@ export const nodeNetwork: Network = {
     };
   },
 
-  connect(options: ConnectOptions): Promise<Transport> {
-    let target;
-    try {
-      target = connectTarget(options);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    if (target.kind === "unix") {
-      const path = target.path;
-      const socket = net.connect({ path, allowHalfOpen: true });
-      return connected(socket, "connect", () =>
-        new NodeTransport(socket, {
-          local: unixAddr(""),
-          remote: unixAddr(path),
-        }));
-    }
-    const address = {
-      host: target.hostname,
-      port: target.port,
-      allowHalfOpen: true,
-      noDelay: true,
-    };
-    if (target.tls === null) {
-      const socket = net.connect(address);
-      return connected(socket, "connect", () => new NodeTransport(socket));
-    }
-    const socket = tls.connect({
-      ...address,
-      ...tlsClientOptions(target.hostname, target.tls),
-    });
-    return connected(socket, "secureConnect", () => new NodeTransport(socket));
+  async connect(options: ConnectOptions): Promise<Transport> {
+    const target = connectTarget(options);
+    return await attemptConnect(
+      target,
+      (attempt) => nodeOpen(target, attempt),
+      codeProperty,
+    );
   },
 };
+
+/** Binds a server as `target` says, handing its connections to `onConnection`. */
+async function bind(
+  target: ListenTarget,
+  onConnection: (transport: Transport) => void,
+): Promise<NodeServer> {
+  const serverOptions = { allowHalfOpen: true, noDelay: true };
+  let server: NodeServer;
+  if (target.kind === "unix") {
+    await claimUnixPath(target.path, nodeUnixPathOps);
+    const addrs = unixServerSide(target.path);
+    server = net.createServer(
+      serverOptions,
+      (socket) => onConnection(new NodeTransport(socket, addrs)),
+    );
+  } else if (target.tls !== null) {
+    if ((globalThis as { Deno?: unknown }).Deno !== undefined) {
+      throw new FramewireError(NODE_TLS_ON_DENO);
+    }
+    server = tls.createServer(
+      { ...serverOptions, ...target.tls },
+      (socket) => onConnection(new NodeTransport(socket)),
+    );
+    // A peer whose handshake failed was never handed over: nothing to do.
+    server.on("tlsClientError", () => {});
+  } else {
+    server = net.createServer(
+      serverOptions,
+      (socket) => onConnection(new NodeTransport(socket)),
+    );
+  }
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(
+      target.kind === "unix"
+        ? { path: target.path, backlog: LISTEN_BACKLOG }
+        : {
+          host: target.hostname,
+          port: target.port,
+          backlog: LISTEN_BACKLOG,
+          // In a node:cluster worker, exclusive binds this process's own
+          // socket instead of sharing the primary's.
+          ...(target.reusePort && { reusePort: true, exclusive: true }),
+        },
+      () => {
+        server.removeListener("error", reject);
+        resolve();
+      },
+    );
+  });
+  // Accept errors (EMFILE and the like) are reported here; the server keeps listening.
+  server.on("error", () => {});
+  return server;
+}
