@@ -4,15 +4,23 @@
  *
  *   deno run -A build_npm.ts 0.1.0      (or: deno task build:npm)
  *
- * 1. Empties `npm/` and compiles `mod.ts`, `src/` and `tests/` with the
- *    TypeScript compiler from npm to ES modules with `.d.ts` files and source
- *    maps, rewriting `.ts` import specifiers to `.js`. Type errors fail it.
- * 2. Writes `npm/package.json` (exports for the root and each adapter, `bin`,
+ * 1. Empties `npm/` and compiles `mod.ts` and `src/` with the TypeScript
+ *    compiler from npm to ES modules with `.d.ts` files and source maps,
+ *    rewriting `.ts` import specifiers to `.js`; type errors fail it. Then
+ *    transpiles `tests/` and, when the folder exists, `examples/` beside them
+ *    (`esm/tests/`, `esm/examples/`), so a compiled test loads
+ *    `../examples/kv.js`; neither is published.
+ * 2. Writes `npm/package.json` (exports for the root, each adapter and
+ *    `./cli`, each with `types` and `default`, so that `import` and, on Node
+ *    ^20.19 or >= 22.12, `require()` load the same ES module; `bin`,
  *    `engines`, `files`) and copies README.md and LICENSE.
  * 3. Runs the test suite on Node against the built files (`node --test`).
  * 4. Packs the package and, in a fresh temporary folder, installs the tarball,
- *    runs an ESM script that imports `framewire` and its adapter subpaths and
- *    round-trips pipelined requests, and smoke-runs the `framewire` bin.
+ *    runs an ESM script that imports `framewire`, its adapter subpaths and
+ *    `framewire/cli` and round-trips pipelined requests, a CommonJS script
+ *    (`.cjs`) that `require()`s `framewire` and each subpath and round-trips
+ *    requests (also through `runLoadTest()`), and smoke-runs the `framewire`
+ *    bin.
  *
  * @module
  */
@@ -157,11 +165,11 @@ function compile(rootNames: string[]): void {
 }
 
 /**
- * Emits the test files as JavaScript beside the built package. They are
- * type-checked with Node's own types by `deno check`; here they are only
- * transpiled, since the build has no Node type package.
+ * Emits the test and example files as JavaScript beside the built package.
+ * They are type-checked with Node's own types by `deno check`; here they are
+ * only transpiled, since the build has no Node type package.
  */
-async function transpileTests(paths: string[]): Promise<void> {
+async function transpile(paths: string[]): Promise<void> {
   for (const path of paths) {
     const { outputText } = ts.transpileModule(await Deno.readTextFile(path), {
       compilerOptions: {
@@ -196,9 +204,13 @@ async function rewriteDeclarationSpecifiers(): Promise<void> {
 }
 
 function packageJson(): Record<string, unknown> {
+  // One ES module per entry point, for `import` and `require()` alike:
+  // Node ^20.19 or >= 22.12 (and Bun) require() an ES module with no
+  // top-level await. `default` rather than `import` is what lets require()
+  // match; `types` comes first so TypeScript picks it under any condition.
   const entry = (path: string) => ({
     types: `./esm/${path}.d.ts`,
-    import: `./esm/${path}.js`,
+    default: `./esm/${path}.js`,
   });
   return {
     name: "framewire",
@@ -215,6 +227,7 @@ function packageJson(): Record<string, unknown> {
       "./node": entry("src/adapters/node"),
       "./bun": entry("src/adapters/bun"),
       "./deno": entry("src/adapters/deno"),
+      "./cli": entry("src/cli/mod"),
       "./package.json": "./package.json",
     },
     bin: { framewire: "./esm/src/node_main.js" },
@@ -245,12 +258,16 @@ import { connect, serve, Server, FrameTooLargeError } from "framewire";
 import { nodeNetwork } from "framewire/node";
 import { bunNetwork } from "framewire/bun";
 import { denoNetwork } from "framewire/deno";
+import { EventLog, runLoadTest } from "framewire/cli";
 
 for (const network of [nodeNetwork, bunNetwork, denoNetwork]) {
   if (typeof network.listen !== "function") throw new Error("an adapter subpath is missing");
 }
-if ("nodeNetwork" in framewire || "runCli" in framewire) {
+if ("nodeNetwork" in framewire || "runCli" in framewire || "runLoadTest" in framewire) {
   throw new Error("framewire exports an adapter or the command line");
+}
+if (typeof runLoadTest !== "function" || typeof EventLog !== "function") {
+  throw new Error("framewire/cli lacks runLoadTest or EventLog");
 }
 
 const server = await serve({ host: "127.0.0.1", port: 0, network: nodeNetwork });
@@ -268,6 +285,41 @@ if (!(server instanceof Server) || typeof FrameTooLargeError !== "function") {
 await client.close();
 await server.close();
 console.log("tarball check: " + responses.length + " pipelined requests answered in order");
+`;
+
+// A CommonJS project: require() of the ES module build (Node ^20.19, >= 22.12).
+const CJS_SCRIPT = `
+"use strict";
+const framewire = require("framewire");
+const { nodeNetwork } = require("framewire/node");
+const { bunNetwork } = require("framewire/bun");
+const { denoNetwork } = require("framewire/deno");
+const { runLoadTest } = require("framewire/cli");
+
+for (const network of [nodeNetwork, bunNetwork, denoNetwork]) {
+  if (typeof network.listen !== "function") throw new Error("an adapter subpath is missing");
+}
+
+async function main() {
+  const server = await framewire.serve({ host: "127.0.0.1", port: 0, network: nodeNetwork });
+  const client = await framewire.connect({ host: "127.0.0.1", port: server.addr.port, network: nodeNetwork });
+  const response = await client.request(new TextEncoder().encode("from require()"));
+  if (new TextDecoder().decode(response) !== "from require()") throw new Error("the response is wrong");
+  await client.close();
+  const load = await runLoadTest({
+    network: nodeNetwork, port: server.addr.port, requests: 1000, connections: 2, pipeline: 8, verify: true,
+  });
+  if (load.requests !== 1000 || load.errorCount !== 0) throw new Error("runLoadTest failed: " + JSON.stringify(load.errors));
+  await server.close();
+  if (!(new framewire.FrameTooLargeError("encode", 2, 1) instanceof framewire.FramewireError)) {
+    throw new Error("the error classes are wrong");
+  }
+  console.log("CommonJS check: require() on Node " + process.versions.node + ": 1 request and " + load.requests + " load-test requests answered");
+}
+main().catch((error) => {
+  console.error(error);
+  process.exitCode = 1;
+});
 `;
 
 async function smokeTestBin(dir: string): Promise<void> {
@@ -328,9 +380,15 @@ await Deno.mkdir(npmDir, { recursive: true });
 const sources = [`${root}/mod.ts`];
 for await (const path of walk(`${root}/src`)) sources.push(path);
 compile(sources.sort());
-const tests: string[] = [];
-for await (const path of walk(`${root}/tests`)) tests.push(path);
-await transpileTests(tests.sort());
+const scripts: string[] = [];
+for await (const path of walk(`${root}/tests`)) scripts.push(path);
+try {
+  for await (const path of walk(`${root}/examples`)) scripts.push(path);
+} catch (error) {
+  if (!(error instanceof Deno.errors.NotFound)) throw error;
+  console.log("no examples/ folder: no examples to compile");
+}
+await transpile(scripts.sort());
 await rewriteDeclarationSpecifiers();
 await Deno.writeTextFile(
   `${npmDir}/package.json`,
@@ -369,6 +427,8 @@ try {
   );
   await Deno.writeTextFile(`${tmp}/check.mjs`, SMOKE_SCRIPT);
   await run("node", ["check.mjs"], { cwd: tmp });
+  await Deno.writeTextFile(`${tmp}/check.cjs`, CJS_SCRIPT);
+  await run("node", ["check.cjs"], { cwd: tmp });
   await smokeTestBin(tmp);
 } finally {
   await Deno.remove(tmp, { recursive: true });

@@ -1,7 +1,7 @@
 // The library's entry points: mod.ts exports the library and nothing of the
 // program or the adapters; each adapter comes from its own subpath
-// (framewire/node, framewire/bun, framewire/deno); serve() and connect()
-// load the runtime's adapter themselves.
+// (framewire/node, framewire/bun, framewire/deno), the program's API from
+// framewire/cli; serve() and connect() load the runtime's adapter themselves.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as framewire from "../mod.ts";
@@ -39,6 +39,15 @@ test("entry points: mod.ts exports the library, not the adapters or the command 
     ]
   ) {
     assert.equal(name in framewire, true, `mod.ts lacks ${name}`);
+  }
+});
+
+test("entry points: framewire/cli exports the program's API, not the command line itself", async () => {
+  const cli = await import("../src/cli/mod.ts");
+  assert.equal(typeof cli.runLoadTest, "function");
+  assert.equal(typeof cli.EventLog, "function");
+  for (const name of ["runCli", "denoCliHost", "nodeCliHost", "bunCliHost"]) {
+    assert.equal(name in cli, false, `framewire/cli exports ${name}`);
   }
 });
 
