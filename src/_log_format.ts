@@ -7,10 +7,19 @@
 import { ConnectionTimeoutError, FramewireError } from "./errors.ts";
 import type { RequestContext } from "./handler.ts";
 
-/** Log levels, from most to least verbose. */
+/**
+ * Log levels, from most to least verbose.
+ *
+ * @example
+ * ```ts
+ * import { LOG_LEVELS } from "./_log_format.ts";
+ *
+ * console.log(LOG_LEVELS.indexOf("warn") > LOG_LEVELS.indexOf("info")); // true
+ * ```
+ */
 export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
 
-/** One of {@linkcode LOG_LEVELS}. */
+/** One of {@linkcode LOG_LEVELS}: `"debug"`, `"info"`, `"warn"` or `"error"`. */
 export type LogLevel = typeof LOG_LEVELS[number];
 
 /** Extra fields of a log event. */
@@ -18,11 +27,13 @@ export type LogFields = Record<string, string | number | boolean | undefined>;
 
 /** One event to log. */
 export interface LogEvent {
+  /** How much it matters: lines below the log's level are dropped. */
   level: LogLevel;
   /** What happened, in a few words: the `msg` of a JSON line. */
   msg: string;
   /** The text line, when it says more than `msg`. */
   text?: string;
+  /** Details: the fields of a JSON line, after `time`, `level` and `msg`. */
   fields?: LogFields;
 }
 

@@ -48,6 +48,8 @@ export class EventLog {
   #prefix: string;
 
   /**
+   * Creates a log that writes through `host`.
+   *
    * @param host Prints each line (without a newline) on standard output or
    * standard error.
    * @param options `level` (default `"info"`), `format` (default `"text"`),

@@ -63,4 +63,9 @@ export {
   runLoadTest,
 } from "./load_tester.ts";
 export { EventLog, type LogFormat } from "./log.ts";
-export type { LogEvent, LogFields, LogLevel } from "../_log_format.ts";
+export {
+  LOG_LEVELS,
+  type LogEvent,
+  type LogFields,
+  type LogLevel,
+} from "../_log_format.ts";
