@@ -43,11 +43,11 @@ if (tools === null) {
 }
 
 /** The echo server on `runtime`, lending or giving its requests. */
-async function serverSpec(
+function serverSpec(
   variant: "lent" | "owned",
   runtime: string,
   nodeMain: string | null,
-): Promise<ServerSpec> {
+): ServerSpec {
   const args = ["--port", String(PORT)];
   if (variant === "lent") args.push("--zero-copy");
   const name = `${runtime} ${variant}`;
@@ -106,8 +106,8 @@ const nodeMain = runtimes.includes("node")
   : null;
 const specs: ServerSpec[] = [];
 for (const runtime of runtimes) {
-  specs.push(await serverSpec("lent", runtime, nodeMain));
-  specs.push(await serverSpec("owned", runtime, nodeMain));
+  specs.push(serverSpec("lent", runtime, nodeMain));
+  specs.push(serverSpec("owned", runtime, nodeMain));
 }
 console.error(
   `lpload (${tools}); ${specs.length} servers, ${rounds} rounds of ${seconds} s`,
