@@ -84,7 +84,7 @@ test(serveTls, { skip }, async () => {
     assert.match(
       wrongCa.stderr,
       new RegExp(
-        `^error: Cannot connect to 127\\.0\\.0\\.1:${port} \\(TLS\\) \\(.+\\)\\n$`,
+        `^error: Cannot connect to 127\\.0\\.0\\.1:${port}: .+ \\(ETLS\\)( \\(.+\\))?\\n$`,
       ),
     );
     const defaultRoots = await runCli(["client", "--port", port, "--tls", "x"]);

@@ -5,6 +5,7 @@
  * @module
  */
 import { Client } from "../client.ts";
+import { ConnectError } from "../errors.ts";
 import {
   ADDRESS_FLAGS,
   maxFrameSizeFlag,
@@ -146,6 +147,8 @@ async function clientCommand(host: CliHost, args: string[]): Promise<number> {
     : demoMessages();
   const target = await connectFlags(host, flags);
   const transport = await host.network.connect(target).catch((error) => {
+    // A ConnectError names the address and the reason ("... (ECONNREFUSED)").
+    if (error instanceof ConnectError) throw error;
     throw new Error(`Cannot connect to ${describeTarget(target)}`, {
       cause: error,
     });
