@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import * as framewire from "../mod.ts";
 import { nodeNetwork } from "../src/adapters/node.ts";
 import { runtime } from "./_runtime.ts";
+import type { Transport } from "../src/transport.ts";
 
 test("entry points: mod.ts exports the library, not the adapters or the command line", () => {
   for (
@@ -66,12 +67,50 @@ test("entry points: each adapter comes from its subpath and exports its network"
 test("entry points: defaultNetwork() loads this runtime's adapter", async () => {
   const network = await framewire.defaultNetwork();
   const expected = runtime === "deno"
-    ? (await import("../src/adapters/deno.ts")).denoNetwork
+    ? (await import("../src/adapters/_deno_default.ts")).denoDefaultNetwork
     : runtime === "bun"
     ? (await import("../src/adapters/bun.ts")).bunNetwork
     : nodeNetwork;
   assert.equal(network, expected);
 });
+
+test(
+  "entry points: on Deno, servers listen with node:net and clients connect with the Deno adapter",
+  { skip: runtime !== "deno" },
+  async () => {
+    const { denoDefaultNetwork } = await import(
+      "../src/adapters/_deno_default.ts"
+    );
+    const { NodeTransport } = await import(
+      "../src/adapters/_node_transport.ts"
+    );
+    const { DenoTransport } = await import(
+      "../src/adapters/_deno_transport.ts"
+    );
+    const accepted: Transport[] = [];
+    const listener = await denoDefaultNetwork.listen(
+      { host: "127.0.0.1", port: 0 },
+      (transport) => {
+        accepted.push(transport);
+        transport.close();
+      },
+    );
+    const client = await denoDefaultNetwork.connect({
+      host: "127.0.0.1",
+      port: listener.addr.port,
+    });
+    try {
+      assert.ok(client instanceof DenoTransport);
+      while (accepted.length === 0) {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      assert.ok(accepted[0] instanceof NodeTransport);
+    } finally {
+      client.close();
+      listener.close();
+    }
+  },
+);
 
 test("entry points: serve() and connect() from mod.ts, with the default or a chosen adapter", async () => {
   const encoder = new TextEncoder();

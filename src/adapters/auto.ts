@@ -1,7 +1,9 @@
 /**
  * `serve()` and `connect()` for whichever runtime runs them: the Bun adapter
- * on Bun, the Deno adapter on Deno, `node:net` elsewhere. User code is the
- * same everywhere; pass `network` to choose an adapter explicitly.
+ * on Bun, `node:net` elsewhere, and on Deno `node:net` for servers without
+ * TLS (Deno's own `conn.read()` starves some of thousands of active
+ * connections) and the Deno adapter for TLS servers and clients. User code is
+ * the same everywhere; pass `network` to choose an adapter explicitly.
  *
  * The adapters are loaded with a dynamic `import()` when first needed, so
  * importing this module loads no runtime API: code that brings its own
@@ -20,9 +22,11 @@ import type {
 } from "../transport.ts";
 
 /**
- * The network adapter for the current runtime: `bunNetwork` on Bun,
- * `denoNetwork` on Deno, `nodeNetwork` on Node and anything else with
- * `node:net`. The adapter's module is imported on the first call.
+ * The network adapter for the current runtime: `bunNetwork` on Bun;
+ * `nodeNetwork` on Node and anything else with `node:net`; on Deno, a network
+ * whose servers listen with `nodeNetwork` (with TLS, `denoNetwork`) and whose
+ * clients connect with `denoNetwork`. The adapter's module is imported on the
+ * first call.
  *
  * @returns The adapter.
  *
@@ -36,7 +40,9 @@ import type {
 export async function defaultNetwork(): Promise<Network> {
   const g = globalThis as { Bun?: unknown; Deno?: unknown };
   if (g.Bun !== undefined) return (await import("./bun.ts")).bunNetwork;
-  if (g.Deno !== undefined) return (await import("./deno.ts")).denoNetwork;
+  if (g.Deno !== undefined) {
+    return (await import("./_deno_default.ts")).denoDefaultNetwork;
+  }
   return (await import("./node.ts")).nodeNetwork;
 }
 

@@ -1,11 +1,12 @@
 /**
  * The command line's host on Deno: `Deno.args`, standard output and error,
- * SIGINT/SIGTERM, `Deno.readTextFile`, `Deno.stat`, `Deno.cwd`, metrics over
+ * SIGINT/SIGTERM, `Deno.readTextFile`, `Deno.stat`, `Deno.cwd`, Deno's default
+ * network (`src/adapters/_deno_default.ts`), metrics over
  * `Deno.serve` and workers through `Deno.Command`.
  *
  * @module
  */
-import { denoNetwork } from "../../adapters/deno.ts";
+import { denoDefaultNetwork } from "../../adapters/_deno_default.ts";
 import type { CliHost } from "../host.ts";
 import { denoServeHttp } from "./_deno_http.ts";
 import { denoWorkers } from "./_deno_workers.ts";
@@ -32,7 +33,7 @@ function deno(): DenoProcess {
 
 /**
  * The {@linkcode CliHost} for Deno: `Deno.args`, standard output and error,
- * SIGINT/SIGTERM, `Deno.readTextFile` and the Deno network.
+ * SIGINT/SIGTERM, `Deno.readTextFile` and Deno's default network.
  *
  * @param args The command-line arguments (default `Deno.args`).
  * @returns The host to pass to `runCli()`.
@@ -48,7 +49,7 @@ function deno(): DenoProcess {
 export function denoCliHost(args: readonly string[] = deno().args): CliHost {
   return {
     args,
-    network: denoNetwork,
+    network: denoDefaultNetwork,
     programName: "deno run -A mod.ts",
     serveHttp: denoServeHttp,
     print: (line) => console.log(line),
