@@ -3,7 +3,13 @@
 // per-runtime ceiling) and, when present, the C reference server, all driven
 // by the same load generator, in interleaved rounds, reported as medians.
 //
-//   deno task bench [--rounds 3] [--seconds 5] [--only NAME,...] [--tools DIR]
+//   deno task bench [--rounds 3] [--seconds 5] [--only NAME,...]
+//                   [--scenarios ID,...] [--tools DIR]
+//
+// Scenarios (ids for --scenarios): lat1, c50, c50p32, big, idle, burst (a
+// burst of 10,000 connects, one request each), churn (50 clients that
+// connect, make one request and close, over and over) and active (10,000
+// connections with one request in flight each).
 //
 // Load generator: lpload (a C load generator) from --tools DIR, $FW_TOOLS,
 // or built from ../shared/tools when that folder is beside the checkout;
@@ -26,6 +32,7 @@ import {
 const rounds = Number(flag("rounds") ?? 3);
 const seconds = Number(flag("seconds") ?? 5);
 const only = flag("only")?.split(",");
+const chosenScenarios = flag("scenarios")?.split(",");
 const PORT = 7650;
 
 function serverSpecs(
@@ -39,6 +46,13 @@ function serverSpecs(
       name: "framewire deno",
       command: "deno",
       args: ["run", "-A", `${root}mod.ts`, ...serve],
+    },
+    {
+      // The same command with the Deno adapter for plain TCP too, the
+      // default before it was measured against node:net under Deno.
+      name: "framewire deno (Deno.listen)",
+      command: "deno",
+      args: ["run", "-A", `${root}bench/_deno_adapter_serve.ts`, ...serve],
     },
     {
       name: "framewire bun",
@@ -89,7 +103,7 @@ interface Scenario {
 }
 
 const duration = ["-d", String(seconds)];
-const scenarios: Scenario[] = [
+const allScenarios: Scenario[] = [
   {
     id: "lat1",
     label: "1 conn, unpipelined",
@@ -128,11 +142,56 @@ const scenarios: Scenario[] = [
     ],
     lploadOnly: true,
   },
+  {
+    id: "burst",
+    label: "burst of 10,000 connects",
+    args: () => [
+      "-c",
+      "10000",
+      "-P",
+      "1",
+      "-n",
+      "10000",
+      "-w",
+      "0",
+      "-d",
+      "30",
+      "--src-ips",
+      "4",
+    ],
+    lploadOnly: true,
+  },
+  {
+    id: "churn",
+    label: "churn, 50 clients",
+    args: () => ["-c", "50", "--churn", ...duration, "--src-ips", "8"],
+    lploadOnly: true,
+  },
+  {
+    id: "active",
+    label: "10,000 active conns",
+    args: () => [
+      "-c",
+      "10000",
+      "-P",
+      "1",
+      "-d",
+      String(Math.min(seconds, 4)),
+      "--src-ips",
+      "4",
+    ],
+    lploadOnly: true,
+  },
 ];
+const scenarios = allScenarios.filter((s) =>
+  chosenScenarios?.includes(s.id) ?? true
+);
 
 interface Sample {
   rps?: number;
   p50?: number;
+  p99?: number;
+  max?: number;
   mbps?: number;
   bytesPerConn?: number;
   connected?: number;
@@ -183,7 +242,15 @@ async function measure(
         errors,
       };
     }
-    return { rps: r.rps, p50: r.lat_us?.p50, mbps: r.rx_MBps, errors };
+    return {
+      rps: r.rps,
+      p50: r.lat_us?.p50,
+      p99: r.lat_us?.p99,
+      max: r.lat_us?.max,
+      mbps: r.rx_MBps,
+      connected: r.connected,
+      errors,
+    };
   }
   return {
     rps: r.requestsPerSecond,
@@ -232,6 +299,8 @@ for (const [scenario, byServer] of Object.entries(samples)) {
     (summary[scenario] ??= {})[server] = {
       rps: pick("rps"),
       p50: pick("p50"),
+      p99: pick("p99"),
+      max: pick("max"),
       mbps: pick("mbps"),
       bytesPerConn: pick("bytesPerConn"),
       connected: pick("connected"),
@@ -257,6 +326,16 @@ const cell = (scenario: string, server: string) => {
       return `${fmt(s.bytesPerConn)} B/conn, ${
         fmt(s.connected)
       }/10,000 answered${errors}`;
+    case "burst":
+      return `${fmt(s.rps)} conn/s, p50 ${fmt(s.p50 / 1000)} ms${errors}`;
+    case "churn":
+      return `${fmt(s.rps)} conn/s, p50 ${fmt(s.p50 / 1000, 1)} ms, p99 ${
+        fmt(s.p99 / 1000, 1)
+      } ms${errors}`;
+    case "active":
+      return `${fmt(s.rps)} req/s, p99 ${fmt(s.p99 / 1000)} ms, max ${
+        fmt(s.max / 1000)
+      } ms${errors}`;
     default:
       return `${fmt(s.rps)} req/s${errors}`;
   }
@@ -282,22 +361,56 @@ const ratio = (
   a?: number,
   b?: number,
 ) => (a && b ? (a / b).toFixed(2) + "x" : "-");
-lines.push(
-  "",
-  "| framewire vs | 1 conn p50 | 50 x 1 | 50 x 32 | 32 MiB |",
-  "| --- | --- | --- | --- | --- |",
-);
-for (const runtime of ["deno", "bun", "node"]) {
-  const fw = `framewire ${runtime}`;
-  for (const base of [`loop ${runtime}`, "C refserver"]) {
-    if (!summary.c50p32?.[fw] || !summary.c50p32?.[base]) continue;
-    lines.push(
-      `| ${fw} / ${base} | ${
-        ratio(summary.lat1?.[fw]?.p50, summary.lat1?.[base]?.p50)
-      } | ${ratio(summary.c50?.[fw]?.rps, summary.c50?.[base]?.rps)} | ${
-        ratio(summary.c50p32[fw].rps, summary.c50p32[base].rps)
-      } | ${ratio(summary.big?.[fw]?.mbps, summary.big?.[base]?.mbps)} |`,
-    );
+const has = (id: string) => scenarios.some((s) => s.id === id);
+const steady = ["lat1", "c50", "c50p32", "big"].filter(has);
+const connecting = ["burst", "churn", "active"].filter(has);
+const RATIO_LABELS: Record<string, string> = {
+  lat1: "1 conn p50",
+  c50: "50 x 1",
+  c50p32: "50 x 32",
+  big: "32 MiB",
+  burst: "burst conn/s",
+  churn: "churn conn/s",
+  active: "10k active req/s | 10k active max latency",
+};
+// Higher is better for every ratio but latency, which is given as
+// framewire's over the baseline's (lower is better).
+const ratioCell = (id: string, fw: string, base: string) => {
+  const a = summary[id]?.[fw];
+  const b = summary[id]?.[base];
+  switch (id) {
+    case "lat1":
+      return ratio(a?.p50, b?.p50);
+    case "big":
+      return ratio(a?.mbps, b?.mbps);
+    case "active":
+      return `${ratio(a?.rps, b?.rps)} | ${ratio(a?.max, b?.max)}`;
+    default:
+      return ratio(a?.rps, b?.rps);
+  }
+};
+const framewires = servers.filter((s) => s.name.startsWith("framewire"));
+for (const ids of [steady, connecting]) {
+  if (ids.length === 0) continue;
+  const labels = ids.map((id) => RATIO_LABELS[id]).join(" | ");
+  const columns = labels.split(" | ").length;
+  lines.push(
+    "",
+    `| framewire vs | ${labels} |`,
+    `| --- | ${Array(columns).fill("---").join(" | ")} |`,
+  );
+  for (const fw of framewires) {
+    const runtime = fw.name.split(" ")[1];
+    for (const base of [`loop ${runtime}`, "C refserver"]) {
+      if (!ids.some((id) => summary[id]?.[fw.name] && summary[id]?.[base])) {
+        continue;
+      }
+      lines.push(
+        `| ${fw.name} / ${base} | ${
+          ids.map((id) => ratioCell(id, fw.name, base)).join(" | ")
+        } |`,
+      );
+    }
   }
 }
 const markdown = lines.join("\n") + "\n";
