@@ -55,10 +55,9 @@ export class Outbound {
   #single: Uint8Array | null = null;
   /** An echoed run may be written by reference (see Transport.readViewsWritable). */
   readonly #echoByReference: boolean;
-  /** The read buffer echoed frames lie in, and where the read starts in it. */
-  #echoBuffer: ArrayBufferLike | null = null;
-  #echoBase = 0;
-  /** The echoed run being extended: byte offsets in #echoBuffer (end -1: none). */
+  /** The read echoed frames lie in. */
+  #echoChunk: Uint8Array | null = null;
+  /** The echoed run being extended: byte offsets in #echoChunk (end -1: none). */
   #echoStart = 0;
   #echoEnd = -1;
 
@@ -77,15 +76,12 @@ export class Outbound {
   }
 
   /**
-   * Names the read that {@linkcode echo} offsets count in, once per read
-   * (reading a view's `buffer` per frame would cost a call into the engine,
-   * C++ on V8, each time): its buffer and where the read starts in it. The
+   * Names the read that {@linkcode echo} offsets count in, once per read. The
    * next flush forgets it, so an idle connection keeps no read buffer alive.
    */
-  echoFrom(buffer: ArrayBufferLike, base: number): void {
+  echoFrom(chunk: Uint8Array): void {
     if (this.#echoEnd >= 0) this.#endEcho();
-    this.#echoBuffer = buffer;
-    this.#echoBase = base;
+    this.#echoChunk = chunk;
   }
 
   /**
@@ -95,21 +91,23 @@ export class Outbound {
    * the read buffer must stay unchanged until then.
    */
   echo(headerAt: number, length: number): void {
-    const start = this.#echoBase + headerAt;
-    if (start !== this.#echoEnd) {
+    if (headerAt !== this.#echoEnd) {
       if (this.#echoEnd >= 0) this.#endEcho();
-      this.#echoStart = start;
+      this.#echoStart = headerAt;
     }
-    this.#echoEnd = start + FRAME_HEADER_SIZE + length;
+    this.#echoEnd = headerAt + FRAME_HEADER_SIZE + length;
   }
 
-  /** Queues the echoed run as one entry of whole frames. */
+  /**
+   * Queues the echoed run as one entry of whole frames: the read itself when
+   * the run is all of it, which costs no view (JavaScriptCore pays for each
+   * view, and for the `buffer` of a view it made itself).
+   */
   #endEcho(): void {
-    const frames = new Uint8Array(
-      this.#echoBuffer!,
-      this.#echoStart,
-      this.#echoEnd - this.#echoStart,
-    );
+    const chunk = this.#echoChunk!;
+    const frames = this.#echoStart === 0 && this.#echoEnd === chunk.length
+      ? chunk
+      : chunk.subarray(this.#echoStart, this.#echoEnd);
     this.#echoEnd = -1;
     const payloads = this.#payloads ??= [];
     if (this.#echoByReference && payloads.length === 0) this.#single = frames;
@@ -120,7 +118,7 @@ export class Outbound {
   /** Hands every queued frame to `write` in as few buffers as it can, and empties the queue. */
   flush(write: (bytes: Uint8Array) => void): void {
     if (this.#echoEnd >= 0) this.#endEcho();
-    this.#echoBuffer = null;
+    this.#echoChunk = null;
     const payloads = this.#payloads;
     if (payloads === null) return;
     const count = payloads.length;

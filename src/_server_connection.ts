@@ -82,8 +82,12 @@ export class ServerConnection implements TransportEvents, ServerLimitsEvents {
   #state = OPEN;
   #paused = false;
   #flushScheduled = false;
-  /** Buffer of the chunk being decoded, and whether a view of it outlives the read. */
-  #chunkBuffer: ArrayBufferLike | null = null;
+  /**
+   * The chunk being decoded, and whether a view of it outlives the read. Its
+   * `buffer` is read only when needed: on JavaScriptCore, reading the buffer
+   * of a view the runtime made costs an allocation.
+   */
+  #chunk: Uint8Array | null = null;
   #chunkRetained = false;
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
   #closeDeadline = Infinity;
@@ -188,9 +192,9 @@ export class ServerConnection implements TransportEvents, ServerLimitsEvents {
   }
 
   #decode(chunk: Uint8Array): boolean {
-    const buffer = this.#chunkBuffer = chunk.buffer;
+    this.#chunk = chunk;
     this.#chunkRetained = false;
-    this.#outbound.echoFrom(buffer, chunk.byteOffset);
+    this.#outbound.echoFrom(chunk);
     try {
       const consumed = this.#decoder.push(chunk);
       if (this.#memory.waiting) {
@@ -204,7 +208,7 @@ export class ServerConnection implements TransportEvents, ServerLimitsEvents {
       this.#closing("protocol", error);
       this.#shutdown();
     }
-    this.#chunkBuffer = null;
+    this.#chunk = null;
     this.#flush();
     return !this.#chunkRetained;
   }
@@ -335,7 +339,8 @@ export class ServerConnection implements TransportEvents, ServerLimitsEvents {
     const host = this.#host;
     host.stats.framesIn++;
     if (
-      !host.zeroCopy && (headerAt >= 0 || request.buffer === this.#chunkBuffer)
+      !host.zeroCopy &&
+      (headerAt >= 0 || request.buffer === this.#chunk?.buffer)
     ) {
       this.#chunkRetained = true; // the handler owns a view of this read
     }
@@ -506,7 +511,8 @@ export class ServerConnection implements TransportEvents, ServerLimitsEvents {
       return;
     }
     if (
-      response.length >= COPY_LIMIT && response.buffer === this.#chunkBuffer
+      response.length >= COPY_LIMIT && this.#chunk !== null &&
+      response.buffer === this.#chunk.buffer
     ) {
       this.#chunkRetained = true; // written by reference after this read
     }

@@ -109,7 +109,7 @@ test("outbound: echoed frames go out as they lie in the read buffer, in order wi
     .push(wire);
   const extra = patternBytes(4, 9);
   const outbound = new Outbound();
-  outbound.echoFrom(wire.buffer, wire.byteOffset);
+  outbound.echoFrom(wire);
   outbound.echo(...frames[0]);
   outbound.echo(...frames[1]);
   outbound.add(extra);
@@ -130,11 +130,32 @@ test("outbound: an echoed run alone is written by reference when allowed", () =>
   new FrameDecoder((frame, headerAt) => frames.push([headerAt, frame.length]))
     .push(wire);
   const outbound = new Outbound(true);
-  outbound.echoFrom(wire.buffer, wire.byteOffset);
+  outbound.echoFrom(wire);
   for (const frame of frames) outbound.echo(...frame);
   const writes: Uint8Array[] = [];
   outbound.flush((bytes) => writes.push(bytes));
   assert.equal(writes.length, 1);
-  assert.equal(writes[0].buffer, wire.buffer, "a view of the read buffer");
-  assert.deepEqual(writes[0], wire);
+  assert.equal(writes[0], wire, "the read itself: it is all echoed frames");
+});
+
+test("outbound: an echoed run that is part of the read is written as a view of it", () => {
+  const frames = [patternBytes(3, 1), patternBytes(5, 2)];
+  const whole = encodeFrames(frames);
+  // A read that holds the two frames and the start of a third.
+  const read = new Uint8Array(whole.length + 6);
+  read.set(whole);
+  read.set([9, 0, 0, 0, 1, 2], whole.length);
+  const found: Array<[number, number]> = [];
+  new FrameDecoder((frame, headerAt) => found.push([headerAt, frame.length]))
+    .push(read);
+  assert.equal(found.length, 2);
+  const outbound = new Outbound(true);
+  outbound.echoFrom(read);
+  for (const frame of found) outbound.echo(...frame);
+  const writes: Uint8Array[] = [];
+  outbound.flush((bytes) => writes.push(bytes));
+  assert.equal(writes.length, 1);
+  assert.equal(writes[0].buffer, read.buffer, "a view of the read buffer");
+  assert.equal(writes[0].byteOffset, read.byteOffset);
+  assert.deepEqual(writes[0], whole);
 });
