@@ -308,6 +308,27 @@ test("TLS: serve() and connect() pass tls through", { skip }, async () => {
   await server.close();
 });
 
+test(
+  "TLS: serve() and connect() with the default network",
+  { skip },
+  async () => {
+    openssl.check();
+    // On Deno the default network listens with node:net, but with TLS it must
+    // use the Deno adapter: node:tls under Deno refuses to serve.
+    await using server = await serve({
+      host: "127.0.0.1",
+      port: 0,
+      tls: { cert: fixture.cert, key: fixture.key },
+    });
+    await using client = await connect({
+      host: "127.0.0.1",
+      port: server.addr.port,
+      tls: { ca: fixture.ca },
+    });
+    assert.equal(str(await client.request(text("default"))), "default");
+  },
+);
+
 // Every pair of this runtime's adapters: a client on one, the server on the other.
 for (const [serverName, serverNetwork] of networks) {
   for (const [clientName, clientNetwork] of networks) {
