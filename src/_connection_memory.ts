@@ -1,13 +1,15 @@
 /**
- * One server connection's share of the server's memory budget: the frame it
- * is assembling, the pooled request buffers its handlers hold, and its
- * unsent responses.
+ * The rarer part of one server connection's share of the server's memory
+ * budget: a large frame assembled in pooled memory, the pooled request
+ * buffers its handlers hold, and a frame that waits for memory. The
+ * connection counts the bytes it holds itself; it makes one of these only
+ * when a frame spans reads, and drops it once it is {@linkcode idle}.
  */
 import { type BufferPool, POOL_MIN_SIZE } from "./_buffer_pool.ts";
 import type { ServerLimits, ServerLimitsEvents } from "./_server_limits.ts";
 
 /**
- * Reserves, counts and gives back one connection's memory. A frame that does
+ * Reserves and gives back one connection's frame memory. A frame that does
  * not fit in the budget waits (`waiting`) until the limits admit the
  * connection with the memory reserved for it.
  */
@@ -20,12 +22,12 @@ export class ConnectionMemory {
   #assembling: Uint8Array | null = null;
   /** Pooled buffers of requests handed out, given back once nothing can use them. */
   #lent: Uint8Array[] | null = null;
-  /** Bytes counted against the budget. */
-  #held = 0;
   /** The limits reserved memory for the frame that waited. */
   #granted = false;
   /** A frame waits for memory: reading stays paused until `admitted()`. */
   waiting = false;
+  /** The bytes from the waiting frame on, decoded once it is admitted. */
+  deferred: Uint8Array | null = null;
 
   constructor(
     limits: ServerLimits,
@@ -40,7 +42,8 @@ export class ConnectionMemory {
   /**
    * The decoder's `allocate`: a buffer for a `length`-byte frame, pooled
    * when large and a pool is used, or null when the frame must wait for
-   * memory.
+   * memory. The connection counts `length` more bytes held when it gets a
+   * buffer: they are reserved in the budget.
    */
   allocate(length: number): Uint8Array | null {
     if (this.#granted) {
@@ -49,7 +52,6 @@ export class ConnectionMemory {
       this.waiting = true;
       return null;
     }
-    this.#held += length;
     if (length < POOL_MIN_SIZE || this.#pool === null) {
       return new Uint8Array(length);
     }
@@ -87,6 +89,24 @@ export class ConnectionMemory {
     return this.#lent !== null;
   }
 
+  /** Bytes of the pooled request buffers lent. */
+  get lentBytes(): number {
+    let bytes = 0;
+    if (this.#lent !== null) {
+      for (const buffer of this.#lent) bytes += buffer.length;
+    }
+    return bytes;
+  }
+
+  /**
+   * Nothing assembled, lent, reserved or waiting: the connection may drop
+   * this object.
+   */
+  get idle(): boolean {
+    return this.#assembling === null && this.#lent === null &&
+      !this.#granted && !this.waiting && this.deferred === null;
+  }
+
   /** Returns the lent buffers to the pool: nothing may use them any more. */
   giveBackLent(): void {
     if (this.#lent === null) return;
@@ -95,32 +115,16 @@ export class ConnectionMemory {
   }
 
   /**
-   * Brings the count up to date: the frame being assembled, the lent
-   * buffers and the unsent responses.
-   */
-  recount(pendingFrameSize: number, unsent: number): void {
-    let held = pendingFrameSize + unsent;
-    if (this.#lent !== null) {
-      for (const buffer of this.#lent) held += buffer.length;
-    }
-    if (held !== this.#held) {
-      const delta = held - this.#held;
-      this.#held = held;
-      this.#limits.account(delta);
-    }
-  }
-
-  /**
-   * The connection closed: gives back its memory, except buffers that
-   * handlers still running hold, and leaves the queue for memory.
+   * The connection closed: gives back its pooled memory, except buffers
+   * that handlers still running hold, and leaves the queue for memory. (The
+   * connection gives back the bytes it counted.)
    */
   close(handlersRunning: boolean): void {
     if (this.#assembling !== null) this.#pool!.give(this.#assembling);
     this.#assembling = null;
     if (!handlersRunning) this.giveBackLent();
     this.#lent = null;
+    this.deferred = null;
     this.#limits.forget(this.#connection);
-    this.#limits.account(-this.#held);
-    this.#held = 0;
   }
 }

@@ -5,12 +5,14 @@ import type { BufferPool } from "./_buffer_pool.ts";
 import { ConnectionMemory } from "./_connection_memory.ts";
 import type { Transport, TransportEvents } from "./transport.ts";
 import {
-  ConnectionTimeouts,
+  type ConnectionActivity,
+  ConnectionStalls,
+  expiredTimeout,
   type ServerLimits,
   type ServerLimitsEvents,
 } from "./_server_limits.ts";
-import { ConnectionTimeoutError } from "./errors.ts";
-import { FRAME_HEADER_SIZE } from "./_frame_header.ts";
+import { ConnectionTimeoutError, FrameTooLargeError } from "./errors.ts";
+import { FRAME_HEADER_SIZE, readFrameLength } from "./_frame_header.ts";
 import type { LatencyHistogram } from "./latency_histogram.ts";
 import type {
   Application,
@@ -27,6 +29,11 @@ let syncCalls = 0;
 /** What a connection needs from its server. */
 export interface ConnectionHost {
   readonly handler: Handler<unknown>;
+  /**
+   * The handler is the built-in echo: each request is its own response, and
+   * no context is made for it.
+   */
+  readonly echo: boolean;
   /** Requests are lent (views of reused memory), not given. */
   readonly zeroCopy: boolean;
   readonly onConnection: Application<unknown>["onConnection"];
@@ -66,14 +73,75 @@ const ENDING = 1;
 const FINISHED = 2;
 const CLOSED = 3;
 
-/** Serves one connection: decode, call the handler, answer in order. */
+/** How a connection closes, once it starts to: made on first need. */
+interface Ending {
+  /** Why, once known, and the error behind it. */
+  reason: CloseReason | null;
+  error: unknown;
+  /** Closes the transport by force once the close timeout expires. */
+  timer: ReturnType<typeof setTimeout> | undefined;
+  deadline: number;
+  /** `waitClosed()` callers. */
+  waiters: Array<() => void> | null;
+}
+
+/**
+ * The connection whose read is being decoded, and the queue its responses go
+ * to. Every connection's reads share one queue per kind of transport, since
+ * each read's responses are flushed before `data()` returns; a read decoded
+ * inside another (a handler writing to an in-process transport) gets a queue
+ * of its own. Responses of async handlers wait in the connection's own queue.
+ */
+let decoding: ServerConnection | null = null;
+let decodingOutbound: Outbound | null = null;
+const readOutbounds = [new Outbound(false), new Outbound(true)];
+
+/** The transport `Outbound.flush` writes to, so no connection needs a closure of its own. */
+let writeTarget: Transport | null = null;
+const writeToTarget = (bytes: Uint8Array) => writeTarget!.write(bytes);
+const discard = () => {};
+
+/** Flushes `outbound` into `transport`, or discards it when null. */
+function flushTo(outbound: Outbound, transport: Transport | null): void {
+  const previous = writeTarget;
+  writeTarget = transport;
+  try {
+    outbound.flush(transport === null ? discard : writeToTarget);
+  } finally {
+    writeTarget = previous;
+  }
+}
+
+/** What `sweep()` hands the timeout check, reused: the check is synchronous. */
+const activity: ConnectionActivity = {
+  lastRead: 0,
+  unsent: 0,
+  reading: false,
+  partial: 0,
+  frames: 0,
+  pending: 0,
+  oldestPending: -1,
+};
+
+/**
+ * Serves one connection: decode, call the handler, answer in order.
+ *
+ * An idle connection holds little: this object and its transport. The
+ * request context, a decoder for frames that span reads, the stall trackers,
+ * the memory bookkeeping of large frames, the closing state and the queue of
+ * async responses are made when first needed, and the ones that empty out
+ * again are dropped.
+ */
 export class ServerConnection implements TransportEvents, ServerLimitsEvents {
-  readonly context: RequestContext<unknown>;
   #host: ConnectionHost;
   #transport: Transport;
-  #decoder: FrameDecoder;
-  #outbound: Outbound;
-  #write: (bytes: Uint8Array) => void;
+  #id: number;
+  /** Made on first use (see `#context()`). */
+  #contextObject: RequestContext<unknown> | null = null;
+  /** Assembles a frame that spans reads; null while reads hold whole frames. */
+  #decoder: FrameDecoder | null = null;
+  /** Responses of async handlers waiting to be flushed, or null. */
+  #outbound: Outbound | null = null;
   /** Responses from the first unanswered async request on, in request order. */
   #slots: Slot[] = NO_SLOTS;
   #slotHead = 0;
@@ -89,46 +157,38 @@ export class ServerConnection implements TransportEvents, ServerLimitsEvents {
    */
   #chunk: Uint8Array | null = null;
   #chunkRetained = false;
-  #closeTimer: ReturnType<typeof setTimeout> | undefined;
-  #closeDeadline = Infinity;
-  #closedWaiters: Array<() => void> | null = null;
-  #memory: ConnectionMemory;
-  /** A frame waits for memory: reading is paused and these bytes wait. */
-  #deferred: Uint8Array | null = null;
+  /** Bytes counted against the server's budget: partial frame, lent buffers, unsent responses. */
+  #held = 0;
+  /** Large-frame memory and a frame waiting for memory, or null. */
+  #memory: ConnectionMemory | null = null;
   /** Requests received, for the frame timeout. */
   #frames = 0;
-  #timeouts: ConnectionTimeouts;
-  /** Why the connection is closing, once known, and the error behind it. */
-  #closeReason: CloseReason | null = null;
-  #closeError: unknown = undefined;
+  /** The sweep of the last read, for the idle timeout. */
+  #lastRead: number;
+  /** Stalled-frame and stalled-write tracking, while there is a stall to watch. */
+  #stalls: ConnectionStalls | null = null;
+  /** Why and how it closes, once it starts to. */
+  #ending: Ending | null = null;
 
   constructor(host: ConnectionHost, transport: Transport, id: number) {
     this.#host = host;
     this.#transport = transport;
-    this.context = {
-      connectionId: id,
-      remoteAddr: transport.remoteAddr,
-      localAddr: transport.localAddr,
+    this.#id = id;
+    this.#lastRead = host.limits.tick;
+  }
+
+  /**
+   * The context handlers and hooks see, made on first use. A server with
+   * hooks makes it as the connection opens, so its addresses are those of
+   * the open socket whatever happens later.
+   */
+  #context(): RequestContext<unknown> {
+    return this.#contextObject ??= {
+      connectionId: this.#id,
+      remoteAddr: this.#transport.remoteAddr,
+      localAddr: this.#transport.localAddr,
       state: {},
     };
-    // A request is given to its handler, not lent, unless zeroCopy: large
-    // frames are then assembled in fresh memory instead of pooled buffers.
-    const memory = new ConnectionMemory(
-      host.limits,
-      host.zeroCopy ? host.pool : null,
-      this,
-    );
-    this.#memory = memory;
-    this.#decoder = new FrameDecoder(
-      (frame, headerAt) => this.#onRequest(frame, headerAt),
-      {
-        maxFrameSize: host.maxFrameSize,
-        allocate: (length) => memory.allocate(length),
-      },
-    );
-    this.#write = (bytes) => transport.write(bytes);
-    this.#outbound = new Outbound(transport.readViewsWritable === true);
-    this.#timeouts = new ConnectionTimeouts(host.limits);
   }
 
   /**
@@ -136,43 +196,62 @@ export class ServerConnection implements TransportEvents, ServerLimitsEvents {
    * it threw: the connection is then closed once started.
    */
   opening(): boolean {
-    const onConnection = this.#host.onConnection;
+    const host = this.#host;
+    if (host.onConnection === undefined && host.onClose === undefined) {
+      return true;
+    }
+    const context = this.#context();
+    const onConnection = host.onConnection;
     if (onConnection === undefined) return true;
     try {
-      onConnection(this.context);
+      onConnection(context);
       return true;
     } catch (error) {
-      this.#host.stats.handlerErrors++;
-      this.#host.report(error, this.context);
+      host.stats.handlerErrors++;
+      host.report(error, context);
       this.#closing("handler", error);
       return false;
     }
   }
 
+  #end(): Ending {
+    return this.#ending ??= {
+      reason: null,
+      error: undefined,
+      timer: undefined,
+      deadline: Infinity,
+      waiters: null,
+    };
+  }
+
   /** Records why the connection closes, unless a reason came first. */
   #closing(reason: CloseReason, error?: unknown): void {
-    if (this.#closeReason !== null) return;
-    this.#closeReason = reason;
-    this.#closeError = error;
+    const ending = this.#end();
+    if (ending.reason !== null) return;
+    ending.reason = reason;
+    ending.error = error;
   }
 
   /** Resolves once the transport has closed. */
   waitClosed(): Promise<void> {
     if (this.#state === CLOSED) return Promise.resolve();
-    return new Promise((resolve) => (this.#closedWaiters ??= []).push(resolve));
+    const ending = this.#end();
+    return new Promise((resolve) => (ending.waiters ??= []).push(resolve));
   }
 
   data(chunk: Uint8Array): boolean {
     if (this.#state !== OPEN) return true; // draining a closing peer: discard
     const host = this.#host;
     host.stats.bytesIn += chunk.length;
-    this.#timeouts.read();
-    if (this.#deferred !== null) {
+    this.#lastRead = host.limits.tick;
+    const memory = this.#memory;
+    if (memory !== null && memory.deferred !== null) {
       // Waiting for memory, reads paused: keep what was already on its way.
-      const joined = new Uint8Array(this.#deferred.length + chunk.length);
-      joined.set(this.#deferred);
-      joined.set(chunk, this.#deferred.length);
-      this.#deferred = joined;
+      const deferred = memory.deferred;
+      const joined = new Uint8Array(deferred.length + chunk.length);
+      joined.set(deferred);
+      joined.set(chunk, deferred.length);
+      memory.deferred = joined;
       return true;
     }
     return this.#decode(chunk);
@@ -183,47 +262,126 @@ export class ServerConnection implements TransportEvents, ServerLimitsEvents {
    * read on.
    */
   admit(need: number): void {
-    const deferred = this.#deferred;
-    this.#deferred = null;
-    this.#memory.admitted();
+    const memory = this.#memory!;
+    const deferred = memory.deferred;
+    memory.deferred = null;
+    memory.admitted();
     if (deferred !== null && this.#state === OPEN) this.#decode(deferred);
-    this.#memory.returnUnused(need); // the connection is closing
+    memory.returnUnused(need); // the connection is closing
     this.#updateBackpressure();
   }
 
   #decode(chunk: Uint8Array): boolean {
     this.#chunk = chunk;
     this.#chunkRetained = false;
-    this.#outbound.echoFrom(chunk);
-    try {
-      const consumed = this.#decoder.push(chunk);
-      if (this.#memory.waiting) {
-        this.#deferred = chunk.slice(consumed);
-        this.#host.stats.memoryDeferrals++;
-      }
-    } catch (error) {
-      // Only the decoder throws here: the handler is called inside a try.
-      this.#host.stats.protocolErrors++;
-      this.#host.report(error, this.context);
-      this.#closing("protocol", error);
-      this.#shutdown();
+    const outerConnection = decoding;
+    const outerOutbound = decodingOutbound;
+    // Responses of async handlers still queued go out first, in order.
+    let outbound = this.#outbound;
+    if (outbound === null) {
+      const byReference = this.#transport.readViewsWritable === true;
+      outbound = outerConnection === null
+        ? readOutbounds[byReference ? 1 : 0]
+        : this.#outbound = new Outbound(byReference);
     }
-    this.#chunk = null;
-    this.#flush();
+    decoding = this;
+    decodingOutbound = outbound;
+    try {
+      outbound.echoFrom(chunk);
+      try {
+        const decoder = this.#decoder;
+        const consumed = decoder === null
+          ? this.#decodeWhole(chunk)
+          : decoder.push(chunk);
+        const memory = this.#memory;
+        if (memory !== null && memory.waiting) {
+          memory.deferred = chunk.slice(consumed);
+          this.#host.stats.memoryDeferrals++;
+        }
+        // Back on a frame boundary: reads of whole frames need no decoder.
+        if (this.#decoder?.bufferedBytes === 0) this.#decoder = null;
+      } catch (error) {
+        // Only decoding throws here: the handler is called inside a try.
+        this.#host.stats.protocolErrors++;
+        this.#host.report(error, this.#context());
+        this.#closing("protocol", error);
+        this.#shutdown();
+      }
+      this.#chunk = null;
+      this.#flush();
+    } finally {
+      decoding = outerConnection;
+      decodingOutbound = outerOutbound;
+      // Empty unless a hook threw out of this read: the next read's is its own.
+      if (outbound !== this.#outbound) flushTo(outbound, null);
+    }
     return !this.#chunkRetained;
+  }
+
+  /**
+   * Hands each whole frame of `chunk` to `#onRequest` as a view, as
+   * `FrameDecoder.push()` does, without a decoder; a frame that continues in
+   * the next read starts one.
+   *
+   * @returns The bytes of `chunk` consumed (see `FrameDecoder.push()`).
+   */
+  #decodeWhole(chunk: Uint8Array): number {
+    const end = chunk.length;
+    const max = this.#host.maxFrameSize;
+    const buffer = chunk.buffer;
+    const base = chunk.byteOffset;
+    let offset = 0;
+    while (end - offset >= FRAME_HEADER_SIZE) {
+      const length = readFrameLength(chunk, offset);
+      if (length > max) throw new FrameTooLargeError("decode", length, max);
+      const start = offset + FRAME_HEADER_SIZE;
+      if (start + length > end) break;
+      this.#onRequest(new Uint8Array(buffer, base + start, length), offset);
+      offset = start + length;
+    }
+    if (offset === end) return end;
+    const decoder = this.#decoder = new FrameDecoder(
+      (frame, headerAt) => this.#onRequest(frame, headerAt),
+      {
+        maxFrameSize: max,
+        allocate: (length) => this.#allocate(length),
+      },
+    );
+    return offset + decoder.push(chunk.subarray(offset));
+  }
+
+  /** The decoder's `allocate`: memory for a frame that spans reads, or null to wait. */
+  #allocate(length: number): Uint8Array | null {
+    const host = this.#host;
+    // A request is given to its handler, not lent, unless zeroCopy: large
+    // frames are then assembled in fresh memory instead of pooled buffers.
+    const memory = this.#memory ??= new ConnectionMemory(
+      host.limits,
+      host.zeroCopy ? host.pool : null,
+      this,
+    );
+    const buffer = memory.allocate(length);
+    if (buffer !== null) this.#held += length; // reserved in the budget
+    return buffer;
   }
 
   /** Checks the timeouts and recounts memory; called by the server's sweep. */
   sweep(tick: number): void {
     if (this.#state >= FINISHED) return;
-    const expired = this.#timeouts.check(tick, {
-      unsent: this.#transport.bufferedAmount,
-      reading: this.#state === OPEN && !this.#paused,
-      partial: this.#decoder.bufferedBytes,
-      frames: this.#frames,
-      pending: this.#pending,
-      oldestPending: this.#pending > 0 ? this.#oldestPending() : -1,
-    });
+    const limits = this.#host.limits;
+    activity.lastRead = this.#lastRead;
+    activity.unsent = this.#transport.bufferedAmount;
+    activity.reading = this.#state === OPEN && !this.#paused;
+    activity.partial = this.#decoder?.bufferedBytes ?? 0;
+    activity.frames = this.#frames;
+    activity.pending = this.#pending;
+    activity.oldestPending = this.#pending > 0 ? this.#oldestPending() : -1;
+    let stalls = this.#stalls;
+    if (stalls === null && ConnectionStalls.needed(limits, activity)) {
+      stalls = this.#stalls = new ConnectionStalls();
+    }
+    const expired = expiredTimeout(limits, tick, activity, stalls);
+    if (stalls !== null && stalls.clear) this.#stalls = null;
     if (expired === null) this.#settleMemory();
     else this.#timedOut(expired);
   }
@@ -252,13 +410,13 @@ export class ServerConnection implements TransportEvents, ServerLimitsEvents {
     if (error.reason === "idle") stats.idleTimeouts++;
     else if (error.reason === "frame") stats.frameTimeouts++;
     else stats.writeTimeouts++;
-    this.#host.report(error, this.context);
+    this.#host.report(error, this.#context());
     if (error.reason === "write") this.#transport.close();
     else this.#shutdown();
   }
 
   end(): void {
-    const discarded = this.#decoder.end();
+    const discarded = this.#decoder?.end() ?? 0;
     if (discarded > 0) {
       this.#host.stats.truncatedFrames++;
       this.#host.stats.truncatedBytes += discarded;
@@ -274,25 +432,41 @@ export class ServerConnection implements TransportEvents, ServerLimitsEvents {
   closed(error?: unknown): void {
     if (this.#state === CLOSED) return;
     this.#state = CLOSED;
-    if (error !== undefined) this.#closing("error", error);
-    else this.#closing("peer");
-    clearTimeout(this.#closeTimer);
+    const host = this.#host;
+    const ending = this.#ending;
+    let reason: CloseReason = error !== undefined ? "error" : "peer";
+    let closeError = error;
+    if (ending !== null) {
+      clearTimeout(ending.timer);
+      if (ending.reason !== null) {
+        reason = ending.reason;
+        closeError = ending.error;
+      }
+    }
     this.#slots = NO_SLOTS;
     this.#slotHead = 0;
-    this.#decoder.end();
-    this.#deferred = null;
+    this.#decoder?.end();
+    this.#decoder = null;
+    this.#outbound = null;
     // Requests of handlers still running stay theirs; the rest is free.
-    this.#memory.close(this.#pending !== 0);
-    this.#host.removed(this);
-    const waiters = this.#closedWaiters;
-    this.#closedWaiters = null;
-    if (waiters !== null) { for (const resolve of waiters) resolve(); }
-    const onClose = this.#host.onClose;
+    this.#memory?.close(this.#pending !== 0);
+    this.#memory = null;
+    if (this.#held !== 0) host.limits.account(-this.#held);
+    this.#held = 0;
+    this.#stalls = null;
+    host.removed(this);
+    const waiters = ending?.waiters ?? null;
+    if (waiters !== null) {
+      ending!.waiters = null;
+      for (const resolve of waiters) resolve();
+    }
+    const onClose = host.onClose;
     if (onClose !== undefined) {
+      const context = this.#context();
       try {
-        onClose(this.context, this.#closeReason!, this.#closeError);
+        onClose(context, reason, closeError);
       } catch (hookError) {
-        this.#host.report(hookError, this.context);
+        host.report(hookError, context);
       }
     }
   }
@@ -322,18 +496,19 @@ export class ServerConnection implements TransportEvents, ServerLimitsEvents {
   /** Closes the transport after `closeTimeout` ms, whatever is left. */
   #armCloseTimer(closeTimeout: number): void {
     if (this.#state === CLOSED) return;
+    const ending = this.#end();
     const deadline = performance.now() + closeTimeout;
-    if (this.#closeTimer !== undefined) {
-      if (deadline >= this.#closeDeadline) return;
-      clearTimeout(this.#closeTimer); // a shorter wait was asked for
+    if (ending.timer !== undefined) {
+      if (deadline >= ending.deadline) return;
+      clearTimeout(ending.timer); // a shorter wait was asked for
     }
-    this.#closeDeadline = deadline;
-    this.#closeTimer = setTimeout(() => this.#transport.close(), closeTimeout);
+    ending.deadline = deadline;
+    ending.timer = setTimeout(() => this.#transport.close(), closeTimeout);
   }
 
   /** `headerAt`: where the frame starts in the chunk, or -1 when assembled. */
   #onRequest(request: Uint8Array, headerAt: number): void {
-    if (headerAt < 0) this.#memory.handedOut(request);
+    if (headerAt < 0) this.#memory?.handedOut(request);
     this.#frames++;
     if (this.#state !== OPEN) return;
     const host = this.#host;
@@ -350,7 +525,7 @@ export class ServerConnection implements TransportEvents, ServerLimitsEvents {
     const sampled = (++syncCalls & SYNC_SAMPLE_MASK) === 0;
     const called = sampled ? performance.now() : 0;
     try {
-      result = host.handler(request, this.context);
+      result = host.echo ? request : host.handler(request, this.#context());
     } catch (error) {
       result = this.#recover(error, request);
       if (result === undefined) return;
@@ -363,7 +538,7 @@ export class ServerConnection implements TransportEvents, ServerLimitsEvents {
       // Fast path: no promise, nothing awaited ahead.
       if (result === request && headerAt >= 0) {
         // The response frame is the request frame, whole in this read.
-        this.#outbound.echo(headerAt, request.length);
+        decodingOutbound!.echo(headerAt, request.length);
         host.stats.framesOut++;
         host.stats.bytesOut += FRAME_HEADER_SIZE + request.length;
         return;
@@ -410,7 +585,7 @@ export class ServerConnection implements TransportEvents, ServerLimitsEvents {
     if (onHandlerError !== undefined && this.#state < FINISHED) {
       let response: unknown;
       try {
-        response = onHandlerError(error, request, this.context);
+        response = onHandlerError(error, request, this.#context());
       } catch (hookError) {
         this.#handlerFailed(hookError);
         return undefined;
@@ -497,10 +672,10 @@ export class ServerConnection implements TransportEvents, ServerLimitsEvents {
    * Gives pooled request buffers back once no handler is running and every
    * write has gone out (a response may be the request itself).
    */
-  #releaseLarge(): void {
+  #releaseLarge(memory: ConnectionMemory): void {
     if (this.#pending !== 0 || this.#transport.bufferedAmount !== 0) return;
     if (this.#slotHead !== this.#slots.length) return;
-    this.#memory.giveBackLent();
+    memory.giveBackLent();
   }
 
   #respond(response: Uint8Array): void {
@@ -519,13 +694,18 @@ export class ServerConnection implements TransportEvents, ServerLimitsEvents {
     const stats = this.#host.stats;
     stats.framesOut++;
     stats.bytesOut += FRAME_HEADER_SIZE + response.length;
-    this.#outbound.add(response);
+    const outbound = decoding === this
+      ? decodingOutbound!
+      : this.#outbound ??= new Outbound(
+        this.#transport.readViewsWritable === true,
+      );
+    outbound.add(response);
   }
 
   #handlerFailed(error: unknown): void {
     if (this.#state >= FINISHED) return;
     this.#host.stats.handlerErrors++;
-    this.#host.report(error, this.context);
+    this.#host.report(error, this.#context());
     this.#closing(
       error instanceof ConnectionTimeoutError ? "timeout" : "handler",
       error,
@@ -537,8 +717,19 @@ export class ServerConnection implements TransportEvents, ServerLimitsEvents {
     else this.#finishIfDone();
   }
 
+  /**
+   * Writes the queued responses (discards them once FINISHED); the
+   * connection's own queue is dropped once empty.
+   */
+  #writeQueued(): void {
+    const outbound = decoding === this ? decodingOutbound : this.#outbound;
+    if (outbound === null) return;
+    flushTo(outbound, this.#state < FINISHED ? this.#transport : null);
+    if (outbound === this.#outbound) this.#outbound = null;
+  }
+
   #flush(): void {
-    if (this.#state < FINISHED) this.#outbound.flush(this.#write);
+    this.#writeQueued();
     this.#settleMemory();
   }
 
@@ -548,24 +739,34 @@ export class ServerConnection implements TransportEvents, ServerLimitsEvents {
    * pauses or resumes reading with the count up to date.
    */
   #settleMemory(): void {
+    if (this.#state === CLOSED) return; // its memory was given back
     const memory = this.#memory;
-    if (memory.lending) this.#releaseLarge();
-    memory.recount(
-      this.#decoder.pendingFrameSize,
-      this.#transport.bufferedAmount,
-    );
+    const unsent = this.#transport.bufferedAmount;
+    let held = unsent + (this.#decoder?.pendingFrameSize ?? 0);
+    if (memory !== null) {
+      if (memory.lending) this.#releaseLarge(memory);
+      held += memory.lentBytes;
+      if (memory.idle) this.#memory = null;
+    }
+    if (held !== this.#held) {
+      const delta = held - this.#held;
+      this.#held = held;
+      this.#host.limits.account(delta);
+    }
     this.#updateBackpressure();
   }
 
   #updateBackpressure(): void {
     if (this.#state !== OPEN) return;
+    const host = this.#host;
     const unsent = this.#transport.bufferedAmount;
-    const over = unsent > this.#host.highWaterMark ||
-      this.#pending >= this.#host.maxPendingRequests || this.#memory.waiting ||
-      (unsent > 0 && this.#host.limits.overBudget);
+    const over = unsent > host.highWaterMark ||
+      this.#pending >= host.maxPendingRequests ||
+      (this.#memory?.waiting ?? false) ||
+      (unsent > 0 && host.limits.overBudget);
     if (over && !this.#paused) {
       this.#paused = true;
-      this.#host.stats.backpressurePauses++;
+      host.stats.backpressurePauses++;
       this.#transport.pause();
     } else if (!over && this.#paused) {
       this.#paused = false;
@@ -575,7 +776,7 @@ export class ServerConnection implements TransportEvents, ServerLimitsEvents {
 
   #finishIfDone(): void {
     if (this.#state !== ENDING || this.#slotHead < this.#slots.length) return;
-    this.#outbound.flush(this.#write);
+    this.#writeQueued();
     this.#state = FINISHED;
     // Read on (discarding) so the peer's FIN is seen and no reset is sent.
     if (this.#paused) {

@@ -5,8 +5,9 @@
  *
  * Timeouts are checked by one sweep over the connections every
  * {@linkcode SWEEP_MS} rather than by a timer per connection, so a busy
- * connection pays one integer store per read for them. Each connection keeps
- * its own {@linkcode ConnectionTimeouts}.
+ * connection pays one integer store per read for them, and an idle one keeps
+ * only the sweep of its last read ({@linkcode expiredTimeout}); a
+ * {@linkcode ConnectionStalls} while it holds part of a frame or unsent bytes.
  */
 import { ConnectionTimeoutError } from "./errors.ts";
 
@@ -142,6 +143,8 @@ export class ServerLimits {
 
 /** What a connection's timeouts look at, read at each sweep. */
 export interface ConnectionActivity {
+  /** The sweep of the connection's last read. */
+  lastRead: number;
   /** Response bytes handed to the transport and not yet sent. */
   unsent: number;
   /** Whether requests are being read: still taken, and reading not paused. */
@@ -157,86 +160,93 @@ export interface ConnectionActivity {
 }
 
 /**
- * The idle, stalled-frame, stalled-write and handler timeouts of one
- * connection, checked at each sweep of its server's {@linkcode ServerLimits}.
+ * What a connection's stalled-frame and stalled-write timeouts remember
+ * between sweeps: the sweep a stall was first seen (-1: none) and what was
+ * seen then. Only a connection holding part of a frame or unsent bytes needs
+ * one ({@linkcode ConnectionStalls.needed}); one whose stalls are both -1
+ * ({@linkcode ConnectionStalls.clear}) is the same as none, so an idle
+ * connection keeps no such object.
  */
-export class ConnectionTimeouts {
-  #limits: ServerLimits;
-  /** The sweep of the last read. */
-  #lastRead: number;
-  /** Stall trackers: the sweep a stall was first seen (-1: none) and what was seen. */
-  #frameMark = 0;
-  #frameStall = -1;
-  #unsentSeen = 0;
-  #writeStall = -1;
+export class ConnectionStalls {
+  frameMark = 0;
+  frameStall = -1;
+  unsentSeen = 0;
+  writeStall = -1;
 
-  constructor(limits: ServerLimits) {
-    this.#limits = limits;
-    this.#lastRead = limits.tick;
+  /** Whether a connection of `limits` doing `activity` has a stall to track. */
+  static needed(limits: ServerLimits, activity: ConnectionActivity): boolean {
+    const { sweeps } = limits;
+    return (activity.unsent > 0 && sweeps.writeTimeout > 0) ||
+      (activity.partial > 0 && activity.reading && sweeps.frameTimeout > 0);
   }
 
-  /** Notes a read: the idle timeout starts again. */
-  read(): void {
-    this.#lastRead = this.#limits.tick;
+  /** Nothing is being tracked: the object may be dropped. */
+  get clear(): boolean {
+    return this.frameStall < 0 && this.writeStall < 0;
   }
+}
 
-  /**
-   * Checks every timeout at sweep `tick`.
-   *
-   * @returns The timeout that expired, or null.
-   */
-  check(
-    tick: number,
-    activity: ConnectionActivity,
-  ): ConnectionTimeoutError | null {
-    const { sweeps, timeouts } = this.#limits;
-    const { unsent, partial, reading } = activity;
-    // A peer that reads none of its responses.
-    if (unsent > 0 && sweeps.writeTimeout > 0) {
-      if (this.#writeStall < 0 || unsent < this.#unsentSeen) {
-        this.#writeStall = tick;
-      } else if (tick - this.#writeStall >= sweeps.writeTimeout) {
-        return new ConnectionTimeoutError(
-          "write",
-          timeouts.writeTimeout,
-          `${unsent} bytes unsent`,
-        );
-      }
-      this.#unsentSeen = unsent;
-    } else {
-      this.#writeStall = -1;
+/**
+ * Checks the idle, stalled-frame, stalled-write and handler timeouts of one
+ * connection at sweep `tick` of `limits`. `stalls` must not be null
+ * whenever {@linkcode ConnectionStalls.needed} says a stall is tracked; it is
+ * updated.
+ *
+ * @returns The timeout that expired, or null.
+ */
+export function expiredTimeout(
+  limits: ServerLimits,
+  tick: number,
+  activity: ConnectionActivity,
+  stalls: ConnectionStalls | null,
+): ConnectionTimeoutError | null {
+  const { sweeps, timeouts } = limits;
+  const { unsent, partial, reading } = activity;
+  // A peer that reads none of its responses.
+  if (unsent > 0 && sweeps.writeTimeout > 0) {
+    if (stalls!.writeStall < 0 || unsent < stalls!.unsentSeen) {
+      stalls!.writeStall = tick;
+    } else if (tick - stalls!.writeStall >= sweeps.writeTimeout) {
+      return new ConnectionTimeoutError(
+        "write",
+        timeouts.writeTimeout,
+        `${unsent} bytes unsent`,
+      );
     }
-    // A frame left incomplete: a stalled or trickling (slowloris) peer.
-    if (partial > 0 && reading && sweeps.frameTimeout > 0) {
-      if (this.#frameStall < 0 || activity.frames !== this.#frameMark) {
-        this.#frameStall = tick;
-        this.#frameMark = activity.frames;
-      } else if (tick - this.#frameStall >= sweeps.frameTimeout) {
-        return new ConnectionTimeoutError(
-          "frame",
-          timeouts.frameTimeout,
-          `${partial} bytes of it received`,
-        );
-      }
-    } else {
-      this.#frameStall = -1;
-    }
-    // A peer that sends nothing while owed nothing.
-    if (
-      sweeps.idleTimeout > 0 && reading && unsent === 0 &&
-      activity.pending === 0 && partial === 0 &&
-      tick - this.#lastRead >= sweeps.idleTimeout
-    ) {
-      return new ConnectionTimeoutError("idle", timeouts.idleTimeout);
-    }
-    // A handler that does not settle: the oldest unsettled one is first.
-    if (
-      activity.pending > 0 && sweeps.handlerTimeout > 0 &&
-      activity.oldestPending >= 0 &&
-      tick - activity.oldestPending >= sweeps.handlerTimeout
-    ) {
-      return new ConnectionTimeoutError("handler", timeouts.handlerTimeout);
-    }
-    return null;
+    stalls!.unsentSeen = unsent;
+  } else if (stalls !== null) {
+    stalls.writeStall = -1;
   }
+  // A frame left incomplete: a stalled or trickling (slowloris) peer.
+  if (partial > 0 && reading && sweeps.frameTimeout > 0) {
+    if (stalls!.frameStall < 0 || activity.frames !== stalls!.frameMark) {
+      stalls!.frameStall = tick;
+      stalls!.frameMark = activity.frames;
+    } else if (tick - stalls!.frameStall >= sweeps.frameTimeout) {
+      return new ConnectionTimeoutError(
+        "frame",
+        timeouts.frameTimeout,
+        `${partial} bytes of it received`,
+      );
+    }
+  } else if (stalls !== null) {
+    stalls.frameStall = -1;
+  }
+  // A peer that sends nothing while owed nothing.
+  if (
+    sweeps.idleTimeout > 0 && reading && unsent === 0 &&
+    activity.pending === 0 && partial === 0 &&
+    tick - activity.lastRead >= sweeps.idleTimeout
+  ) {
+    return new ConnectionTimeoutError("idle", timeouts.idleTimeout);
+  }
+  // A handler that does not settle: the oldest unsettled one is first.
+  if (
+    activity.pending > 0 && sweeps.handlerTimeout > 0 &&
+    activity.oldestPending >= 0 &&
+    tick - activity.oldestPending >= sweeps.handlerTimeout
+  ) {
+    return new ConnectionTimeoutError("handler", timeouts.handlerTimeout);
+  }
+  return null;
 }

@@ -235,6 +235,7 @@ export class Server<State = Record<string, unknown>>
     this.#limits = limits;
     this.#host = {
       handler,
+      echo: handler === echo,
       zeroCopy,
       onConnection: hook("onConnection"),
       onClose: hook("onClose"),

@@ -51,30 +51,42 @@ export interface AcceptContext {
   unix?: { local: NetAddr; remote: NetAddr };
   /** The connection is a TLS client's: `handshakeDone()` tells how its handshake went. */
   tlsClient?: boolean;
+  /**
+   * Read a TCP socket's addresses on first use rather than when it opens (a
+   * server's sockets: their contexts are made while they are open).
+   */
+  lazyAddresses?: boolean;
 }
 
 /** What a socket's `data` holds. */
 export type SocketState = BunTransport | AcceptContext | null;
 
-/** A Bun socket as a {@linkcode Transport}. */
+// BunTransport's flags, one bit each.
+/** The peer's FIN came before start(). */
+const EARLY_END = 1;
+const CLOSE_WRITE_REQUESTED = 2;
+const WRITE_ENDED = 4;
+const READ_ENDED = 8;
+const CLOSED = 16;
+
+/**
+ * A Bun socket as a {@linkcode Transport}. An open connection holds little
+ * besides the socket: its flags share one field, its write queue is made
+ * when the kernel first leaves bytes unsent, and a server socket's addresses
+ * are read the first time someone asks for them.
+ */
 export class BunTransport implements Transport {
-  readonly localAddr: NetAddr;
-  readonly remoteAddr: NetAddr;
   bufferedAmount = 0;
-  /** Bun hands each data callback a fresh buffer. */
-  readonly readViewsWritable = true;
   #socket: BunSocket<SocketState>;
   #events: TransportEvents | null = null;
+  /** The addresses: a Unix socket's from its listener; a TCP socket's, maybe on first use. */
+  #addrs: { local: NetAddr; remote: NetAddr } | null;
   /** Chunks that arrived before start(). */
   #early: Uint8Array[] | null = null;
-  #earlyEnd = false;
-  /** Bytes the kernel has not taken yet, in order. */
-  #queue: Uint8Array[] = [];
+  /** Bytes the kernel has not taken yet, in order; null until there are some. */
+  #queue: Uint8Array[] | null = null;
   #queueHead = 0;
-  #closeWriteRequested = false;
-  #writeEnded = false;
-  #readEnded = false;
-  #closed = false;
+  #flags = 0;
   #error: unknown = undefined;
 
   /** A TLS client's handshake, until it has succeeded or failed. */
@@ -88,7 +100,8 @@ export class BunTransport implements Transport {
    * Wraps an open socket.
    *
    * @param socket The socket.
-   * @param context The unix addresses and whether the socket is a TLS client's.
+   * @param context The unix addresses, whether the socket is a TLS client's,
+   * and whether its addresses may be read lazily.
    */
   constructor(
     socket: BunSocket<SocketState>,
@@ -105,21 +118,41 @@ export class BunTransport implements Transport {
       promise.catch(() => {}); // connect() may have given up on it already
       this.#handshake = { promise, resolve, reject };
     }
-    if (context.unix !== undefined) {
-      this.localAddr = context.unix.local;
-      this.remoteAddr = context.unix.remote;
-      return;
-    }
+    this.#addrs = context.unix ?? null;
+    if (context.unix !== undefined) return;
     socket.setNoDelay(true);
-    this.localAddr = {
-      transport: "tcp",
-      hostname: socket.localAddress ?? "",
-      port: socket.localPort,
-    };
-    this.remoteAddr = {
-      transport: "tcp",
-      hostname: socket.remoteAddress ?? "",
-      port: socket.remotePort ?? 0,
+    if (!context.lazyAddresses) this.#addresses();
+  }
+
+  /** The local end's address. */
+  get localAddr(): NetAddr {
+    return this.#addresses().local;
+  }
+
+  /** The peer's address. */
+  get remoteAddr(): NetAddr {
+    return this.#addresses().remote;
+  }
+
+  /** Bun hands each data callback a fresh buffer. */
+  get readViewsWritable(): boolean {
+    return true;
+  }
+
+  #addresses(): { local: NetAddr; remote: NetAddr } {
+    if (this.#addrs !== null) return this.#addrs;
+    const socket = this.#socket;
+    return this.#addrs = {
+      local: {
+        transport: "tcp",
+        hostname: socket.localAddress ?? "",
+        port: socket.localPort,
+      },
+      remote: {
+        transport: "tcp",
+        hostname: socket.remoteAddress ?? "",
+        port: socket.remotePort ?? 0,
+      },
     };
   }
 
@@ -148,18 +181,19 @@ export class BunTransport implements Transport {
     const early = this.#early;
     this.#early = null;
     if (early !== null) { for (const chunk of early) events.data(chunk); }
-    if (this.#earlyEnd) this.onEnd();
+    if ((this.#flags & EARLY_END) !== 0) this.onEnd();
   }
 
   write(bytes: Uint8Array): void {
-    if (this.#closed || this.#closeWriteRequested || bytes.length === 0) return;
+    if ((this.#flags & (CLOSED | CLOSE_WRITE_REQUESTED)) !== 0) return;
+    if (bytes.length === 0) return;
     if (this.bufferedAmount === 0) {
       const written = this.#socket.write(bytes);
       if (written === bytes.length) return;
       if (written < 0) return; // closing: the close handler reports it
       bytes = bytes.subarray(written);
     }
-    this.#queue.push(bytes);
+    (this.#queue ??= []).push(bytes);
     this.bufferedAmount += bytes.length;
   }
 
@@ -172,15 +206,16 @@ export class BunTransport implements Transport {
   }
 
   closeWrite(): void {
-    if (this.#closed || this.#closeWriteRequested) return;
-    this.#closeWriteRequested = true;
+    if ((this.#flags & (CLOSED | CLOSE_WRITE_REQUESTED)) !== 0) return;
+    this.#flags |= CLOSE_WRITE_REQUESTED;
     if (this.bufferedAmount === 0) this.#endWrite();
   }
 
   close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#queue.length = 0;
+    if ((this.#flags & CLOSED) !== 0) return;
+    this.#flags |= CLOSED;
+    this.#queue = null;
+    this.#queueHead = 0;
     this.bufferedAmount = 0;
     this.#socket.terminate();
     this.#events?.closed(undefined);
@@ -193,30 +228,32 @@ export class BunTransport implements Transport {
 
   onDrain(): void {
     const queue = this.#queue;
-    while (this.#queueHead < queue.length) {
-      const bytes = queue[this.#queueHead];
-      const written = this.#socket.write(bytes);
-      if (written < 0) return;
-      this.bufferedAmount -= written;
-      if (written < bytes.length) {
-        queue[this.#queueHead] = bytes.subarray(written);
-        return;
+    if (queue !== null) {
+      while (this.#queueHead < queue.length) {
+        const bytes = queue[this.#queueHead];
+        const written = this.#socket.write(bytes);
+        if (written < 0) return;
+        this.bufferedAmount -= written;
+        if (written < bytes.length) {
+          queue[this.#queueHead] = bytes.subarray(written);
+          return;
+        }
+        this.#queueHead++;
       }
-      this.#queueHead++;
+      this.#queue = null;
+      this.#queueHead = 0;
     }
-    queue.length = 0;
-    this.#queueHead = 0;
-    if (this.#closeWriteRequested) this.#endWrite();
+    if ((this.#flags & CLOSE_WRITE_REQUESTED) !== 0) this.#endWrite();
     else this.#events?.drain();
   }
 
   onEnd(): void {
     if (this.#events === null) {
-      this.#earlyEnd = true;
+      this.#flags |= EARLY_END;
       return;
     }
-    if (this.#readEnded) return;
-    this.#readEnded = true;
+    if ((this.#flags & READ_ENDED) !== 0) return;
+    this.#flags |= READ_ENDED;
     this.#events.end();
   }
 
@@ -232,19 +269,20 @@ export class BunTransport implements Transport {
       ),
     );
     this.#handshake = null;
-    if (this.#closed) return;
+    if ((this.#flags & CLOSED) !== 0) return;
     // Bun may close a socket whose write side already ended without an
     // `end` call for the peer's FIN: report that end first.
     if (error === undefined && this.#error === undefined) this.onEnd();
-    this.#closed = true;
-    this.#queue.length = 0;
+    this.#flags |= CLOSED;
+    this.#queue = null;
+    this.#queueHead = 0;
     this.bufferedAmount = 0;
     this.#events?.closed(error ?? this.#error);
   }
 
   #endWrite(): void {
-    if (this.#writeEnded) return;
-    this.#writeEnded = true;
+    if ((this.#flags & WRITE_ENDED) !== 0) return;
+    this.#flags |= WRITE_ENDED;
     // shutdown() half-closes; Bun's end() closes both directions. Once the
     // peer's FIN has come too, Bun closes the socket and calls `close`.
     this.#socket.shutdown();

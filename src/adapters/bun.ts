@@ -104,7 +104,9 @@ export const bunNetwork: Network = {
     onConnection: (transport: Transport) => void,
   ): Promise<Listener> {
     const target = listenTarget(options);
-    const context: AcceptContext = { onConnection };
+    // A connection's context is made while it is open: its addresses can
+    // wait until then.
+    const context: AcceptContext = { onConnection, lazyAddresses: true };
     let listener: BunListener;
     try {
       listener = await bind(target, context);

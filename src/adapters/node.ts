@@ -214,14 +214,14 @@ async function bind(
     }
     server = tls.createServer(
       { ...serverOptions, ...target.tls },
-      (socket) => onConnection(new NodeTransport(socket)),
+      (socket) => onConnection(new NodeTransport(socket, undefined, "lazily")),
     );
     // A peer whose handshake failed was never handed over: nothing to do.
     server.on("tlsClientError", () => {});
   } else {
     server = net.createServer(
       serverOptions,
-      (socket) => onConnection(new NodeTransport(socket)),
+      (socket) => onConnection(new NodeTransport(socket, undefined, "lazily")),
     );
   }
   await new Promise<void>((resolve, reject) => {
