@@ -14,7 +14,7 @@
 import * as itLengthPrefixed from "it-length-prefixed";
 import lengthPrefixedStream from "length-prefixed-stream";
 import * as frameStream from "frame-stream";
-import { FrameDecoder } from "../src/frame_decoder.ts";
+import { FrameDecoder, FrameRangeDecoder } from "../src/frame_decoder.ts";
 import { encodeFrame, encodeFrames } from "../src/frame_encoder.ts";
 import { FrameDecoderStream } from "../src/frame_decoder_stream.ts";
 import { FrameEncoderStream } from "../src/frame_encoder_stream.ts";
@@ -47,6 +47,10 @@ export interface CodecCase {
 /** What one iteration is given. */
 export interface CaseInput {
   decode?: (onFrame: (frame: Frame) => void) => void | Promise<void>;
+  /** A decoder that reports where each frame lies instead of handing out a view. */
+  decodeRanges?: (
+    onRange: (bytes: Uint8Array, start: number, end: number) => void,
+  ) => void | Promise<void>;
   encode?: (onBytes: (bytes: Uint8Array) => void) => void | Promise<void>;
 }
 
@@ -203,6 +207,26 @@ export const CASES: readonly CodecCase[] = [
           const decoder = new FrameDecoder(onFrame, {
             maxFrameSize: MAX_FRAME_SIZE,
             allocate,
+          });
+          for (let i = 0; i < chunks.length; i++) decoder.push(chunks[i]);
+        },
+      };
+    },
+  },
+  {
+    // The same frames reported as (bytes, start, end) by FrameRangeDecoder:
+    // no view per frame, so an extra row, not the comparison with libraries
+    // that hand out a buffer per frame.
+    library: "framewire FrameRangeDecoder (no view per frame)",
+    operation: "decode",
+    prefix: "u32le",
+    extra: true,
+    prepare(set) {
+      const chunks = chunk(set.wire.u32le);
+      return {
+        decodeRanges(onRange) {
+          const decoder = new FrameRangeDecoder(onRange, {
+            maxFrameSize: MAX_FRAME_SIZE,
           });
           for (let i = 0; i < chunks.length; i++) decoder.push(chunks[i]);
         },

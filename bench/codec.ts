@@ -116,17 +116,22 @@ async function check(c: CodecCase, set: FrameSet): Promise<Checked> {
   const input = c.prepare(set);
   const started = performance.now();
   let result: void | Promise<void>;
-  if (input.decode) {
+  if (input.decode || input.decodeRanges) {
     let index = 0;
     let bad = -1;
-    result = input.decode((frame: Frame) => {
+    const onFrame = (frame: Frame) => {
       const expected = set.payloads[index];
       if (
         bad === -1 &&
         (expected === undefined || !bytesEqual(frame.subarray(), expected))
       ) bad = index;
       index++;
-    });
+    };
+    result = input.decode
+      ? input.decode(onFrame)
+      : input.decodeRanges!((bytes, start, end) =>
+        onFrame(bytes.subarray(start, end))
+      );
     await result;
     if (bad !== -1 || index !== set.payloads.length) {
       throw new Error(
@@ -170,23 +175,30 @@ function timed(
 ): () => void | Promise<void> {
   const input = c.prepare(set);
   const expectedFrames = set.payloads.length;
-  const expectedBytes = input.decode
-    ? set.payloadBytes
-    : set.wire[c.prefix].length;
+  const decodes = input.encode === undefined;
+  const expectedBytes = decodes ? set.payloadBytes : set.wire[c.prefix].length;
   let count = 0;
   let bytes = 0;
   const onItem = (item: { byteLength: number }) => {
     count++;
     bytes += item.byteLength;
   };
+  // A range decoder's consumer gets where each frame lies, and counts it.
+  const onRange = (_bytes: Uint8Array, start: number, end: number) => {
+    count++;
+    bytes += end - start;
+  };
   const verify = () => {
-    if (bytes !== expectedBytes || (input.decode && count !== expectedFrames)) {
+    if (bytes !== expectedBytes || (decodes && count !== expectedFrames)) {
       throw new Error(
         `Cannot benchmark ${caseName(c, set)}: ${count} items, ${bytes} bytes`,
       );
     }
   };
-  const run = input.decode ?? input.encode!;
+  const decodeRanges = input.decodeRanges;
+  const run = decodeRanges
+    ? () => decodeRanges(onRange)
+    : input.decode ?? input.encode!;
   if (isAsync) {
     return async () => {
       count = 0;
@@ -249,7 +261,7 @@ async function main(): Promise<void> {
       results.push(result);
       log(
         `${c.operation.padEnd(6)} ${size.label.padStart(6)}  ${
-          c.library.padEnd(42)
+          c.library.padEnd(52)
         } ${(stats.p50 / 1e6).toFixed(3).padStart(10)} ms  ${
           result.mbPerSec.toFixed(0).padStart(6)
         } MB/s  ${

@@ -278,3 +278,27 @@ test("a header split over chunks can be deferred too, and retried with an empty 
   assert.equal(frames.length, 1);
   assert.deepEqual(frames[0], patternBytes(40, 4));
 });
+
+test("a frame deferred after its whole header is a view of the next chunk when it fits there", () => {
+  const frames: { frame: Uint8Array; headerAt: number }[] = [];
+  let allow = false;
+  const decoder = new FrameDecoder(
+    (frame, headerAt) => frames.push({ frame, headerAt }),
+    { allocate: (length) => allow ? new Uint8Array(length) : null },
+  );
+  const wire = encodeFrames([patternBytes(40, 4), patternBytes(2, 5)]);
+  assert.equal(decoder.push(wire.subarray(0, 2)), 2);
+  // The header is complete, the frame is deferred.
+  assert.equal(decoder.push(wire.subarray(2, 10)), 2);
+  assert.equal(decoder.bufferedBytes, 4);
+  allow = true;
+  const rest = wire.subarray(4);
+  assert.equal(decoder.push(rest), rest.length);
+  assert.equal(frames.length, 2);
+  assert.equal(frames[0].frame.buffer, wire.buffer);
+  assert.equal(frames[0].frame.byteOffset, 4);
+  assert.equal(frames[0].headerAt, -1);
+  assert.deepEqual(frames[0].frame, patternBytes(40, 4));
+  assert.equal(frames[1].headerAt, 40);
+  assert.deepEqual(frames[1].frame, patternBytes(2, 5));
+});
