@@ -25,6 +25,7 @@ import {
   type Prefix,
   toBuffer,
 } from "./_codec_data.ts";
+import { RANGE_LIBRARY } from "./_codec_report.ts";
 
 /** A decoded frame: a `Uint8Array`, or it-length-prefixed's `Uint8ArrayList`. */
 export interface Frame {
@@ -217,7 +218,7 @@ export const CASES: readonly CodecCase[] = [
     // The same frames reported as (bytes, start, end) by FrameRangeDecoder:
     // no view per frame, so an extra row, not the comparison with libraries
     // that hand out a buffer per frame.
-    library: "framewire FrameRangeDecoder (no view per frame)",
+    library: RANGE_LIBRARY,
     operation: "decode",
     prefix: "u32le",
     extra: true,

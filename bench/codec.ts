@@ -59,8 +59,11 @@ export interface CodecResult {
   framesPerSec: number;
   /** Median nanoseconds per payload byte. */
   nsPerByte: number;
-  /** With bench/codec_all.ts `--rounds N`: each round's MB/s; this result is the median round's. */
-  rounds?: number[];
+  /**
+   * With bench/codec_all.ts `--rounds N`: each round's MB/s in round order
+   * (null for a round that failed); this result is the median round's.
+   */
+  rounds?: (number | null)[];
 }
 
 /** The output of one run, as printed with `--json`. */

@@ -6,7 +6,10 @@
  *
  * Each case (operation, frame size, library) runs in a fresh process, on
  * Deno, then Bun, then Node, before the next case: one process at a time,
- * never two at once. A fresh process per case keeps one case's garbage and
+ * never two at once. With `--rounds N`, the cases of one frame size run in
+ * turn N times over (round 1 of every case, then round 2, ...), so that in
+ * each round framewire and its peers run side by side, minutes apart at
+ * most: the report's paired ratio divides them round by round. A fresh process per case keeps one case's garbage and
  * allocator state out of the next one's time: in a single process, the
  * large-buffer cases were up to 5x slower or faster depending on what ran
  * before them, and even identical fresh processes can land in a slow or a
@@ -25,6 +28,7 @@ import {
   decodeRatio,
   type Machine,
   markdown,
+  RANGE_LIBRARY,
   RATIO_SIZES,
   type Runtime,
   RUNTIMES,
@@ -42,6 +46,13 @@ if (!Number.isInteger(rounds) || rounds < 1) {
 const passOn = roundsAt === -1
   ? Deno.args
   : Deno.args.filter((_, i) => i !== roundsAt && i !== roundsAt + 1);
+/** What a failed run leaves in its round. */
+const EMPTY_REPORT: CodecReport = {
+  runtime: { name: "", version: "" },
+  arch: "",
+  options: { minCpuTimeMs: 0, minSamples: 0, chunkSize: 0 },
+  results: [],
+};
 /** A case that runs longer than this has hung: it is killed and reported. */
 const CASE_TIMEOUT_MS = 120_000;
 
@@ -138,34 +149,56 @@ try {
   console.error(
     `${names.length} cases x ${RUNTIMES.length} runtimes, one process each`,
   );
+  // The cases of one frame size, in list order ("decode 16 B framewire").
+  const groups = new Map<string, string[]>();
   for (const name of names) {
-    const runs: Partial<Record<Runtime, CodecReport[]>> = {};
+    const size = / (\d+ \S*B) /.exec(name)?.[1] ?? name;
+    groups.set(size, [...(groups.get(size) ?? []), name]);
+  }
+  for (const group of groups.values()) {
+    const runs = new Map<string, Partial<Record<Runtime, CodecReport[]>>>(
+      group.map((name) => [name, {}]),
+    );
     for (let round = 0; round < rounds; round++) {
-      for (const rt of RUNTIMES) {
-        const command = [...commands[rt], "--json", ...passOn, "--case", name];
-        try {
-          (runs[rt] ??= []).push(await runCase(rt, command));
-        } catch (error) {
-          const message = error instanceof Error
-            ? error.message
-            : String(error);
-          (errors[rt] ??= []).push(message);
-          console.error(`${rt} failed: ${message}`);
+      for (const name of group) {
+        for (const rt of RUNTIMES) {
+          const command = [
+            ...commands[rt],
+            "--json",
+            ...passOn,
+            "--case",
+            name,
+          ];
+          const list = runs.get(name)![rt] ??= [];
+          try {
+            list.push(await runCase(rt, command));
+          } catch (error) {
+            const message = error instanceof Error
+              ? error.message
+              : String(error);
+            (errors[rt] ??= []).push(message);
+            console.error(`${rt} failed: ${message}`);
+            list.push({ ...EMPTY_REPORT, results: [] });
+          }
         }
       }
     }
-    for (const rt of RUNTIMES) {
-      const done = (runs[rt] ?? []).filter((r) => r.results.length > 0)
-        .sort((a, b) => a.results[0].mbPerSec - b.results[0].mbPerSec);
-      if (done.length === 0) continue;
-      const median = done[(done.length - 1) >> 1];
-      const merged = reports[rt] ??= { ...median, results: [] };
-      merged.results.push(
-        ...median.results.map((r) => ({
-          ...r,
-          rounds: done.map((d) => d.results[0].mbPerSec),
-        })),
-      );
+    for (const name of group) {
+      for (const rt of RUNTIMES) {
+        const all = runs.get(name)![rt] ?? [];
+        const done = all.filter((r) => r.results.length > 0)
+          .sort((a, b) => a.results[0].mbPerSec - b.results[0].mbPerSec);
+        if (done.length === 0) continue;
+        const median = done[(done.length - 1) >> 1];
+        const merged = reports[rt] ??= { ...median, results: [] };
+        merged.results.push(
+          ...median.results.map((r) => ({
+            ...r,
+            // In round order (null: that round failed), for paired ratios.
+            rounds: all.map((d) => d.results[0]?.mbPerSec ?? null),
+          })),
+        );
+      }
     }
   }
 } finally {
@@ -178,6 +211,12 @@ const ratios = Object.fromEntries(
   Object.entries(reports).map(([rt, report]) => [
     rt,
     RATIO_SIZES.map((size) => decodeRatio(report, size)),
+  ]),
+);
+const rangeRatios = Object.fromEntries(
+  Object.entries(reports).map(([rt, report]) => [
+    rt,
+    RATIO_SIZES.map((size) => decodeRatio(report, size, RANGE_LIBRARY)),
   ]),
 );
 const shown = (rt: Runtime) =>
@@ -199,6 +238,7 @@ await Deno.writeTextFile(
       },
       targetRatio: TARGET_RATIO,
       ratios,
+      rangeRatios,
       errors,
       runtimes: reports,
     },
