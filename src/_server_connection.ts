@@ -8,6 +8,7 @@ import {
   type ConnectionActivity,
   ConnectionStalls,
   expiredTimeout,
+  idleExpired,
   type ServerLimits,
   type ServerLimitsEvents,
 } from "./_server_limits.ts";
@@ -327,16 +328,28 @@ export class ServerConnection implements TransportEvents, ServerLimitsEvents {
    */
   #decodeWhole(chunk: Uint8Array): number {
     const end = chunk.length;
-    const max = this.#host.maxFrameSize;
-    const buffer = chunk.buffer;
-    const base = chunk.byteOffset;
+    const host = this.#host;
+    const max = host.maxFrameSize;
+    // The built-in echo needs no view of its requests: each is its own
+    // response. (On JavaScriptCore, a view costs an ArrayBuffer object for
+    // the runtime's read buffer too.)
+    const echo = host.echo;
+    let buffer: ArrayBufferLike | null = null;
     let offset = 0;
     while (end - offset >= FRAME_HEADER_SIZE) {
       const length = readFrameLength(chunk, offset);
       if (length > max) throw new FrameTooLargeError("decode", length, max);
       const start = offset + FRAME_HEADER_SIZE;
       if (start + length > end) break;
-      this.#onRequest(new Uint8Array(buffer, base + start, length), offset);
+      if (echo && this.#slotHead === this.#slots.length) {
+        this.#onEcho(offset, length);
+      } else {
+        buffer ??= chunk.buffer;
+        this.#onRequest(
+          new Uint8Array(buffer, chunk.byteOffset + start, length),
+          offset,
+        );
+      }
       offset = start + length;
     }
     if (offset === end) return end;
@@ -369,8 +382,22 @@ export class ServerConnection implements TransportEvents, ServerLimitsEvents {
   sweep(tick: number): void {
     if (this.#state >= FINISHED) return;
     const limits = this.#host.limits;
+    const unsent = this.#transport.bufferedAmount;
+    if (
+      unsent === 0 && this.#held === 0 && this.#pending === 0 &&
+      this.#decoder === null && this.#memory === null &&
+      this.#stalls === null && !this.#paused
+    ) {
+      // Quiet, as most connections are: only the idle timeout can expire,
+      // and there is nothing to recount.
+      const expired = this.#state === OPEN
+        ? idleExpired(limits, tick, this.#lastRead)
+        : null;
+      if (expired !== null) this.#timedOut(expired);
+      return;
+    }
     activity.lastRead = this.#lastRead;
-    activity.unsent = this.#transport.bufferedAmount;
+    activity.unsent = unsent;
     activity.reading = this.#state === OPEN && !this.#paused;
     activity.partial = this.#decoder?.bufferedBytes ?? 0;
     activity.frames = this.#frames;
@@ -504,6 +531,28 @@ export class ServerConnection implements TransportEvents, ServerLimitsEvents {
     }
     ending.deadline = deadline;
     ending.timer = setTimeout(() => this.#transport.close(), closeTimeout);
+  }
+
+  /**
+   * `#onRequest()` for the built-in echo handler, of a frame whole in the
+   * read at `headerAt` with a `length`-byte payload, while no answer is
+   * awaited ahead: the frame is queued as its own response, with the same
+   * counts and handler-time sample, and no view of it is made.
+   */
+  #onEcho(headerAt: number, length: number): void {
+    this.#frames++;
+    if (this.#state !== OPEN) return;
+    const host = this.#host;
+    const stats = host.stats;
+    stats.framesIn++;
+    if (!host.zeroCopy) this.#chunkRetained = true; // owned by the "handler"
+    if ((++syncCalls & SYNC_SAMPLE_MASK) === 0) {
+      const called = performance.now();
+      host.handlerTime.record((performance.now() - called) * 1000);
+    }
+    decodingOutbound!.echo(headerAt, length);
+    stats.framesOut++;
+    stats.bytesOut += FRAME_HEADER_SIZE + length;
   }
 
   /** `headerAt`: where the frame starts in the chunk, or -1 when assembled. */

@@ -187,6 +187,22 @@ export class ConnectionStalls {
 }
 
 /**
+ * The idle timeout of a connection that is read from, sends nothing, and is
+ * owed nothing, whose last read was in sweep `lastRead`: expired at sweep
+ * `tick` of `limits`, or null.
+ */
+export function idleExpired(
+  limits: ServerLimits,
+  tick: number,
+  lastRead: number,
+): ConnectionTimeoutError | null {
+  const sweeps = limits.sweeps.idleTimeout;
+  return sweeps > 0 && tick - lastRead >= sweeps
+    ? new ConnectionTimeoutError("idle", limits.timeouts.idleTimeout)
+    : null;
+}
+
+/**
  * Checks the idle, stalled-frame, stalled-write and handler timeouts of one
  * connection at sweep `tick` of `limits`. `stalls` must not be null
  * whenever {@linkcode ConnectionStalls.needed} says a stall is tracked; it is
@@ -233,12 +249,9 @@ export function expiredTimeout(
     stalls.frameStall = -1;
   }
   // A peer that sends nothing while owed nothing.
-  if (
-    sweeps.idleTimeout > 0 && reading && unsent === 0 &&
-    activity.pending === 0 && partial === 0 &&
-    tick - activity.lastRead >= sweeps.idleTimeout
-  ) {
-    return new ConnectionTimeoutError("idle", timeouts.idleTimeout);
+  if (reading && unsent === 0 && activity.pending === 0 && partial === 0) {
+    const idle = idleExpired(limits, tick, activity.lastRead);
+    if (idle !== null) return idle;
   }
   // A handler that does not settle: the oldest unsettled one is first.
   if (

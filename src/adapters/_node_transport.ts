@@ -18,6 +18,11 @@ export interface NodeSocket {
   readonly localPort?: number;
   readonly writableLength: number;
   readonly destroyed: boolean;
+  /** Whether the peer's end has been read ('end' emitted). */
+  readonly readableEnded: boolean;
+  /** True on a `tls.TLSSocket`. */
+  readonly encrypted?: boolean;
+  listenerCount(event: string): number;
   write(data: Uint8Array): boolean;
   end(): void;
   destroy(): void;
@@ -129,7 +134,7 @@ export class NodeTransport implements Transport {
     socket[TRANSPORT] = this;
     socket.on("data", NodeTransport.#onData);
     socket.on("end", NodeTransport.#onEnd);
-    socket.on("drain", NodeTransport.#onDrain);
+    // 'drain' follows a write() that returned false: listened for from then.
     socket.on("error", NodeTransport.#onError);
     socket.on("close", NodeTransport.#onClose);
   }
@@ -150,7 +155,7 @@ export class NodeTransport implements Transport {
   }
 
   static #onDrain(this: NodeSocket): void {
-    (this as OwnedSocket)[TRANSPORT].#events!.drain();
+    (this as OwnedSocket)[TRANSPORT].#events?.drain();
   }
 
   static #onError(this: NodeSocket, error: Error): void {
@@ -166,7 +171,11 @@ export class NodeTransport implements Transport {
 
   write(bytes: Uint8Array): void {
     if (this.#closed || bytes.length === 0) return;
-    this.#socket.write(bytes);
+    const socket = this.#socket;
+    if (!socket.write(bytes) && socket.listenerCount("drain") === 0) {
+      (socket as OwnedSocket)[TRANSPORT] = this;
+      socket.on("drain", NodeTransport.#onDrain);
+    }
   }
 
   pause(): void {
@@ -178,7 +187,20 @@ export class NodeTransport implements Transport {
   }
 
   closeWrite(): void {
-    if (!this.#closed) this.#socket.end();
+    if (this.#closed) return;
+    const socket = this.#socket;
+    // Once the peer's FIN has been read and every write handed to the
+    // system, closing sends the same FIN after the same bytes as end()
+    // would, in one step instead of shutdown() then close(). Not with TLS,
+    // whose end() sends close_notify first.
+    if (
+      socket.readableEnded && socket.writableLength === 0 &&
+      socket.encrypted !== true
+    ) {
+      socket.destroy();
+    } else {
+      socket.end();
+    }
   }
 
   close(): void {
