@@ -287,6 +287,7 @@ export class ServerConnection implements TransportEvents, ServerLimitsEvents {
     }
     decoding = this;
     decodingOutbound = outbound;
+    let done = false;
     try {
       outbound.echoFrom(chunk);
       try {
@@ -310,11 +311,15 @@ export class ServerConnection implements TransportEvents, ServerLimitsEvents {
       }
       this.#chunk = null;
       this.#flush();
+      done = true;
     } finally {
       decoding = outerConnection;
       decodingOutbound = outerOutbound;
-      // Empty unless a hook threw out of this read: the next read's is its own.
-      if (outbound !== this.#outbound) flushTo(outbound, null);
+      if (!done && outbound !== this.#outbound) {
+        // A hook (onError) threw out of this read: the answers it queued
+        // in the shared queue go out now, not in another connection's write.
+        flushTo(outbound, this.#state < FINISHED ? this.#transport : null);
+      }
     }
     return !this.#chunkRetained;
   }
