@@ -22,6 +22,7 @@ import type {
   RequestContext,
 } from "./handler.ts";
 import type { ServerStats } from "./server_stats.ts";
+import type { Listed } from "./_connection_list.ts";
 
 /** One synchronous handler call in this many is timed. */
 const SYNC_SAMPLE_MASK = 63;
@@ -133,7 +134,11 @@ const activity: ConnectionActivity = {
  * async responses are made when first needed, and the ones that empty out
  * again are dropped.
  */
-export class ServerConnection implements TransportEvents, ServerLimitsEvents {
+export class ServerConnection
+  implements TransportEvents, ServerLimitsEvents, Listed<ServerConnection> {
+  /** Its neighbours in its server's list of open connections. */
+  listPrev: ServerConnection | null = null;
+  listNext: ServerConnection | null = null;
   #host: ConnectionHost;
   #transport: Transport;
   #id: number;

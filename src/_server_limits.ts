@@ -50,13 +50,13 @@ export class ServerLimits {
   /** Sweeps since the server started. */
   tick = 0;
   #waiting: Array<{ connection: ServerLimitsEvents; need: number }> = [];
-  #connections: Iterable<ServerLimitsEvents>;
+  #connections: { forEach(visit: (c: ServerLimitsEvents) => void): void };
   #interval: ReturnType<typeof setInterval> | undefined;
 
   constructor(
     timeouts: TimeoutSettings,
     maxBufferedBytes: number,
-    connections: Iterable<ServerLimitsEvents>,
+    connections: { forEach(visit: (c: ServerLimitsEvents) => void): void },
   ) {
     this.timeouts = timeouts;
     this.sweeps = {
@@ -136,7 +136,7 @@ export class ServerLimits {
 
   #sweep(): void {
     const tick = ++this.tick;
-    for (const connection of this.#connections) connection.sweep(tick);
+    this.#connections.forEach((connection) => connection.sweep(tick));
     if (this.#waiting.length > 0) this.#admitWaiting();
   }
 }

@@ -8,6 +8,7 @@ import { integerOption, maxFrameSizeOption } from "./_validate.ts";
 import { type ConnectionHost, ServerConnection } from "./_server_connection.ts";
 import { BufferPool } from "./_buffer_pool.ts";
 import { ServerLimits } from "./_server_limits.ts";
+import { ConnectionList } from "./_connection_list.ts";
 import { LatencyHistogram } from "./latency_histogram.ts";
 import type { Application, Handler, RequestContext } from "./handler.ts";
 import {
@@ -174,7 +175,7 @@ function logError(error: unknown, context: RequestContext<unknown>): void {
 export class Server<State = Record<string, unknown>>
   implements AsyncDisposable {
   #host: ConnectionHost;
-  #connections = new Set<ServerConnection>();
+  #connections = new ConnectionList<ServerConnection>();
   #listeners: Listener[] = [];
   #nextId = 1;
   #closing: Promise<void> | null = null;
@@ -466,16 +467,18 @@ export class Server<State = Record<string, unknown>>
       this.#host.closeTimeout,
       0,
     );
+    // Closing one connection may remove it (and others) from the list.
+    const connections = this.#connections.toArray();
     if (this.#closing === null) {
       for (const listener of this.#listeners) listener.close();
       this.#proxy?.closeAll(); // PROXY protocol
       const waits: Promise<void>[] = [];
-      for (const connection of this.#connections) {
+      for (const connection of connections) {
         waits.push(connection.waitClosed());
       }
       this.#closing = Promise.all(waits).then(() => {});
     }
-    for (const connection of this.#connections) {
+    for (const connection of connections) {
       if (force) connection.abort();
       else connection.shutdown(timeout);
     }
