@@ -1,10 +1,19 @@
 /**
- * The frame header: the one place that knows its layout (a 4-byte unsigned
- * little-endian payload length). Every encoder, decoder and writer goes
- * through it.
+ * The frame header: the one place that knows its layout. framewire's own
+ * (a 4-byte unsigned little-endian payload length) has fast paths of its
+ * own; {@linkcode Framing} reads and writes the headers of every
+ * {@linkcode FrameFormat}. Every encoder, decoder and writer goes through
+ * it.
  *
  * @module
  */
+import {
+  FRAME_FORMATS,
+  type FrameFormat,
+  type FrameFormatName,
+  type FrameFormatOption,
+} from "./frame_format.ts";
+import { FrameTooLargeError, ProtocolError } from "./errors.ts";
 
 /**
  * Bytes in a frame header: the payload length as an unsigned 32-bit
@@ -63,4 +72,394 @@ export function readFrameLength(bytes: Uint8Array, offset: number): number {
   // 2 GiB and more negative.
   return (bytes[offset] | (bytes[offset + 1] << 8) |
     (bytes[offset + 2] << 16)) + bytes[offset + 3] * 0x1000000;
+}
+
+/** The largest value each fixed length field width holds. */
+const FIELD_MAX: Readonly<Record<number, number>> = {
+  1: 0xff,
+  2: 0xffff,
+  3: 0xff_ffff,
+  4: 0xffff_ffff,
+  8: Number.MAX_SAFE_INTEGER,
+};
+
+/** The options a {@linkcode FrameFormat} may have. */
+const FORMAT_KEYS = new Set([
+  "lengthFieldOffset",
+  "lengthFieldLength",
+  "byteOrder",
+  "lengthAdjustment",
+  "initialBytesToStrip",
+]);
+
+/** Bytes of the unsigned LEB128 varint of `value`. */
+export function varintSize(value: number): number {
+  let size = 1;
+  while (value >= 0x80) {
+    value = Math.floor(value / 0x80);
+    size++;
+  }
+  return size;
+}
+
+/** `value` as an error message quotes it. */
+function shown(value: unknown): string {
+  return typeof value === "string" ? JSON.stringify(value) : String(value);
+}
+
+/** A whole-number option of a format, from `min` to `max`. */
+function formatInteger(
+  format: FrameFormat,
+  key: keyof FrameFormat,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
+  const value = format[key];
+  if (value === undefined) return fallback;
+  if (typeof value !== "number" || !Number.isInteger(value)) {
+    throw new TypeError(
+      `Invalid frame format: ${key} must be an integer, got ${shown(value)}`,
+    );
+  }
+  if (value < min || value > max) {
+    throw new RangeError(
+      `Invalid frame format: ${key} must be from ${min} to ${max}, got ${value}`,
+    );
+  }
+  return value;
+}
+
+/**
+ * A frame format resolved and checked, with the `maxFrameSize` it is used
+ * with: the one place that reads and writes the headers of every format.
+ * The default format (`u32le`, header stripped) also has the fast paths of
+ * {@linkcode readFrameLength} and {@linkcode writeFrameHeader}, which code
+ * on the hot path uses when {@linkcode Framing.isDefault} is true.
+ */
+export class Framing {
+  /** The preset's name, or `"custom"`. */
+  readonly name: string;
+  /** framewire's own format: a u32 little-endian length, then the payload. */
+  readonly isDefault: boolean;
+  readonly maxFrameSize: number;
+  /** Bytes before the length field. */
+  readonly offset: number;
+  /** The length field's width in bytes; 0 for a varint. */
+  readonly width: number;
+  readonly littleEndian: boolean;
+  readonly adjustment: number;
+  /** Bytes stripped from each frame; -1: its header, whatever its length. */
+  readonly strip: number;
+  /** The most header bytes a frame may need before its length is known. */
+  readonly maxHeader: number;
+  /** The most bytes a varint length field may take with this maxFrameSize. */
+  readonly maxVarintBytes: number;
+  /**
+   * How frames are written: `"header"` (a header is made for each payload),
+   * `"whole"` (the payload is a whole frame, checked and sent as it is) or
+   * null (the format cannot be written).
+   */
+  readonly encodes: "header" | "whole" | null;
+  /** Set by {@linkcode frameEnd}: where the handed-out part of the frame starts. */
+  start = 0;
+
+  /**
+   * Resolves `format` (a preset's name or options; default `u32le`).
+   *
+   * @throws {TypeError} An option has the wrong type, or is unknown.
+   * @throws {RangeError} An option is out of range.
+   */
+  constructor(format: FrameFormatOption | undefined, maxFrameSize: number) {
+    let name = "custom";
+    if (format === undefined) format = "u32le";
+    if (typeof format === "string") {
+      if (!Object.hasOwn(FRAME_FORMATS, format)) {
+        throw new RangeError(
+          `Invalid frame format: ${
+            JSON.stringify(format)
+          } is not a preset (u32le, u32be, u16be, varint)`,
+        );
+      }
+      name = format;
+      format = FRAME_FORMATS[format as FrameFormatName];
+    } else if (typeof format !== "object" || format === null) {
+      throw new TypeError(
+        `Invalid frame format: ${shown(format)} is not a preset's name or an object`,
+      );
+    }
+    for (const key of Object.keys(format)) {
+      if (!FORMAT_KEYS.has(key)) {
+        throw new TypeError(`Invalid frame format: unknown option ${key}`);
+      }
+    }
+    const field = format.lengthFieldLength ?? 4;
+    if (field !== "varint" && !Object.hasOwn(FIELD_MAX, String(field))) {
+      throw new RangeError(
+        `Invalid frame format: lengthFieldLength must be 1, 2, 3, 4, 8 or "varint", got ${
+          shown(field)
+        }`,
+      );
+    }
+    const order = format.byteOrder;
+    if (order !== undefined && order !== "little" && order !== "big") {
+      throw new RangeError(
+        `Invalid frame format: byteOrder must be "little" or "big", got ${
+          shown(order)
+        }`,
+      );
+    }
+    if (order === undefined && typeof field === "number" && field > 1) {
+      throw new TypeError(
+        `Invalid frame format: byteOrder is required with a ${field}-byte length field ("little" or "big")`,
+      );
+    }
+    this.maxFrameSize = maxFrameSize;
+    this.offset = formatInteger(format, "lengthFieldOffset", 0, 0, 0xffff);
+    this.width = field === "varint" ? 0 : field;
+    this.littleEndian = order !== "big";
+    this.adjustment = formatInteger(
+      format,
+      "lengthAdjustment",
+      0,
+      -MAX_FRAME_SIZE_LIMIT,
+      MAX_FRAME_SIZE_LIMIT,
+    );
+    const strip = formatInteger(
+      format,
+      "initialBytesToStrip",
+      -1,
+      0,
+      MAX_FRAME_SIZE_LIMIT,
+    );
+    // A fixed header stripped by number is the same as stripped by default.
+    this.strip = strip === this.offset + this.width && this.width > 0
+      ? -1
+      : strip;
+    // The largest field value that can pass the maxFrameSize check.
+    const largest = Math.max(
+      0,
+      maxFrameSize - this.adjustment + Math.max(this.strip, 0),
+    );
+    this.maxVarintBytes = varintSize(largest);
+    this.maxHeader = this.offset +
+      (this.width > 0 ? this.width : this.maxVarintBytes);
+    this.encodes = this.strip === 0
+      ? "whole"
+      : this.strip === -1 && this.offset === 0
+      ? "header"
+      : null;
+    this.isDefault = this.width === 4 && this.littleEndian &&
+      this.offset === 0 && this.adjustment === 0 && this.strip === -1;
+    if (this.isDefault) name = "u32le";
+    this.name = name;
+  }
+
+  /**
+   * Reads the header of the frame that starts at `at` in `bytes`, whose
+   * bytes end at `end`, and checks it.
+   *
+   * @returns The offset just after the frame (it may lie past `end`: the
+   * frame continues in later bytes), or -1 when its header is not complete
+   * before `end`. Sets {@linkcode start}.
+   * @throws {FrameTooLargeError} The frame, as handed out, exceeds maxFrameSize.
+   * @throws {ProtocolError} The header is malformed.
+   */
+  frameEnd(bytes: Uint8Array, at: number, end: number): number {
+    const fieldAt = at + this.offset;
+    const width = this.width;
+    let value = 0;
+    let headerEnd: number;
+    if (width === 0) {
+      let i = fieldAt;
+      let scale = 1;
+      const limit = this.maxVarintBytes;
+      for (let n = 0;; n++) {
+        if (n === limit) {
+          throw new ProtocolError(
+            `Cannot decode frame: varint length field longer than ${limit} bytes, the most maxFrameSize ${this.maxFrameSize} needs`,
+          );
+        }
+        if (i >= end) return -1;
+        const byte = bytes[i++];
+        value += (byte & 0x7f) * scale;
+        if (byte < 0x80) {
+          if (byte === 0 && n > 0) {
+            throw new ProtocolError(
+              "Cannot decode frame: overlong varint length field (a final 0 byte)",
+            );
+          }
+          break;
+        }
+        scale *= 0x80;
+      }
+      headerEnd = i;
+    } else {
+      headerEnd = fieldAt + width;
+      if (headerEnd > end) return -1;
+      if (width === 8) {
+        const high = this.littleEndian
+          ? readUint32(bytes, fieldAt + 4, true)
+          : readUint32(bytes, fieldAt, false);
+        if (high > 0x1f_ffff) {
+          throw new ProtocolError(
+            "Cannot decode frame: 8-byte length field exceeds Number.MAX_SAFE_INTEGER",
+          );
+        }
+        value = high * 0x1_0000_0000 +
+          (this.littleEndian
+            ? readUint32(bytes, fieldAt, true)
+            : readUint32(bytes, fieldAt + 4, false));
+      } else if (this.littleEndian) {
+        for (let i = width - 1; i >= 0; i--) {
+          value = value * 0x100 + bytes[fieldAt + i];
+        }
+      } else {
+        for (let i = 0; i < width; i++) {
+          value = value * 0x100 + bytes[fieldAt + i];
+        }
+      }
+    }
+    const body = value + this.adjustment;
+    if (body < 0) {
+      throw new ProtocolError(
+        `Cannot decode frame: length field ${value} with lengthAdjustment ${this.adjustment} gives ${body} bytes`,
+      );
+    }
+    const frameLength = headerEnd - at + body;
+    const strip = this.strip === -1 ? headerEnd - at : this.strip;
+    if (strip > frameLength) {
+      throw new ProtocolError(
+        `Cannot decode frame: initialBytesToStrip ${strip} exceeds the frame's ${frameLength} bytes`,
+      );
+    }
+    if (frameLength - strip > this.maxFrameSize) {
+      throw new FrameTooLargeError(
+        "decode",
+        frameLength - strip,
+        this.maxFrameSize,
+      );
+    }
+    this.start = at + strip;
+    return at + frameLength;
+  }
+
+  /**
+   * Checks a payload about to be written with a header
+   * ({@linkcode encodes} is `"header"`).
+   *
+   * @throws {FrameTooLargeError} It exceeds maxFrameSize or what the field holds.
+   * @throws {RangeError} It is shorter than a positive lengthAdjustment.
+   */
+  checkPayload(length: number): void {
+    if (length > this.maxFrameSize) {
+      throw new FrameTooLargeError("encode", length, this.maxFrameSize);
+    }
+    const value = length - this.adjustment;
+    if (value < 0) {
+      throw new RangeError(
+        `Cannot encode frame: a payload of ${length} bytes is shorter than lengthAdjustment ${this.adjustment}`,
+      );
+    }
+    const fieldMax = this.width === 0
+      ? Number.MAX_SAFE_INTEGER
+      : FIELD_MAX[this.width];
+    if (value > fieldMax) {
+      throw new FrameTooLargeError("encode", length, fieldMax + this.adjustment, {
+        cause: new RangeError(
+          `A ${this.width}-byte length field holds at most ${fieldMax}`,
+        ),
+      });
+    }
+  }
+
+  /**
+   * Checks a whole frame about to be written as it is ({@linkcode encodes}
+   * is `"whole"`): one frame of this format, header and all.
+   *
+   * @throws {FrameTooLargeError} It exceeds maxFrameSize.
+   * @throws {RangeError} It is not exactly one well-formed frame.
+   */
+  checkWhole(frame: Uint8Array): void {
+    const length = frame.length;
+    if (length > this.maxFrameSize) {
+      throw new FrameTooLargeError("encode", length, this.maxFrameSize);
+    }
+    let end: number;
+    try {
+      end = this.frameEnd(frame, 0, length);
+    } catch (error) {
+      throw new RangeError(
+        `Cannot encode frame: ${(error as Error).message.replace(/^.*?: /, "")}`,
+        { cause: error },
+      );
+    }
+    if (end !== length) {
+      throw new RangeError(
+        end === -1
+          ? `Cannot encode frame: ${length} bytes hold no complete header of the format`
+          : `Cannot encode frame: ${length} bytes are not one frame: its header declares ${end}`,
+      );
+    }
+  }
+
+  /** Header bytes written before a payload of `length` bytes. */
+  headerSize(length: number): number {
+    return this.width > 0 ? this.width : varintSize(length - this.adjustment);
+  }
+
+  /**
+   * Writes the header of a `length`-byte payload (checked by
+   * {@linkcode checkPayload}) into `out` at `offset`.
+   *
+   * @returns The offset after the header, where the payload goes.
+   */
+  writeHeader(out: Uint8Array, offset: number, length: number): number {
+    let value = length - this.adjustment;
+    const width = this.width;
+    if (width === 0) {
+      while (value >= 0x80) {
+        out[offset++] = (value % 0x80) | 0x80;
+        value = Math.floor(value / 0x80);
+      }
+      out[offset++] = value;
+      return offset;
+    }
+    for (let i = 0; i < width; i++) {
+      const byte = value % 0x100;
+      value = (value - byte) / 0x100;
+      out[this.littleEndian ? offset + i : offset + width - 1 - i] = byte;
+    }
+    return offset + width;
+  }
+}
+
+/** An unsigned 32-bit integer at `at`. */
+function readUint32(bytes: Uint8Array, at: number, little: boolean): number {
+  return little
+    ? (bytes[at] | (bytes[at + 1] << 8) | (bytes[at + 2] << 16)) +
+      bytes[at + 3] * 0x1000000
+    : bytes[at] * 0x1000000 +
+      ((bytes[at + 1] << 16) | (bytes[at + 2] << 8) | bytes[at + 3]);
+}
+
+const defaults = new Map<number, Framing>();
+
+/**
+ * The resolved format of an API's `format` and `maxFrameSize` options; the
+ * default format's is made once per limit.
+ */
+export function framingOf(
+  format: FrameFormatOption | undefined,
+  maxFrameSize: number,
+): Framing {
+  if (format !== undefined && format !== "u32le") {
+    return new Framing(format, maxFrameSize);
+  }
+  let framing = defaults.get(maxFrameSize);
+  if (framing === undefined) {
+    framing = new Framing(undefined, maxFrameSize);
+    if (defaults.size < 16) defaults.set(maxFrameSize, framing);
+  }
+  return framing;
 }
