@@ -1,9 +1,10 @@
-// Tests that need a program from outside (HAProxy, openssl, another
-// runtime): on a machine without it they are skipped, with one line naming
-// the program and how to install it, so that `deno test -A` passes with Deno
-// alone; under FRAMEWIRE_REQUIRE_ALL=1 (CI) they fail instead, saying the
-// same. Use node:test's `skip` option, not `t.skip()`: Deno reports a test
-// that calls `t.skip()` as passed, while all three runners honour `skip`.
+// Tests that need a program from outside (HAProxy, openssl, dnsmasq, dig,
+// memcached, another runtime): on a machine without it they are skipped,
+// with one line naming the program and how to install it, so that
+// `deno test -A` passes with Deno alone; under FRAMEWIRE_REQUIRE_ALL=1 (CI)
+// they fail instead, saying the same. Use node:test's `skip` option, not
+// `t.skip()`: Deno reports a test that calls `t.skip()` as passed, while all
+// three runners honour `skip`.
 //
 //   const haproxy = requireProgram("haproxy", import.meta.url);
 //   test("haproxy: ...", { skip: haproxy.skip }, async () => {
@@ -18,6 +19,9 @@ import process from "node:process";
 export const INSTALL_HINTS = {
   haproxy: "apt-get install -y haproxy",
   openssl: "apt-get install -y openssl",
+  dnsmasq: "apt-get install -y --no-install-recommends dnsmasq-base",
+  dig: "apt-get install -y bind9-dnsutils",
+  memcached: "apt-get install -y memcached",
   bun: "npm i -g bun@1.4.5",
   deno: "npm i -g deno@2.9.6",
   node: "Node 20 or later",
