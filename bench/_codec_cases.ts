@@ -14,7 +14,8 @@
 import * as itLengthPrefixed from "it-length-prefixed";
 import lengthPrefixedStream from "length-prefixed-stream";
 import * as frameStream from "frame-stream";
-import { FrameDecoder, FrameRangeDecoder } from "../src/frame_decoder.ts";
+import { FrameDecoder } from "../src/frame_decoder.ts";
+import { FrameRangeDecoder } from "../src/frame_range_decoder.ts";
 import { encodeFrame, encodeFrames } from "../src/frame_encoder.ts";
 import { FrameDecoderStream } from "../src/frame_decoder_stream.ts";
 import { FrameEncoderStream } from "../src/frame_encoder_stream.ts";

@@ -163,6 +163,8 @@ export class Framing {
   readonly encodes: "header" | "whole" | null;
   /** Set by {@linkcode frameEnd}: where the handed-out part of the frame starts. */
   start = 0;
+  /** Set by {@linkcode frameEnd}: where the frame's header ends. */
+  headerEnd = 0;
 
   /**
    * Resolves `format` (a preset's name or options; default `u32le`).
@@ -185,7 +187,9 @@ export class Framing {
       format = FRAME_FORMATS[format as FrameFormatName];
     } else if (typeof format !== "object" || format === null) {
       throw new TypeError(
-        `Invalid frame format: ${shown(format)} is not a preset's name or an object`,
+        `Invalid frame format: ${
+          shown(format)
+        } is not a preset's name or an object`,
       );
     }
     for (const key of Object.keys(format)) {
@@ -261,7 +265,7 @@ export class Framing {
    *
    * @returns The offset just after the frame (it may lie past `end`: the
    * frame continues in later bytes), or -1 when its header is not complete
-   * before `end`. Sets {@linkcode start}.
+   * before `end`. Sets {@linkcode start} and {@linkcode headerEnd}.
    * @throws {FrameTooLargeError} The frame, as handed out, exceeds maxFrameSize.
    * @throws {ProtocolError} The header is malformed.
    */
@@ -341,6 +345,7 @@ export class Framing {
       );
     }
     this.start = at + strip;
+    this.headerEnd = headerEnd;
     return at + frameLength;
   }
 
@@ -365,11 +370,16 @@ export class Framing {
       ? Number.MAX_SAFE_INTEGER
       : FIELD_MAX[this.width];
     if (value > fieldMax) {
-      throw new FrameTooLargeError("encode", length, fieldMax + this.adjustment, {
-        cause: new RangeError(
-          `A ${this.width}-byte length field holds at most ${fieldMax}`,
-        ),
-      });
+      throw new FrameTooLargeError(
+        "encode",
+        length,
+        fieldMax + this.adjustment,
+        {
+          cause: new RangeError(
+            `A ${this.width}-byte length field holds at most ${fieldMax}`,
+          ),
+        },
+      );
     }
   }
 
@@ -390,7 +400,9 @@ export class Framing {
       end = this.frameEnd(frame, 0, length);
     } catch (error) {
       throw new RangeError(
-        `Cannot encode frame: ${(error as Error).message.replace(/^.*?: /, "")}`,
+        `Cannot encode frame: ${
+          (error as Error).message.replace(/^.*?: /, "")
+        }`,
         { cause: error },
       );
     }
@@ -401,6 +413,55 @@ export class Framing {
           : `Cannot encode frame: ${length} bytes are not one frame: its header declares ${end}`,
       );
     }
+  }
+
+  /**
+   * Checks what a sender hands over before it is written: a payload, for a
+   * format whose encoder writes headers, or a whole frame, for one that
+   * keeps them (`initialBytesToStrip` 0).
+   *
+   * @throws {TypeError} It is not a Uint8Array.
+   * @throws {RangeError} The format cannot be written, or a whole frame is malformed.
+   * @throws {FrameTooLargeError} It is too long for maxFrameSize or the field.
+   */
+  checkOutgoing(bytes: Uint8Array): void {
+    if (!(bytes instanceof Uint8Array)) {
+      throw new TypeError(
+        `Cannot encode frame: payload is ${typeof bytes}, not a Uint8Array`,
+      );
+    }
+    if (this.encodes === "header") this.checkPayload(bytes.length);
+    else if (this.encodes === "whole") this.checkWhole(bytes);
+    else throw this.unwritable("encode frame");
+  }
+
+  /** Bytes on the wire for what {@linkcode checkOutgoing} accepted. */
+  frameSize(bytes: Uint8Array): number {
+    const length = bytes.length;
+    return this.encodes === "whole" ? length : this.headerSize(length) + length;
+  }
+
+  /**
+   * Writes what {@linkcode checkOutgoing} accepted into `out` at `offset`,
+   * with its header unless it is a whole frame.
+   *
+   * @returns The offset after it.
+   */
+  writeFrame(out: Uint8Array, offset: number, bytes: Uint8Array): number {
+    if (this.encodes !== "whole") {
+      offset = this.writeHeader(out, offset, bytes.length);
+    }
+    out.set(bytes, offset);
+    return offset + bytes.length;
+  }
+
+  /** The error of a format that can be decoded but not written, for `action`. */
+  unwritable(action: string): RangeError {
+    return new RangeError(
+      `Cannot ${action}: the format can be decoded but not written (lengthFieldOffset ${this.offset}, initialBytesToStrip ${
+        this.strip === -1 ? "the header" : this.strip
+      }); write whole frames with initialBytesToStrip 0, or strip the whole header at lengthFieldOffset 0`,
+    );
   }
 
   /** Header bytes written before a payload of `length` bytes. */

@@ -32,7 +32,8 @@ export class FrameDecoderStream
   /**
    * Creates the stream.
    *
-   * @param options `maxFrameSize`: largest payload accepted (default 32 MiB).
+   * @param options `format`: the frame format (default `"u32le"`);
+   * `maxFrameSize`: largest frame handed out (default 32 MiB).
    */
   constructor(options: FrameDecoderOptions = {}) {
     let decoder: FrameDecoder;

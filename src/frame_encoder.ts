@@ -3,8 +3,8 @@
  *
  * @module
  */
-import { DEFAULT_MAX_FRAME_SIZE } from "./constants.ts";
-import { FRAME_HEADER_SIZE } from "./_frame_header.ts";
+import { FRAME_HEADER_SIZE, framingOf } from "./_frame_header.ts";
+import type { FrameFormatOption } from "./frame_format.ts";
 import { FrameTooLargeError } from "./errors.ts";
 import { maxFrameSizeOption } from "./_validate.ts";
 import { writeFrames } from "./_outbound.ts";
@@ -39,13 +39,53 @@ export function assertFrameSize(
 }
 
 /**
- * Encodes one payload as a frame: a 4-byte little-endian length, then the
- * payload, in one newly allocated buffer.
+ * Options of {@linkcode encodeFrame} and {@linkcode encodeFrames}; a number
+ * alone is `maxFrameSize`.
  *
- * @param payload The bytes to frame.
- * @param maxFrameSize The largest payload allowed (default 32 MiB).
+ * @example
+ * ```ts
+ * import type { FrameEncodeOptions } from "./frame_encoder.ts";
+ *
+ * const options: FrameEncodeOptions = { format: "u16be", maxFrameSize: 65535 };
+ * ```
+ */
+export interface FrameEncodeOptions {
+  /**
+   * The frame format: a preset's name or a {@linkcode FrameFormat}. A
+   * format that keeps its header (`initialBytesToStrip` 0) takes whole
+   * frames, each checked and written as it is.
+   *
+   * @default {"u32le"}
+   */
+  format?: FrameFormatOption;
+  /** Largest payload (or whole frame) accepted, in bytes. @default {33554432} */
+  maxFrameSize?: number;
+}
+
+/** The resolved format of the encoders' options. */
+function encoderFraming(options: number | FrameEncodeOptions | undefined) {
+  if (options === undefined || typeof options === "number") {
+    return framingOf(undefined, maxFrameSizeOption(options));
+  }
+  const framing = framingOf(
+    options.format,
+    maxFrameSizeOption(options.maxFrameSize),
+  );
+  if (framing.encodes === null) throw framing.unwritable("encode frame");
+  return framing;
+}
+
+/**
+ * Encodes one payload as a frame, in one newly allocated buffer: by default
+ * a 4-byte little-endian length, then the payload.
+ *
+ * @param payload The bytes to frame (a whole frame, with a format that keeps its header).
+ * @param options `maxFrameSize` (default 32 MiB) and `format` (default
+ * `"u32le"`), or the `maxFrameSize` alone.
  * @returns The frame's bytes.
- * @throws {FrameTooLargeError} The payload exceeds `maxFrameSize`; nothing is written.
+ * @throws {FrameTooLargeError} The payload exceeds `maxFrameSize` or what the
+ * length field holds; nothing is written.
+ * @throws {RangeError} The format cannot be written, or a whole frame is malformed.
  *
  * @example
  * ```ts
@@ -53,13 +93,15 @@ export function assertFrameSize(
  *
  * const frame = encodeFrame(new TextEncoder().encode("hi"));
  * console.log(frame); // Uint8Array(6) [2, 0, 0, 0, 104, 105]
+ * const dns = encodeFrame(new Uint8Array(3), { format: "u16be" });
+ * console.log(dns); // Uint8Array(5) [0, 3, 0, 0, 0]
  * ```
  */
 export function encodeFrame(
   payload: Uint8Array,
-  maxFrameSize: number = DEFAULT_MAX_FRAME_SIZE,
+  options?: number | FrameEncodeOptions,
 ): Uint8Array {
-  return encodeFrames([payload], maxFrameSize);
+  return encodeFrames([payload], options);
 }
 
 /**
@@ -67,9 +109,12 @@ export function encodeFrame(
  * are checked first, then the buffer is allocated once and filled.
  *
  * @param payloads The payloads, in the order they go on the wire.
- * @param maxFrameSize The largest payload allowed (default 32 MiB).
+ * @param options `maxFrameSize` (default 32 MiB) and `format` (default
+ * `"u32le"`), or the `maxFrameSize` alone.
  * @returns The frames' bytes, back to back.
- * @throws {FrameTooLargeError} A payload exceeds `maxFrameSize`; nothing is written.
+ * @throws {FrameTooLargeError} A payload exceeds `maxFrameSize` or what the
+ * length field holds; nothing is written.
+ * @throws {RangeError} The format cannot be written, or a whole frame is malformed.
  *
  * @example
  * ```ts
@@ -77,19 +122,34 @@ export function encodeFrame(
  *
  * const bytes = encodeFrames([new Uint8Array([1]), new Uint8Array(0)]);
  * console.log(bytes.length); // 9
+ * const varints = encodeFrames([new Uint8Array(300)], { format: "varint" });
+ * console.log(varints.length); // 302: a 2-byte varint, then 300 bytes
  * ```
  */
 export function encodeFrames(
   payloads: readonly Uint8Array[],
-  maxFrameSize: number = DEFAULT_MAX_FRAME_SIZE,
+  options?: number | FrameEncodeOptions,
 ): Uint8Array {
-  const max = maxFrameSizeOption(maxFrameSize);
+  const framing = encoderFraming(options);
   let size = 0;
+  if (framing.isDefault) {
+    const max = framing.maxFrameSize;
+    for (const payload of payloads) {
+      assertFrameSize(payload, max);
+      size += FRAME_HEADER_SIZE + payload.length;
+    }
+    const out = new Uint8Array(size);
+    writeFrames(out, 0, payloads, 0, payloads.length);
+    return out;
+  }
   for (const payload of payloads) {
-    assertFrameSize(payload, max);
-    size += FRAME_HEADER_SIZE + payload.length;
+    framing.checkOutgoing(payload);
+    size += framing.frameSize(payload);
   }
   const out = new Uint8Array(size);
-  writeFrames(out, 0, payloads, 0, payloads.length);
+  let offset = 0;
+  for (const payload of payloads) {
+    offset = framing.writeFrame(out, offset, payload);
+  }
   return out;
 }

@@ -6,7 +6,12 @@
 import { assertFrameSize } from "./frame_encoder.ts";
 import { maxFrameSizeOption } from "./_validate.ts";
 import { COPY_LIMIT, writeFrames } from "./_outbound.ts";
-import { FRAME_HEADER_SIZE, writeFrameHeader } from "./_frame_header.ts";
+import {
+  FRAME_HEADER_SIZE,
+  framingOf,
+  writeFrameHeader,
+} from "./_frame_header.ts";
+import type { FrameFormatOption } from "./frame_format.ts";
 
 /**
  * Options for {@linkcode FrameEncoderStream}.
@@ -19,7 +24,15 @@ import { FRAME_HEADER_SIZE, writeFrameHeader } from "./_frame_header.ts";
  * ```
  */
 export interface FrameEncoderStreamOptions {
-  /** Largest payload accepted, in bytes. @default {33554432} */
+  /**
+   * The frame format: a preset's name or a {@linkcode FrameFormat}. A
+   * format that keeps its header (`initialBytesToStrip` 0) takes whole
+   * frames, each checked and passed on as it is.
+   *
+   * @default {"u32le"}
+   */
+  format?: FrameFormatOption;
+  /** Largest payload (or whole frame) accepted, in bytes. @default {33554432} */
   maxFrameSize?: number;
 }
 
@@ -44,12 +57,34 @@ export class FrameEncoderStream
   /**
    * Creates the stream.
    *
-   * @param options `maxFrameSize`: largest payload accepted (default 32 MiB).
+   * @param options `maxFrameSize`: largest payload accepted (default 32
+   * MiB); `format`: the frame format (default `"u32le"`).
+   * @throws {RangeError} The format can be decoded but not written.
    */
   constructor(options: FrameEncoderStreamOptions = {}) {
     const maxFrameSize = maxFrameSizeOption(options.maxFrameSize);
+    const framing = framingOf(options.format, maxFrameSize);
+    if (framing.encodes === null) {
+      throw framing.unwritable("create FrameEncoderStream");
+    }
     super({
       transform(payload, controller) {
+        if (!framing.isDefault) {
+          framing.checkOutgoing(payload);
+          if (framing.encodes === "whole") {
+            controller.enqueue(payload);
+          } else if (payload.length < COPY_LIMIT) {
+            const out = new Uint8Array(framing.frameSize(payload));
+            framing.writeFrame(out, 0, payload);
+            controller.enqueue(out);
+          } else {
+            const header = new Uint8Array(framing.headerSize(payload.length));
+            framing.writeHeader(header, 0, payload.length);
+            controller.enqueue(header);
+            controller.enqueue(payload);
+          }
+          return;
+        }
         assertFrameSize(payload, maxFrameSize);
         if (payload.length < COPY_LIMIT) {
           const out = new Uint8Array(FRAME_HEADER_SIZE + payload.length);

@@ -2,7 +2,8 @@
 // (bytes, start, end) with no view per frame.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { FrameDecoder, FrameRangeDecoder } from "../src/frame_decoder.ts";
+import { FrameDecoder } from "../src/frame_decoder.ts";
+import { FrameRangeDecoder } from "../src/frame_range_decoder.ts";
 import { encodeFrames } from "../src/frame_encoder.ts";
 import { FrameTooLargeError, ProtocolError } from "../src/errors.ts";
 import { concat, patternBytes, seededRandom } from "./_helpers.ts";
