@@ -1,5 +1,7 @@
 // One connection of a Client: writes batched requests, matches responses in
 // order, and reports once when it can carry no more requests.
+import type { Framing } from "./_frame_header.ts";
+import type { FrameFormatOption } from "./frame_format.ts";
 import { ConnectionClosedError, ProtocolError } from "./errors.ts";
 import { FrameDecoder } from "./frame_decoder.ts";
 import { Outbound } from "./_outbound.ts";
@@ -28,7 +30,7 @@ export class ClientConnection {
   /** Requests written and not yet answered, oldest first. */
   readonly #inFlight = new Fifo<PendingRequest>();
   readonly #closedGate = new Gate();
-  readonly #outbound = new Outbound();
+  readonly #outbound: Outbound;
   readonly #write = (bytes: Uint8Array) => this.#transport.write(bytes);
   readonly #flushTask = () => this.#flush();
   /** Requests of this tick, written by the next flush unless dropped. */
@@ -47,16 +49,18 @@ export class ClientConnection {
    */
   constructor(
     transport: Transport,
-    maxFrameSize: number,
+    framing: Framing,
     zeroCopy: boolean,
     events: ClientConnectionEvents,
   ) {
     this.#transport = transport;
+    this.#outbound = new Outbound(false, framing);
     this.#events = events;
     this.#zeroCopy = zeroCopy;
     this.#decoder = new FrameDecoder(
       (frame, headerAt) => this.#onResponse(frame, headerAt),
-      { maxFrameSize },
+      // Already resolved, with its maxFrameSize.
+      { format: framing as unknown as FrameFormatOption },
     );
     transport.start({
       data: (chunk) => this.#data(chunk),

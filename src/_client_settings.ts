@@ -1,4 +1,5 @@
 // Validation of a Client's options, and the reconnect backoff.
+import { type Framing, framingOf } from "./_frame_header.ts";
 import type {
   ClientCloseOptions,
   ClientOptions,
@@ -115,10 +116,20 @@ function callbackOption<T>(name: string, value: T | undefined): T | undefined {
   return value;
 }
 
+/** The client's frame format, resolved with its maxFrameSize. */
+function clientFraming(options: ClientOptions): Framing {
+  const framing = framingOf(
+    options.format,
+    maxFrameSizeOption(options.maxFrameSize),
+  );
+  if (framing.encodes === null) throw framing.unwritable("create client");
+  return framing;
+}
+
 /** Validates a client's options. */
 export function clientSettings(options: ClientOptions) {
   return {
-    maxFrameSize: maxFrameSizeOption(options.maxFrameSize),
+    framing: clientFraming(options),
     maxInFlight: integerOption("maxInFlight", options.maxInFlight, 1024, 1),
     requestTimeout: integerOption(
       "requestTimeout",

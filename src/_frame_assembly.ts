@@ -8,7 +8,7 @@
  * @module
  */
 import type { FrameFormatOption } from "./frame_format.ts";
-import { type Framing, framingOf } from "./_frame_header.ts";
+import { Framing, framingOf } from "./_frame_header.ts";
 import { FrameTooLargeError, type ProtocolError } from "./errors.ts";
 import { maxFrameSizeOption } from "./_validate.ts";
 
@@ -80,8 +80,9 @@ export class FrameAssembly {
         `Cannot create ${decoder}: onFrame is not a function`,
       );
     }
-    this.framing = framingOf(
-      options.format,
+    const format = options.format;
+    this.framing = format instanceof Framing ? format : framingOf(
+      format,
       maxFrameSizeOption(options.maxFrameSize),
     );
     const allocate = options.allocate ?? allocateFresh;

@@ -511,9 +511,12 @@ const defaults = new Map<number, Framing>();
  * default format's is made once per limit.
  */
 export function framingOf(
-  format: FrameFormatOption | undefined,
+  format: FrameFormatOption | Framing | undefined,
   maxFrameSize: number,
 ): Framing {
+  // Internal callers may hand over a format already resolved, with its
+  // own maxFrameSize.
+  if (format instanceof Framing) return format;
   if (format !== undefined && format !== "u32le") {
     return new Framing(format, maxFrameSize);
   }

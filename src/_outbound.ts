@@ -1,4 +1,8 @@
-import { FRAME_HEADER_SIZE, writeFrameHeader } from "./_frame_header.ts";
+import {
+  FRAME_HEADER_SIZE,
+  type Framing,
+  writeFrameHeader,
+} from "./_frame_header.ts";
 
 /**
  * Payloads at least this long are not copied into a batch: their header ends
@@ -55,6 +59,8 @@ export class Outbound {
   #single: Uint8Array | null = null;
   /** An echoed run may be written by reference (see Transport.readViewsWritable). */
   readonly #echoByReference: boolean;
+  /** The format of a frame format other than the default, or null. */
+  readonly #framing: Framing | null;
   /** The read echoed frames lie in. */
   #echoChunk: Uint8Array | null = null;
   /** The echoed run being extended: byte offsets in #echoChunk (end -1: none). */
@@ -64,9 +70,12 @@ export class Outbound {
   /**
    * @param echoByReference Echoed frames that are all there is to send may
    * be written as views of the read buffer rather than copied.
+   * @param framing The frame format, when not the default: payloads get its
+   * headers, or are whole frames already.
    */
-  constructor(echoByReference = false) {
+  constructor(echoByReference = false, framing: Framing | null = null) {
     this.#echoByReference = echoByReference;
+    this.#framing = framing === null || framing.isDefault ? null : framing;
   }
 
   /** Queues a payload whose size has been checked. */
@@ -86,16 +95,16 @@ export class Outbound {
 
   /**
    * Queues a request frame as its own response: a frame whole in the read
-   * named by {@linkcode echoFrom}, whose header starts at `headerAt` in it
-   * and whose payload is `length` bytes. The frame is copied at the flush;
-   * the read buffer must stay unchanged until then.
+   * named by {@linkcode echoFrom}, from `frameStart` (its header) up to
+   * `frameEnd` in it. The frame is copied at the flush; the read buffer must
+   * stay unchanged until then.
    */
-  echo(headerAt: number, length: number): void {
-    if (headerAt !== this.#echoEnd) {
+  echo(frameStart: number, frameEnd: number): void {
+    if (frameStart !== this.#echoEnd) {
       if (this.#echoEnd >= 0) this.#endEcho();
-      this.#echoStart = headerAt;
+      this.#echoStart = frameStart;
     }
-    this.#echoEnd = headerAt + FRAME_HEADER_SIZE + length;
+    this.#echoEnd = frameEnd;
   }
 
   /**
@@ -129,6 +138,10 @@ export class Outbound {
     this.#single = null;
     if (count === 1 && single !== null) {
       write(single);
+      return;
+    }
+    if (this.#framing !== null) {
+      flushFramed(this.#framing, payloads, whole, write);
       return;
     }
     let nextWhole = whole.length > 0 ? whole[0] : -1;
@@ -172,5 +185,56 @@ export class Outbound {
       write(large);
       from = to + 1;
     }
+  }
+}
+
+/**
+ * `Outbound.flush()` for a frame format other than the default: runs of
+ * entries copied into one buffer each, a large payload written by reference
+ * after its header (or as it is, when it is a whole frame).
+ */
+function flushFramed(
+  framing: Framing,
+  payloads: readonly Uint8Array[],
+  whole: readonly number[],
+  write: (bytes: Uint8Array) => void,
+): void {
+  const count = payloads.length;
+  const headers = framing.encodes !== "whole";
+  let w = 0;
+  let from = 0;
+  while (from < count) {
+    let size = 0;
+    let to = from;
+    for (let v = w; to < count; to++) {
+      const entry = payloads[to];
+      if (v < whole.length && whole[v] === to) {
+        size += entry.length;
+        v++;
+      } else if (entry.length < COPY_LIMIT) {
+        size += framing.frameSize(entry);
+      } else break;
+    }
+    const large = to < count ? payloads[to] : null;
+    const header = large !== null && headers
+      ? framing.headerSize(large.length)
+      : 0;
+    const out = new Uint8Array(size + header);
+    let offset = 0;
+    for (let i = from; i < to; i++) {
+      const entry = payloads[i];
+      if (w < whole.length && whole[w] === i) {
+        out.set(entry, offset);
+        offset += entry.length;
+        w++;
+      } else {
+        offset = framing.writeFrame(out, offset, entry);
+      }
+    }
+    if (header > 0) framing.writeHeader(out, offset, large!.length);
+    if (out.length > 0) write(out);
+    if (large === null) return;
+    write(large);
+    from = to + 1;
   }
 }

@@ -13,7 +13,11 @@ import {
   type ServerLimitsEvents,
 } from "./_server_limits.ts";
 import { ConnectionTimeoutError, FrameTooLargeError } from "./errors.ts";
-import { FRAME_HEADER_SIZE, readFrameLength } from "./_frame_header.ts";
+import {
+  FRAME_HEADER_SIZE,
+  type Framing,
+  readFrameLength,
+} from "./_frame_header.ts";
 import type { LatencyHistogram } from "./latency_histogram.ts";
 import type {
   Application,
@@ -22,6 +26,7 @@ import type {
   RequestContext,
 } from "./handler.ts";
 import type { ServerStats } from "./server_stats.ts";
+import type { FrameFormatOption } from "./frame_format.ts";
 import type { Listed } from "./_connection_list.ts";
 
 /** One synchronous handler call in this many is timed. */
@@ -42,6 +47,10 @@ export interface ConnectionHost {
   readonly onClose: Application<unknown>["onClose"];
   readonly onHandlerError: Application<unknown>["onHandlerError"];
   readonly maxFrameSize: number;
+  /** The frame format, resolved with maxFrameSize. */
+  readonly framing: Framing;
+  /** The queues of reads' responses, by `readViewsWritable` (see readOutboundsFor). */
+  readonly readOutbounds: readonly Outbound[];
   readonly highWaterMark: number;
   readonly maxPendingRequests: number;
   readonly closeTimeout: number;
@@ -97,6 +106,16 @@ interface Ending {
 let decoding: ServerConnection | null = null;
 let decodingOutbound: Outbound | null = null;
 const readOutbounds = [new Outbound(false), new Outbound(true)];
+
+/**
+ * The queues of reads' responses for a server of `framing`: the default
+ * format's are shared by every server.
+ */
+export function readOutboundsFor(framing: Framing): readonly Outbound[] {
+  return framing.isDefault
+    ? readOutbounds
+    : [new Outbound(false, framing), new Outbound(true, framing)];
+}
 
 /** The transport `Outbound.flush` writes to, so no connection needs a closure of its own. */
 let writeTarget: Transport | null = null;
@@ -287,8 +306,8 @@ export class ServerConnection
     if (outbound === null) {
       const byReference = this.#transport.readViewsWritable === true;
       outbound = outerConnection === null
-        ? readOutbounds[byReference ? 1 : 0]
-        : this.#outbound = new Outbound(byReference);
+        ? this.#host.readOutbounds[byReference ? 1 : 0]
+        : this.#outbound = new Outbound(byReference, this.#host.framing);
     }
     decoding = this;
     decodingOutbound = outbound;
@@ -339,6 +358,7 @@ export class ServerConnection
   #decodeWhole(chunk: Uint8Array): number {
     const end = chunk.length;
     const host = this.#host;
+    if (!host.framing.isDefault) return this.#decodeFramed(chunk);
     const max = host.maxFrameSize;
     // The built-in echo needs no view of its requests: each is its own
     // response. (On JavaScriptCore, a view costs an ArrayBuffer object for
@@ -352,7 +372,7 @@ export class ServerConnection
       const start = offset + FRAME_HEADER_SIZE;
       if (start + length > end) break;
       if (echo && this.#slotHead === this.#slots.length) {
-        this.#onEcho(offset, length);
+        this.#onEcho(offset, start + length);
       } else {
         buffer ??= chunk.buffer;
         this.#onRequest(
@@ -362,11 +382,47 @@ export class ServerConnection
       }
       offset = start + length;
     }
+    return this.#decodeRest(chunk, offset);
+  }
+
+  /** `#decodeWhole()` for a frame format other than the default. */
+  #decodeFramed(chunk: Uint8Array): number {
+    const end = chunk.length;
+    const host = this.#host;
+    const framing = host.framing;
+    const echo = host.echo;
+    let buffer: ArrayBufferLike | null = null;
+    let offset = 0;
+    while (offset < end) {
+      const frameEnd = framing.frameEnd(chunk, offset, end);
+      if (frameEnd < 0 || frameEnd > end) break;
+      if (echo && this.#slotHead === this.#slots.length) {
+        this.#onEcho(offset, frameEnd);
+      } else {
+        buffer ??= chunk.buffer;
+        const start = framing.start;
+        this.#onRequest(
+          new Uint8Array(buffer, chunk.byteOffset + start, frameEnd - start),
+          offset,
+        );
+      }
+      offset = frameEnd;
+    }
+    return this.#decodeRest(chunk, offset);
+  }
+
+  /**
+   * Starts a decoder for the frame at `offset` in `chunk`, which continues
+   * in the next read, and hands it the rest of the chunk.
+   */
+  #decodeRest(chunk: Uint8Array, offset: number): number {
+    const end = chunk.length;
     if (offset === end) return end;
     const decoder = this.#decoder = new FrameDecoder(
       (frame, headerAt) => this.#onRequest(frame, headerAt),
       {
-        maxFrameSize: max,
+        // The server's format, already resolved with its maxFrameSize.
+        format: this.#host.framing as unknown as FrameFormatOption,
         allocate: (length) => this.#allocate(length),
       },
     );
@@ -545,11 +601,11 @@ export class ServerConnection
 
   /**
    * `#onRequest()` for the built-in echo handler, of a frame whole in the
-   * read at `headerAt` with a `length`-byte payload, while no answer is
-   * awaited ahead: the frame is queued as its own response, with the same
-   * counts and handler-time sample, and no view of it is made.
+   * read from `frameStart` up to `frameEnd`, while no answer is awaited
+   * ahead: the frame is queued as its own response, with the same counts and
+   * handler-time sample, and no view of it is made.
    */
-  #onEcho(headerAt: number, length: number): void {
+  #onEcho(frameStart: number, frameEnd: number): void {
     this.#frames++;
     if (this.#state !== OPEN) return;
     const host = this.#host;
@@ -560,9 +616,9 @@ export class ServerConnection
       const called = performance.now();
       host.handlerTime.record((performance.now() - called) * 1000);
     }
-    decodingOutbound!.echo(headerAt, length);
+    decodingOutbound!.echo(frameStart, frameEnd);
     stats.framesOut++;
-    stats.bytesOut += FRAME_HEADER_SIZE + length;
+    stats.bytesOut += frameEnd - frameStart;
   }
 
   /** `headerAt`: where the frame starts in the chunk, or -1 when assembled. */
@@ -596,10 +652,14 @@ export class ServerConnection
     if (this.#slotHead === this.#slots.length && result instanceof Uint8Array) {
       // Fast path: no promise, nothing awaited ahead.
       if (result === request && headerAt >= 0) {
-        // The response frame is the request frame, whole in this read.
-        decodingOutbound!.echo(headerAt, request.length);
+        // The response frame is the request frame, whole in this read (it
+        // ends where the request does).
+        const frameEnd = host.framing.isDefault
+          ? headerAt + FRAME_HEADER_SIZE + request.length
+          : request.byteOffset - this.#chunk!.byteOffset + request.length;
+        decodingOutbound!.echo(headerAt, frameEnd);
         host.stats.framesOut++;
-        host.stats.bytesOut += FRAME_HEADER_SIZE + request.length;
+        host.stats.bytesOut += frameEnd - headerAt;
         return;
       }
       this.#respond(result);
@@ -738,8 +798,10 @@ export class ServerConnection
   }
 
   #respond(response: Uint8Array): void {
+    const framing = this.#host.framing;
     try {
-      assertFrameSize(response, this.#host.maxFrameSize);
+      if (framing.isDefault) assertFrameSize(response, framing.maxFrameSize);
+      else framing.checkOutgoing(response);
     } catch (error) {
       this.#handlerFailed(error);
       return;
@@ -752,11 +814,14 @@ export class ServerConnection
     }
     const stats = this.#host.stats;
     stats.framesOut++;
-    stats.bytesOut += FRAME_HEADER_SIZE + response.length;
+    stats.bytesOut += framing.isDefault
+      ? FRAME_HEADER_SIZE + response.length
+      : framing.frameSize(response);
     const outbound = decoding === this
       ? decodingOutbound!
       : this.#outbound ??= new Outbound(
         this.#transport.readViewsWritable === true,
+        framing,
       );
     outbound.add(response);
   }

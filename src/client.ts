@@ -5,6 +5,7 @@
  *
  * @module
  */
+import type { Framing } from "./_frame_header.ts";
 import { ConnectionClosedError } from "./errors.ts";
 import { assertFrameSize } from "./frame_encoder.ts";
 import { clientSettings, closeSettings } from "./_client_settings.ts";
@@ -63,7 +64,7 @@ export type {
  * ```
  */
 export class Client implements AsyncDisposable {
-  #maxFrameSize: number;
+  #framing: Framing;
   #maxInFlight: number;
   #zeroCopy: boolean;
   #onDisconnect: ((error: ConnectionClosedError) => void) | undefined;
@@ -108,7 +109,7 @@ export class Client implements AsyncDisposable {
         "Cannot use reconnect: a client given one transport cannot redial; use Client.dial()",
       );
     }
-    this.#maxFrameSize = settings.maxFrameSize;
+    this.#framing = settings.framing;
     this.#maxInFlight = settings.maxInFlight;
     if (settings.requestTimeout !== 0) {
       this.#timer = new RequestTimer(
@@ -274,7 +275,9 @@ export class Client implements AsyncDisposable {
       );
     }
     try {
-      assertFrameSize(payload, this.#maxFrameSize);
+      const framing = this.#framing;
+      if (framing.isDefault) assertFrameSize(payload, framing.maxFrameSize);
+      else framing.checkOutgoing(payload);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -409,7 +412,7 @@ export class Client implements AsyncDisposable {
   #connect(transport: Transport): ClientConnection {
     return new ClientConnection(
       transport,
-      this.#maxFrameSize,
+      this.#framing,
       this.#zeroCopy,
       this.#connectionEvents,
     );

@@ -5,6 +5,7 @@
  * @module
  */
 import type { ConnectionClosedError } from "./errors.ts";
+import type { FrameFormatOption } from "./frame_format.ts";
 
 /**
  * How a client made with `Client.dial()` (or `connect()`) redials
@@ -56,7 +57,23 @@ export interface ReconnectOptions {
  * ```
  */
 export interface ClientOptions {
-  /** Largest request or response payload, in bytes. @default {33554432} */
+  /**
+   * The frame format of requests and responses: a preset's name
+   * (`"u32le"`, `"u32be"`, `"u16be"`, `"varint"`) or a
+   * {@linkcode FrameFormat}. With `initialBytesToStrip: 0` requests and
+   * responses are whole frames, header included; each request is checked to
+   * be one well-formed frame and written as it is. A format that can be
+   * decoded but not written is refused (see `docs/framing.md`).
+   *
+   * @default {"u32le"}
+   */
+  format?: FrameFormatOption;
+  /**
+   * Largest request or response, in bytes: the payload, or the whole frame
+   * with a format that keeps its header.
+   *
+   * @default {33554432}
+   */
   maxFrameSize?: number;
   /**
    * Resolve responses with views of the bytes read instead of copies. Off,

@@ -5,7 +5,13 @@
  * @module
  */
 import { integerOption, maxFrameSizeOption } from "./_validate.ts";
-import { type ConnectionHost, ServerConnection } from "./_server_connection.ts";
+import {
+  type ConnectionHost,
+  readOutboundsFor,
+  ServerConnection,
+} from "./_server_connection.ts";
+import { framingOf } from "./_frame_header.ts";
+import type { FrameFormatOption } from "./frame_format.ts";
 import { BufferPool } from "./_buffer_pool.ts";
 import { ServerLimits } from "./_server_limits.ts";
 import { ConnectionList } from "./_connection_list.ts";
@@ -44,7 +50,23 @@ export interface ServerOptions<State = Record<string, unknown>>
   extends Omit<Application<State>, "handler"> {
   /** Computes each response. @default {echo: the request itself} */
   handler?: Handler<State>;
-  /** Largest request or response payload, in bytes. @default {33554432} */
+  /**
+   * The frame format of requests and responses: a preset's name (`"u32le"`,
+   * `"u32be"`, `"u16be"`, `"varint"`) or a {@linkcode FrameFormat}. With
+   * `initialBytesToStrip: 0` the handler gets and returns whole frames,
+   * header included; each response is checked to be one well-formed frame
+   * and written as it is. A format that can be decoded but not written is
+   * refused (see `docs/framing.md`).
+   *
+   * @default {"u32le"}
+   */
+  format?: FrameFormatOption;
+  /**
+   * Largest request or response, in bytes: the payload, or the whole frame
+   * with a format that keeps its header.
+   *
+   * @default {33554432}
+   */
   maxFrameSize?: number;
   /**
    * Unsent response bytes per connection above which the server stops
@@ -209,6 +231,8 @@ export class Server<State = Record<string, unknown>>
     }
     const connections = this.#connections;
     const maxFrameSize = maxFrameSizeOption(options.maxFrameSize);
+    const framing = framingOf(options.format, maxFrameSize);
+    if (framing.encodes === null) throw framing.unwritable("create server");
     const maxBufferedBytes = integerOption(
       "maxBufferedBytes",
       options.maxBufferedBytes,
@@ -242,6 +266,8 @@ export class Server<State = Record<string, unknown>>
       onClose: hook("onClose"),
       onHandlerError: hook("onHandlerError"),
       maxFrameSize,
+      framing,
+      readOutbounds: readOutboundsFor(framing),
       limits,
       handlerTime: new LatencyHistogram(),
       highWaterMark: integerOption(
