@@ -28,6 +28,7 @@ export * from "./src/errors.ts";
 export * from "./src/constants.ts";
 export * from "./src/frame_decoder.ts";
 export * from "./src/frame_range_decoder.ts";
+export * from "./src/frame_format.ts";
 export * from "./src/frame_encoder.ts";
 export * from "./src/frame_decoder_stream.ts";
 export * from "./src/frame_encoder_stream.ts";

@@ -105,7 +105,9 @@ test("outbound: echoed frames go out as they lie in the read buffer, in order wi
   const requests = [patternBytes(3, 1), patternBytes(5, 2), patternBytes(7, 3)];
   const wire = encodeFrames(requests);
   const frames: Array<[number, number]> = [];
-  new FrameDecoder((frame, headerAt) => frames.push([headerAt, frame.length]))
+  new FrameDecoder((frame, headerAt) =>
+    frames.push([headerAt, headerAt + 4 + frame.length])
+  )
     .push(wire);
   const extra = patternBytes(4, 9);
   const outbound = new Outbound();
@@ -127,7 +129,9 @@ test("outbound: echoed frames go out as they lie in the read buffer, in order wi
 test("outbound: an echoed run alone is written by reference when allowed", () => {
   const wire = encodeFrames([patternBytes(3, 1), patternBytes(5, 2)]);
   const frames: Array<[number, number]> = [];
-  new FrameDecoder((frame, headerAt) => frames.push([headerAt, frame.length]))
+  new FrameDecoder((frame, headerAt) =>
+    frames.push([headerAt, headerAt + 4 + frame.length])
+  )
     .push(wire);
   const outbound = new Outbound(true);
   outbound.echoFrom(wire);
@@ -146,7 +150,9 @@ test("outbound: an echoed run that is part of the read is written as a view of i
   read.set(whole);
   read.set([9, 0, 0, 0, 1, 2], whole.length);
   const found: Array<[number, number]> = [];
-  new FrameDecoder((frame, headerAt) => found.push([headerAt, frame.length]))
+  new FrameDecoder((frame, headerAt) =>
+    found.push([headerAt, headerAt + 4 + frame.length])
+  )
     .push(read);
   assert.equal(found.length, 2);
   const outbound = new Outbound(true);
