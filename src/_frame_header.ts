@@ -337,12 +337,10 @@ export class Framing {
         `Cannot decode frame: initialBytesToStrip ${strip} exceeds the frame's ${frameLength} bytes`,
       );
     }
-    if (frameLength - strip > this.maxFrameSize) {
-      throw new FrameTooLargeError(
-        "decode",
-        frameLength - strip,
-        this.maxFrameSize,
-      );
+    // Small numbers first: a body near 2^53 stays exact.
+    const handedOut = headerEnd - at - strip + body;
+    if (handedOut > this.maxFrameSize) {
+      throw new FrameTooLargeError("decode", handedOut, this.maxFrameSize);
     }
     this.start = at + strip;
     this.headerEnd = headerEnd;
