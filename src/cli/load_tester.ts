@@ -6,7 +6,9 @@
  * @module
  */
 import { FrameDecoder } from "../frame_decoder.ts";
-import { FRAME_HEADER_SIZE, writeFrameHeader } from "../_frame_header.ts";
+import { framingOf, MAX_FRAME_SIZE_LIMIT } from "../_frame_header.ts";
+import type { FrameFormatOption } from "../frame_format.ts";
+import { type RequestTemplate, requestTemplate } from "./_request_frames.ts";
 import { LatencyHistogram } from "../latency_histogram.ts";
 import { integerOption, numberOption } from "../_validate.ts";
 import type {
@@ -15,6 +17,9 @@ import type {
   Transport,
   TransportEvents,
 } from "../transport.ts";
+
+/** Payload bytes per request unless told: {@linkcode LoadTestOptions.payloadSize}. */
+export const DEFAULT_PAYLOAD_SIZE = 16;
 
 /**
  * Settings of {@linkcode runLoadTest}.
@@ -44,6 +49,15 @@ export interface LoadTestOptions {
   pipeline?: number;
   /** Payload bytes per request. @default {16} */
   payloadSize?: number;
+  /**
+   * The server's frame format (see `docs/framing.md`): a preset's name or a
+   * `FrameFormat` that can be written. With `initialBytesToStrip: 0` each
+   * request is a whole frame: zero bytes before the length field, the field,
+   * then the payload; the echo returns it whole.
+   *
+   * @default {"u32le"}
+   */
+  format?: FrameFormatOption;
   /**
    * Measured requests in all: the test sends exactly this many after the
    * warm-up and waits for their answers. Without it the test runs for
@@ -190,7 +204,14 @@ class LoadConnection implements TransportEvents {
   #transport: Transport;
   #shared: Shared;
   #pipeline: number;
-  #template: Uint8Array;
+  /** One request on the wire; copies differ in the sequence number at #seqAt. */
+  #wire: Uint8Array;
+  #seqAt: number;
+  /** Bytes of the sequence number: up to 4, no more than the payload. */
+  #seqBytes: number;
+  /** The response each request should get (the echo): the frame handed out. */
+  #expected: Uint8Array;
+  #payloadSize: number;
   #verify: boolean;
   #decoder: FrameDecoder;
   /** Per request in flight: when it was sent, its sequence number and whether it counts. */
@@ -211,19 +232,25 @@ class LoadConnection implements TransportEvents {
     transport: Transport,
     shared: Shared,
     pipeline: number,
-    template: Uint8Array,
+    request: RequestTemplate,
+    format: FrameFormatOption | undefined,
     verify: boolean,
   ) {
     this.#transport = transport;
     this.#shared = shared;
     this.#pipeline = pipeline;
-    this.#template = template;
+    this.#wire = request.wire;
+    this.#seqAt = request.payloadAt;
+    this.#payloadSize = request.wire.length - request.payloadAt;
+    this.#seqBytes = Math.min(4, this.#payloadSize);
+    this.#expected = request.wire.subarray(request.handedOutAt);
     this.#verify = verify;
     this.#sentAt = new Float64Array(pipeline);
     this.#seq = new Uint32Array(pipeline);
     this.#counts = new Uint8Array(pipeline);
     this.#decoder = new FrameDecoder((frame) => this.#onResponse(frame), {
-      maxFrameSize: Math.max(template.length, 1 << 20),
+      maxFrameSize: Math.max(this.#expected.length, 1 << 20),
+      format,
     });
     transport.start(this);
   }
@@ -303,14 +330,16 @@ class LoadConnection implements TransportEvents {
   }
 
   #matches(frame: Uint8Array, seq: number): boolean {
-    const template = this.#template;
-    if (frame.length !== template.length) return false;
-    const n = Math.min(4, frame.length);
-    for (let i = 0; i < n; i++) {
-      if (frame[i] !== ((seq >>> (8 * i)) & 0xff)) return false;
-    }
-    for (let i = n; i < frame.length; i++) {
-      if (frame[i] !== template[i]) return false;
+    const expected = this.#expected;
+    if (frame.length !== expected.length) return false;
+    // The sequence number's bytes in the frame handed out.
+    const seqAt = this.#seqAt - (this.#wire.length - expected.length);
+    const seqEnd = seqAt + this.#seqBytes;
+    for (let i = 0; i < frame.length; i++) {
+      const byte = i >= seqAt && i < seqEnd
+        ? (seq >>> (8 * (i - seqAt))) & 0xff
+        : expected[i];
+      if (frame[i] !== byte) return false;
     }
     return true;
   }
@@ -327,18 +356,19 @@ class LoadConnection implements TransportEvents {
       }
     }
     if (count <= 0) return;
-    const template = this.#template;
-    const size = FRAME_HEADER_SIZE + template.length;
+    const wire = this.#wire;
+    const size = wire.length;
+    const seqBytes = this.#seqBytes;
+    const payloadAt = this.#seqAt;
     const out = new Uint8Array(count * size);
     const now = performance.now();
     let slot = (this.#head + this.#inFlight) % this.#pipeline;
     for (let i = 0; i < count; i++) {
-      const length = template.length;
-      const payloadAt = writeFrameHeader(out, i * size, length);
-      out.set(template, payloadAt);
+      out.set(wire, i * size);
+      const seqAt = i * size + payloadAt;
       const seq = this.#nextSeq++ >>> 0;
-      for (let b = 0; b < Math.min(4, length); b++) {
-        out[payloadAt + b] = (seq >>> (8 * b)) & 0xff;
+      for (let b = 0; b < seqBytes; b++) {
+        out[seqAt + b] = (seq >>> (8 * b)) & 0xff;
       }
       this.#sentAt[slot] = now;
       this.#seq[slot] = seq;
@@ -348,7 +378,7 @@ class LoadConnection implements TransportEvents {
     this.#inFlight += count;
     this.#measuredInFlight += counted;
     shared.sent += counted;
-    if (shared.measuring) shared.bytesOut += count * template.length;
+    if (shared.measuring) shared.bytesOut += count * this.#payloadSize;
     this.#transport.write(out);
   }
 
@@ -370,6 +400,8 @@ class LoadConnection implements TransportEvents {
  *
  * @param options Where, how much and how long; see {@linkcode LoadTestOptions}.
  * @returns The measurements; errors are counted, not thrown.
+ * @throws {RangeError} An option is out of range, or `format` is invalid or
+ * cannot be written (nor with this `payloadSize`).
  *
  * @example 50 connections x 32 pipelined requests for 5 seconds
  * ```ts
@@ -390,7 +422,7 @@ export async function runLoadTest(
   const payloadSize = integerOption(
     "payloadSize",
     options.payloadSize,
-    16,
+    DEFAULT_PAYLOAD_SIZE,
     0,
     1 << 30,
   );
@@ -418,8 +450,12 @@ export async function runLoadTest(
     200,
     1,
   );
-  const template = new Uint8Array(payloadSize);
-  for (let i = 0; i < payloadSize; i++) template[i] = 97 + (i % 26);
+  // Checked and built before connecting: a format that cannot be written
+  // throws here. The decoders get their own limit, from the response size.
+  const request = requestTemplate(
+    framingOf(options.format, MAX_FRAME_SIZE_LIMIT),
+    payloadSize,
+  );
 
   let settle: () => void = () => {};
   const shared: Shared = {
@@ -456,7 +492,8 @@ export async function runLoadTest(
             result.value,
             shared,
             pipeline,
-            template,
+            request,
+            options.format,
             options.verify ?? false,
           ),
         );
