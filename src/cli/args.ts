@@ -1,5 +1,7 @@
 import { DEFAULT_MAX_FRAME_SIZE, MAX_FRAME_SIZE_LIMIT } from "../constants.ts";
 import { checkNumber, type NumberRange } from "../_validate.ts";
+import { type FrameFormatOption, parseFrameFormat } from "../frame_format.ts";
+import { type Framing, framingOf } from "../_frame_header.ts";
 
 /**
  * A command-line usage error: printed, with the hint to run `--help` unless
@@ -181,3 +183,48 @@ export const ADDRESS_FLAGS: FlagSpec = {
   port: "value",
   "max-frame-size": "value",
 };
+
+/** The `--framing` flag of every subcommand that reads and writes frames. */
+export const FRAMING_FLAGS: FlagSpec = { framing: "value" };
+
+/** Why frames of `framing` cannot be written, or null when they can. */
+function unwritable(framing: Framing): string | null {
+  if (framing.encodes !== null) return null;
+  if (framing.strip === -1) {
+    return `a header stripped at lengthFieldOffset ${framing.offset} cannot be written; keep whole frames with initialBytesToStrip 0`;
+  }
+  return `initialBytesToStrip ${framing.strip} strips part of a frame; only the whole header at lengthFieldOffset 0 (the default) or nothing (0) can be written`;
+}
+
+/**
+ * The `--framing` flag's frame format (a preset's name or a JSON
+ * `FrameFormat`), or undefined when absent: checked with `maxFrameSize`, and
+ * that frames of it can be written, as the server, the client and the load
+ * tester all do.
+ *
+ * @throws {UsageError} Naming `--framing` and what is wrong.
+ */
+export function framingFlag(
+  flags: ParsedArgs["flags"],
+  maxFrameSize: number,
+): FrameFormatOption | undefined {
+  const text = flags.framing;
+  if (typeof text !== "string") return undefined;
+  let format: FrameFormatOption;
+  let framing: Framing;
+  try {
+    format = parseFrameFormat(text);
+    framing = framingOf(format, maxFrameSize);
+  } catch (error) {
+    throw new UsageError(`option '--framing': ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  const reason = unwritable(framing);
+  if (reason !== null) {
+    throw new UsageError(
+      `option '--framing': Invalid frame format: ${reason}`,
+    );
+  }
+  return format;
+}

@@ -1,7 +1,12 @@
-import { runLoadTest } from "./load_tester.ts";
+import { DEFAULT_PAYLOAD_SIZE, runLoadTest } from "./load_tester.ts";
 import type { LoadTestResult } from "./load_tester.ts";
+import { framingOf, MAX_FRAME_SIZE_LIMIT } from "../_frame_header.ts";
+import { requestTemplate } from "./_request_frames.ts";
+import type { FrameFormatOption } from "../frame_format.ts";
 import {
   type FlagSpec,
+  FRAMING_FLAGS,
+  framingFlag,
   numberFlag,
   parseArgs,
   parseSize,
@@ -16,6 +21,7 @@ import type { CliHost } from "./host.ts";
 
 const BENCH_FLAGS: FlagSpec = {
   ...CONNECT_TRANSPORT_FLAGS,
+  ...FRAMING_FLAGS,
   requests: "value",
   duration: "value",
   connections: "value",
@@ -41,7 +47,8 @@ const BENCH_SHORT = {
 function benchHelp(p: string): string {
   return `Usage: ${p} bench [-n REQUESTS | -d SECONDS] [-c CONNECTIONS] [-P PIPELINE_DEPTH]
        [-s PAYLOAD_BYTES] [-w SECONDS] [--host HOST] [--port PORT | --unix PATH]
-       [--tls] [--tls-ca FILE] [--tls-server-name NAME] [--verify] [--json]
+       [--tls] [--tls-ca FILE] [--tls-server-name NAME] [--framing NAME|JSON]
+       [--verify] [--json]
 
 Load-tests a framewire (echo) server: each connection keeps PIPELINE_DEPTH
 requests in flight (closed loop); only responses received are counted; the
@@ -64,6 +71,11 @@ Options:
   --tls                    speak TLS (every connection makes its own handshake)
   --tls-ca FILE            trust the PEM CA certificates in FILE (implies --tls)
   --tls-server-name NAME   name to check the certificate against (implies --tls)
+  --framing NAME|JSON      the server's frame format: u32le (default), u32be,
+                           u16be, varint, or a FrameFormat as JSON; with
+                           "initialBytesToStrip":0 each request is a whole frame
+                           (zero bytes before the length field, the field, the
+                           payload); see docs/framing.md
   --verify                 compare every response with its request
   --json                   print the result as one JSON object
   -h, --help               show this help
@@ -100,11 +112,17 @@ function formatBenchResult(
   result: LoadTestResult,
   target: string,
   asked: number | undefined,
+  format: FrameFormatOption | undefined,
 ): string[] {
   const e = result.errors;
   const l = result.latencyUs;
+  const framing = format === undefined
+    ? ""
+    : `, ${
+      typeof format === "string" ? format : JSON.stringify(format)
+    } framing`;
   return [
-    `framewire bench: ${target}, ${result.connected}/${result.connections} connections x ${result.pipeline} in flight, ${result.payloadSize}-byte payloads${
+    `framewire bench: ${target}, ${result.connected}/${result.connections} connections x ${result.pipeline} in flight, ${result.payloadSize}-byte payloads${framing}${
       result.verified ? ", verified" : ""
     }`,
     `requests: ${thousands(result.requests)} in ${
@@ -144,6 +162,24 @@ export async function benchCommand(
   if (duration === 0) {
     throw new UsageError("option '--duration' must be more than 0");
   }
+  // The load tester sizes its own limit; the format is checked as it is.
+  const format = framingFlag(flags, MAX_FRAME_SIZE_LIMIT);
+  const payloadSize = flags.size
+    ? parseSize("size", flags.size as string, 1 << 30)
+    : undefined;
+  if (format !== undefined) {
+    try {
+      requestTemplate(
+        framingOf(format, MAX_FRAME_SIZE_LIMIT),
+        payloadSize ?? DEFAULT_PAYLOAD_SIZE,
+      );
+    } catch (error) {
+      throw new UsageError(
+        `option '--size' does not fit '--framing': ${(error as Error).message}`,
+        { cause: error },
+      );
+    }
+  }
   const target = await connectFlags(host, flags);
   const progress = host.isTerminal && !flags.json;
   const result = await runLoadTest({
@@ -151,9 +187,8 @@ export async function benchCommand(
     ...target,
     connections: positiveInteger("connections", flags.connections),
     pipeline: positiveInteger("pipeline", flags.pipeline),
-    payloadSize: flags.size
-      ? parseSize("size", flags.size as string, 1 << 30)
-      : undefined,
+    payloadSize,
+    format,
     requests,
     duration,
     warmup: seconds("warmup", flags.warmup),
@@ -172,9 +207,16 @@ export async function benchCommand(
     const where = target.path !== undefined
       ? { path: target.path }
       : { host: target.host, port: target.port, tls: target.tls !== undefined };
-    host.print(JSON.stringify({ ...where, ...result }));
+    host.print(
+      JSON.stringify({ ...where, framing: format ?? "u32le", ...result }),
+    );
   } else {
-    const lines = formatBenchResult(result, describeTarget(target), requests);
+    const lines = formatBenchResult(
+      result,
+      describeTarget(target),
+      requests,
+      format,
+    );
     for (const line of lines) {
       host.print(line);
     }

@@ -5,9 +5,14 @@
  * @module
  */
 import { Client } from "../client.ts";
-import { ConnectError } from "../errors.ts";
+import { ConnectError, FrameTooLargeError } from "../errors.ts";
+import type { FrameFormatOption } from "../frame_format.ts";
+import { framingOf, MAX_FRAME_SIZE_LIMIT } from "../_frame_header.ts";
+import { wholeFrame } from "./_request_frames.ts";
 import {
   ADDRESS_FLAGS,
+  FRAMING_FLAGS,
+  framingFlag,
   maxFrameSizeFlag,
   parseArgs,
   UsageError,
@@ -34,11 +39,13 @@ Usage:
 Run '${p} <command> --help' for a command's options.`,
   client: (p: string) =>
     `Usage: ${p} client [--host HOST] [--port PORT | --unix PATH] [--tls]
-       [--tls-ca FILE] [--tls-server-name NAME] [--max-frame-size BYTES] [MESSAGE...]
+       [--tls-ca FILE] [--tls-server-name NAME] [--framing NAME|JSON]
+       [--max-frame-size BYTES] [MESSAGE...]
 
 Sends each MESSAGE as one request, all pipelined on one connection, and prints
 each response's length and a preview. With no MESSAGE it sends a demo set:
-"hello1", "hello2", "hello3", one 32 MiB message, "hello5".
+"hello1", "hello2", "hello3", one 32 MiB message (or the largest the
+format's length field holds), "hello5".
 
 Options:
   --host HOST              server host (default 127.0.0.1)
@@ -48,13 +55,23 @@ Options:
   --tls-ca FILE            trust the PEM CA certificates in FILE (implies --tls)
   --tls-server-name NAME   name to check the certificate against (implies --tls;
                            default the host)
+  --framing NAME|JSON      the server's frame format: u32le (default), u32be,
+                           u16be, varint, or a FrameFormat as JSON; with
+                           "initialBytesToStrip":0 each MESSAGE is sent as a
+                           whole frame (zero bytes before the length field, the
+                           field, MESSAGE) and responses are shown whole; see
+                           docs/framing.md
   --max-frame-size BYTES   largest request or response; k/m suffixes allowed (default 32m)
   -h, --help               show this help`,
 };
 
 const HELP_FLAGS = ["-h", "--help"];
 
-const CLIENT_FLAGS: FlagSpec = { ...ADDRESS_FLAGS, ...CONNECT_TRANSPORT_FLAGS };
+const CLIENT_FLAGS: FlagSpec = {
+  ...ADDRESS_FLAGS,
+  ...CONNECT_TRANSPORT_FLAGS,
+  ...FRAMING_FLAGS,
+};
 
 /**
  * Runs the command line.
@@ -115,11 +132,41 @@ function describe(error: unknown): string {
   return `${error.message}${cause}`;
 }
 
-function demoMessages(): Uint8Array[] {
+/**
+ * The demo's large message: 32 MiB, or the most a frame of `format` carries
+ * when that is less: what its length field holds (65,535 bytes for u16be),
+ * less the header for a format that keeps whole frames (the whole frame
+ * must fit in `maxFrameSize`).
+ */
+function largeDemoSize(
+  format: FrameFormatOption | undefined,
+  maxFrameSize: number,
+): number {
+  const framing = framingOf(format, MAX_FRAME_SIZE_LIMIT);
+  let size = 32 * 1024 * 1024;
+  try {
+    framing.checkPayload(size);
+  } catch (error) {
+    if (!(error instanceof FrameTooLargeError)) throw error;
+    size = error.maxFrameSize;
+  }
+  if (framing.encodes === "whole") {
+    const header = framing.offset + framing.headerSize(size);
+    size = Math.max(0, Math.min(size, maxFrameSize - header));
+  }
+  return size;
+}
+
+function demoMessages(
+  format: FrameFormatOption | undefined,
+  maxFrameSize: number,
+): Uint8Array[] {
   const encoder = new TextEncoder();
-  const large = new Uint8Array(32 * 1024 * 1024);
+  const large = new Uint8Array(largeDemoSize(format, maxFrameSize));
   const pattern = encoder.encode("framewire-32MiB-");
-  for (let i = 0; i < large.length; i += pattern.length) large.set(pattern, i);
+  for (let i = 0; i < large.length; i += pattern.length) {
+    large.set(pattern.subarray(0, large.length - i), i);
+  }
   return [
     encoder.encode("hello1"),
     encoder.encode("hello2"),
@@ -142,9 +189,11 @@ async function clientCommand(host: CliHost, args: string[]): Promise<number> {
     return 0;
   }
   const maxFrameSize = maxFrameSizeFlag(flags);
+  const format = framingFlag(flags, maxFrameSize);
+  const framing = framingOf(format, maxFrameSize);
   const messages = positional.length > 0
     ? positional.map((text) => new TextEncoder().encode(text))
-    : demoMessages();
+    : demoMessages(format, maxFrameSize);
   const target = await connectFlags(host, flags);
   const transport = await host.network.connect(target).catch((error) => {
     // A ConnectError names the address and the reason ("... (ECONNREFUSED)").
@@ -153,11 +202,16 @@ async function clientCommand(host: CliHost, args: string[]): Promise<number> {
       cause: error,
     });
   });
-  const client = new Client(transport, { maxFrameSize });
+  const client = new Client(transport, { maxFrameSize, format });
+  // A format that keeps whole frames is handed whole frames to send.
+  const request = (message: Uint8Array) =>
+    framing.encodes === "whole"
+      ? client.request(wholeFrame(framing, message))
+      : client.request(message);
   const started = performance.now();
   try {
     const results = await Promise.allSettled(
-      messages.map((m) => client.request(m)),
+      messages.map(async (m) => await request(m)),
     );
     let failures = 0;
     results.forEach((result, i) => {

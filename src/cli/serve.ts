@@ -13,6 +13,8 @@ import {
   ADDRESS_FLAGS,
   durationFlag,
   type FlagSpec,
+  FRAMING_FLAGS,
+  framingFlag,
   maxFrameSizeFlag,
   numberFlag,
   parseArgs,
@@ -38,6 +40,7 @@ import type { EventLog } from "./log.ts";
 const SERVE_FLAGS: FlagSpec = {
   ...ADDRESS_FLAGS,
   ...SERVE_TRANSPORT_FLAGS,
+  ...FRAMING_FLAGS,
   "max-connections": "value",
   "max-buffered-bytes": "value",
   "idle-timeout": "value",
@@ -56,8 +59,8 @@ const SERVE_FLAGS: FlagSpec = {
 
 function serveHelp(programName: string): string {
   return `Usage: ${programName} serve [--handler FILE] [--host HOST] [--port PORT | --unix PATH]
-       [--tls-cert FILE --tls-key FILE] [--max-frame-size BYTES]
-       [--workers N|auto] [limits]
+       [--tls-cert FILE --tls-key FILE] [--framing NAME|JSON]
+       [--max-frame-size BYTES] [--workers N|auto] [limits]
 
 Serves an application (the echo one unless --handler names another) until
 SIGINT or SIGTERM, then closes gracefully: stops accepting, answers every
@@ -80,7 +83,13 @@ Options:
                               removed on exit
   --tls-cert FILE             serve TLS with this PEM certificate chain
   --tls-key FILE              ... and this PEM private key
-  --max-frame-size BYTES      largest request accepted; k/m suffixes allowed (default 32m)
+  --framing NAME|JSON         the frame format: u32le (default), u32be, u16be,
+                              varint, or a FrameFormat as JSON, such as
+                              '{"lengthFieldLength":2,"byteOrder":"big"}'; with
+                              "initialBytesToStrip":0 handlers get and return
+                              whole frames; see docs/framing.md
+  --max-frame-size BYTES      largest request accepted, as handed to the handler;
+                              k/m suffixes allowed (default 32m)
   --max-connections N         connections served at once; more are closed (default 10000)
   --max-buffered-bytes BYTES  memory for frames being received and responses
                               not yet sent, server-wide (default 256m)
@@ -116,6 +125,7 @@ async function serveSettings(
   const maxFrameSize = maxFrameSizeFlag(flags);
   const options: ServerOptions = {
     maxFrameSize,
+    format: framingFlag(flags, maxFrameSize),
     idleTimeout: durationFlag(flags, "idle-timeout"),
     frameTimeout: durationFlag(flags, "frame-timeout"),
     writeTimeout: durationFlag(flags, "write-timeout"),
