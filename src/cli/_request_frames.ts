@@ -63,14 +63,11 @@ export function requestTemplate(
     const wire = wholeFrame(framing, payload);
     return { wire, payloadAt: wire.length - payloadSize, handedOutAt: 0 };
   }
-  if (framing.encodes !== "header") {
-    throw new RangeError(
-      "Cannot build requests: the format strips only part of its frames, which cannot be written",
-    );
-  }
-  framing.checkPayload(payloadSize);
-  const headerSize = framing.headerSize(payloadSize);
-  const wire = new Uint8Array(headerSize + payloadSize);
-  wire.set(payload, framing.writeHeader(wire, 0, payloadSize));
+  // A payload, for a format whose header is written for it; throws for a
+  // format that cannot be written.
+  framing.checkOutgoing(payload);
+  const wire = new Uint8Array(framing.frameSize(payload));
+  framing.writeFrame(wire, 0, payload);
+  const headerSize = wire.length - payloadSize;
   return { wire, payloadAt: headerSize, handedOutAt: headerSize };
 }

@@ -187,15 +187,6 @@ export const ADDRESS_FLAGS: FlagSpec = {
 /** The `--framing` flag of every subcommand that reads and writes frames. */
 export const FRAMING_FLAGS: FlagSpec = { framing: "value" };
 
-/** Why frames of `framing` cannot be written, or null when they can. */
-function unwritable(framing: Framing): string | null {
-  if (framing.encodes !== null) return null;
-  if (framing.strip === -1) {
-    return `a header stripped at lengthFieldOffset ${framing.offset} cannot be written; keep whole frames with initialBytesToStrip 0`;
-  }
-  return `initialBytesToStrip ${framing.strip} strips part of a frame; only the whole header at lengthFieldOffset 0 (the default) or nothing (0) can be written`;
-}
-
 /**
  * The `--framing` flag's frame format (a preset's name or a JSON
  * `FrameFormat`), or undefined when absent: checked with `maxFrameSize`, and
@@ -220,11 +211,10 @@ export function framingFlag(
       cause: error,
     });
   }
-  const reason = unwritable(framing);
-  if (reason !== null) {
-    throw new UsageError(
-      `option '--framing': Invalid frame format: ${reason}`,
-    );
+  if (framing.encodes === null) {
+    // Framing's own reason, without its "Cannot <action>: ".
+    const reason = framing.unwritable("use it").message.replace(/^.*?: /, "");
+    throw new UsageError(`option '--framing': Invalid frame format: ${reason}`);
   }
   return format;
 }
