@@ -42,6 +42,8 @@ export interface CodecCase {
   prefix: Prefix;
   /** Extra rows (Web Streams shells, per-frame calls) rather than the main comparison. */
   extra: boolean;
+  /** The largest frame its wire format holds (u16be: 65,535 bytes); larger sizes are not run. */
+  maxSize?: number;
   /** Builds the function that runs one iteration over a frame set. */
   prepare(set: FrameSet): CaseInput;
 }
@@ -125,6 +127,26 @@ export const CASES: readonly CodecCase[] = [
       };
     },
   },
+  ...(["varint", "u16be", "u32be"] as const).map((prefix): CodecCase => ({
+    // framewire's FrameDecoder in the other preset formats.
+    library: `framewire ${prefix}`,
+    operation: "decode",
+    prefix,
+    extra: true,
+    maxSize: prefix === "u16be" ? 0xffff : undefined,
+    prepare(set) {
+      const chunks = chunk(set.wire[prefix]);
+      return {
+        decode(onFrame) {
+          const decoder = new FrameDecoder(onFrame, {
+            format: prefix,
+            maxFrameSize: MAX_FRAME_SIZE,
+          });
+          for (let i = 0; i < chunks.length; i++) decoder.push(chunks[i]);
+        },
+      };
+    },
+  })),
   {
     library: "it-length-prefixed",
     operation: "decode",
@@ -263,6 +285,20 @@ export const CASES: readonly CodecCase[] = [
       return { encode: (onBytes) => onBytes(encodeFrames(payloads)) };
     },
   },
+  ...(["varint", "u16be", "u32be"] as const).map((prefix): CodecCase => ({
+    library: `framewire ${prefix}`,
+    operation: "encode",
+    prefix,
+    extra: true,
+    maxSize: prefix === "u16be" ? 0xffff : undefined,
+    prepare(set) {
+      const payloads = set.payloads;
+      const options = { format: prefix, maxFrameSize: MAX_FRAME_SIZE };
+      return {
+        encode: (onBytes) => onBytes(encodeFrames(payloads, options)),
+      };
+    },
+  })),
   {
     library: "it-length-prefixed",
     operation: "encode",

@@ -42,10 +42,11 @@ export const FRAME_SIZES: readonly FrameSize[] = [
 ];
 
 /** The length prefixes in use: framewire's, the varint of it-length-prefixed and length-prefixed-stream, frame-stream's. */
-export type Prefix = "u32le" | "varint" | "u32be";
+export type Prefix = "u32le" | "varint" | "u32be" | "u16be";
 
 /** Bytes `length` takes as a prefix of the given kind. */
 export function prefixSize(prefix: Prefix, length: number): number {
+  if (prefix === "u16be") return 2;
   if (prefix !== "varint") return 4;
   let bytes = 1;
   while (length >= 0x80) {
@@ -69,8 +70,12 @@ function writePrefix(
     out[offset++] = length;
     return offset;
   }
-  new DataView(out.buffer, out.byteOffset, out.byteLength)
-    .setUint32(offset, length, prefix === "u32le");
+  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  if (prefix === "u16be") {
+    view.setUint16(offset, length, false);
+    return offset + 2;
+  }
+  view.setUint32(offset, length, prefix === "u32le");
   return offset + 4;
 }
 
@@ -99,7 +104,9 @@ export function buildFrameSet(size: FrameSize): FrameSet {
     payloads.push(backing.subarray(i * size.size, (i + 1) * size.size));
   }
   const wire = {} as Record<Prefix, Uint8Array>;
-  for (const prefix of ["u32le", "varint", "u32be"] as const) {
+  for (const prefix of ["u32le", "varint", "u32be", "u16be"] as const) {
+    // A 2-byte length holds frames of up to 65,535 bytes.
+    if (prefix === "u16be" && size.size > 0xffff) continue;
     const out = new Uint8Array(
       payloadBytes + size.frames * prefixSize(prefix, size.size),
     );

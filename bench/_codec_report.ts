@@ -6,6 +6,7 @@
  * @module
  */
 import type { CodecReport, CodecResult } from "./codec.ts";
+import type { Prefix } from "./_codec_data.ts";
 
 /** The runtimes measured, in table order. */
 export const RUNTIMES = ["deno", "bun", "node"] as const;
@@ -54,6 +55,9 @@ const find = (
     r.operation === operation && r.size === size && r.library === library
   );
 
+/** framewire's decoder in the varint format, against the varint peers. */
+export const VARINT_LIBRARY = "framewire varint";
+
 /** The extra row of framewire's view-free decoder, FrameRangeDecoder. */
 export const RANGE_LIBRARY = "framewire FrameRangeDecoder (no view per frame)";
 
@@ -76,12 +80,16 @@ export function decodeRatio(
   report: CodecReport,
   size: string,
   library = "framewire",
+  prefix?: Prefix,
 ) {
   const rows = report.results.filter((r) =>
     r.operation === "decode" && r.size === size
   );
   const framewire = rows.find((r) => r.library === library);
-  const peers = rows.filter((r) => !r.extra && r.library !== "framewire");
+  const peers = rows.filter((r) =>
+    !r.extra && r.library !== "framewire" &&
+    (prefix === undefined || r.prefix === prefix)
+  );
   if (framewire === undefined || peers.length === 0) return null;
   const fastest = peers.reduce((a, b) => (b.mbPerSec > a.mbPerSec ? b : a));
   const paired: number[] = [];
@@ -208,6 +216,21 @@ export function markdown(input: ReportInput): string {
       `- ${TITLES[rt]}: ${found.map(ratioText).join("; ")}: target ${
         met ? "met" : "NOT met"
       }${found.length < RATIO_SIZES.length ? " at the sizes measured" : ""}`,
+    );
+  }
+  for (const rt of present) {
+    const found = RATIO_SIZES.map((size) =>
+      decodeRatio(reports[rt]!, size, VARINT_LIBRARY, "varint")
+    ).filter((r) => r !== null);
+    if (found.length === 0) continue;
+    const met = found.every((r) =>
+      r.ratio >= TARGET_RATIO &&
+      (r.pairedRatio === null || r.pairedRatio >= TARGET_RATIO)
+    );
+    lines.push(
+      `- ${TITLES[rt]}, ${VARINT_LIBRARY} / fastest varint peer: ${
+        found.map(ratioText).join("; ")
+      }: target ${met ? "met" : "NOT met"}`,
     );
   }
   for (const rt of present) {

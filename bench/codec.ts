@@ -104,7 +104,10 @@ const nameOf = (c: CodecCase, size: FrameSize) =>
   `${c.operation} ${size.label} ${c.library}`;
 const caseName = (c: CodecCase, set: FrameSet) => nameOf(c, set.size);
 const selected = (c: CodecCase, size: FrameSize) =>
-  only === undefined ? filter.test(nameOf(c, size)) : nameOf(c, size) === only;
+  (c.maxSize === undefined || size.size <= c.maxSize) &&
+  (only === undefined
+    ? filter.test(nameOf(c, size))
+    : nameOf(c, size) === only);
 
 /** How the checked run of a case went. */
 interface Checked {

@@ -34,6 +34,7 @@ import {
   RUNTIMES,
   TARGET_RATIO,
   TITLES,
+  VARINT_LIBRARY,
 } from "./_codec_report.ts";
 
 const root = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
@@ -213,6 +214,14 @@ const ratios = Object.fromEntries(
     RATIO_SIZES.map((size) => decodeRatio(report, size)),
   ]),
 );
+const varintRatios = Object.fromEntries(
+  Object.entries(reports).map(([rt, report]) => [
+    rt,
+    RATIO_SIZES.map((size) =>
+      decodeRatio(report, size, VARINT_LIBRARY, "varint")
+    ),
+  ]),
+);
 const rangeRatios = Object.fromEntries(
   Object.entries(reports).map(([rt, report]) => [
     rt,
@@ -239,6 +248,7 @@ await Deno.writeTextFile(
       targetRatio: TARGET_RATIO,
       ratios,
       rangeRatios,
+      varintRatios,
       errors,
       runtimes: reports,
     },
