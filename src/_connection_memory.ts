@@ -20,6 +20,8 @@ export class ConnectionMemory {
   readonly #connection: ServerLimitsEvents;
   /** A pooled buffer a large frame is being assembled in. */
   #assembling: Uint8Array | null = null;
+  /** The buffer the frame being assembled is in, pooled or not. */
+  #frame: Uint8Array | null = null;
   /** Pooled buffers of requests handed out, given back once nothing can use them. */
   #lent: Uint8Array[] | null = null;
   /** The limits reserved memory for the frame that waited. */
@@ -39,23 +41,42 @@ export class ConnectionMemory {
     this.#connection = connection;
   }
 
+  /** Whether a frame is being assembled (its memory is reserved). */
+  get assembling(): boolean {
+    return this.#frame !== null;
+  }
+
   /**
-   * The decoder's `allocate`: a buffer for a `length`-byte frame, pooled
-   * when large and a pool is used, or null when the frame must wait for
-   * memory. The connection counts `length` more bytes held when it gets a
-   * buffer: they are reserved in the budget.
+   * The decoder's `allocate`: a `length`-byte buffer for a frame of
+   * `frameLength` bytes, pooled when large and a pool is used, or null when
+   * the frame must wait for memory. The frame's first buffer reserves the
+   * whole frame in the budget (the connection counts `frameLength` more
+   * bytes held); the larger ones it grows into need no more.
    */
-  allocate(length: number): Uint8Array | null {
-    if (this.#granted) {
+  allocate(length: number, frameLength: number): Uint8Array | null {
+    if (this.#frame !== null) {
+      // Growing: reserved with the first buffer.
+    } else if (this.#granted) {
       this.#granted = false; // reserved by the limits on admission
-    } else if (!this.#limits.reserve(this.#connection, length)) {
+    } else if (!this.#limits.reserve(this.#connection, frameLength)) {
       this.waiting = true;
       return null;
     }
     if (length < POOL_MIN_SIZE || this.#pool === null) {
-      return new Uint8Array(length);
+      return this.#frame = new Uint8Array(length);
     }
-    return this.#assembling = this.#pool.take(length);
+    return this.#frame = this.#assembling = this.#pool.take(length);
+  }
+
+  /**
+   * The decoder's `release`: the frame outgrew `buffer`. A pooled one goes
+   * back to the pool.
+   */
+  release(buffer: Uint8Array): void {
+    if (buffer === this.#assembling) {
+      this.#pool!.give(buffer);
+      this.#assembling = null;
+    }
   }
 
   /** The limits reserved memory for the waiting frame: it is allocated next. */
@@ -76,6 +97,7 @@ export class ConnectionMemory {
    * lent until `giveBackLent()`.
    */
   handedOut(request: Uint8Array): void {
+    this.#frame = null;
     if (
       this.#assembling !== null && request.buffer === this.#assembling.buffer
     ) {
@@ -103,7 +125,7 @@ export class ConnectionMemory {
    * this object.
    */
   get idle(): boolean {
-    return this.#assembling === null && this.#lent === null &&
+    return this.#frame === null && this.#lent === null &&
       !this.#granted && !this.waiting && this.deferred === null;
   }
 
@@ -122,6 +144,7 @@ export class ConnectionMemory {
   close(handlersRunning: boolean): void {
     if (this.#assembling !== null) this.#pool!.give(this.#assembling);
     this.#assembling = null;
+    this.#frame = null;
     if (!handlersRunning) this.giveBackLent();
     this.#lent = null;
     this.deferred = null;

@@ -30,10 +30,20 @@ export interface FrameDecoderOptions {
    */
   maxFrameSize?: number;
   /**
-   * Returns the buffer in which a frame spread over several chunks is
+   * Returns a buffer in which a frame spread over several chunks is
    * assembled: a `Uint8Array` of exactly `length` bytes that nothing else
-   * writes to until the frame has been handed to `onFrame`. Lets a caller
-   * reuse large buffers instead of allocating one per frame.
+   * writes to until the frame has been handed to `onFrame` (or the buffer to
+   * `release`). Lets a caller reuse large buffers instead of allocating one
+   * per frame, and count them against a memory budget.
+   *
+   * A header alone never makes the decoder ask for its declared size: a
+   * frame of up to 64 KiB gets its buffer at once, a larger one a buffer of
+   * 64 KiB (or of the bytes already received) that grows eightfold, up to
+   * the frame's exact length, as its bytes arrive. `frameLength` is the
+   * length of the frame the buffer is for (`length` is less while it
+   * grows), so a caller can count the whole frame against a budget when
+   * its first buffer is asked for. The frame handed to `onFrame` is always
+   * a buffer of exactly its length.
    *
    * It may return `null` to defer the frame (a server over its memory
    * budget does): `push()` then stops before that frame and returns how
@@ -42,8 +52,20 @@ export interface FrameDecoderOptions {
    *
    * @default {(length) => new Uint8Array(length)}
    */
-  allocate?: (length: number) => Uint8Array | null;
+  allocate?: (length: number, frameLength: number) => Uint8Array | null;
+  /**
+   * Takes back a buffer from `allocate` that the decoder no longer uses: a
+   * frame outgrew it, and its bytes were copied into a larger one.
+   *
+   * @default {nothing: the buffer is left to the garbage collector}
+   */
+  release?: (buffer: Uint8Array) => void;
 }
+
+/** Frames up to this length get their whole buffer when assembly starts. */
+export const GROW_FROM = 64 * 1024;
+/** How much a frame's buffer grows when its bytes outgrow it. */
+const GROWTH = 8;
 
 const allocateFresh = (length: number) => new Uint8Array(length);
 
@@ -62,7 +84,11 @@ export interface FrameAssemblyEvents {
  */
 export class FrameAssembly {
   readonly framing: Framing;
-  readonly allocate: (length: number) => Uint8Array | null;
+  readonly allocate: (
+    length: number,
+    frameLength: number,
+  ) => Uint8Array | null;
+  readonly release: ((buffer: Uint8Array) => void) | null;
   /** The first bytes of a frame whose header is not complete yet. */
   header: Uint8Array | null = null; // allocated when a header spans reads
   headerFilled = 0;
@@ -92,6 +118,13 @@ export class FrameAssembly {
       );
     }
     this.allocate = allocate;
+    const release = options.release ?? null;
+    if (release !== null && typeof release !== "function") {
+      throw new TypeError(
+        `Cannot create ${decoder}: release is not a function`,
+      );
+    }
+    this.release = release;
   }
 
   get bufferedBytes(): number {
@@ -99,7 +132,7 @@ export class FrameAssembly {
   }
 
   get pendingFrameSize(): number {
-    return this.partial?.length ?? 0;
+    return this.partial === null ? 0 : this.frameLength - this.deliverFrom;
   }
 
   /**
@@ -121,10 +154,15 @@ export class FrameAssembly {
    * it, or `-(offset + 1)` when `allocate` deferred it at `offset`.
    */
   continueFrame(chunk: Uint8Array, events: FrameAssemblyEvents): number {
-    const partial = this.partial;
+    let partial = this.partial;
     if (partial === null) return this.#continueHeader(chunk, events);
     const take = Math.min(this.frameLength - this.received, chunk.length);
-    const from = this.deliverFrom - this.received; // in chunk; > 0: skipped
+    const filled = this.received - this.deliverFrom; // < 0: bytes to skip
+    if (filled + take > partial.length) {
+      partial = this.#grow(partial, Math.max(filled, 0), filled + take);
+      if (partial === null) return -1; // deferred: nothing consumed
+    }
+    const from = -filled; // in chunk; > 0: skipped
     if (from < take) {
       const skip = Math.max(from, 0);
       partial.set(
@@ -161,7 +199,10 @@ export class FrameAssembly {
     }
     // The frame needs a buffer of its own. While allocate defers it, its
     // whole header is kept (and counted as consumed).
-    const buffer = this.#reserve(frameEnd - start);
+    const buffer = this.#first(
+      frameEnd - start,
+      Math.min(frameEnd, before + chunk.length) - start,
+    );
     if (buffer === null) {
       const headerEnd = framing.headerEnd;
       if (headerEnd <= before) return -1;
@@ -188,7 +229,7 @@ export class FrameAssembly {
     frameEnd: number,
     start: number,
   ): boolean {
-    const buffer = this.#reserve(frameEnd - start);
+    const buffer = this.#first(frameEnd - start, chunk.length - start);
     if (buffer === null) return false;
     if (start < chunk.length) buffer.set(chunk.subarray(start));
     this.partial = buffer;
@@ -198,8 +239,44 @@ export class FrameAssembly {
     return true;
   }
 
-  #reserve(length: number): Uint8Array | null {
-    const buffer = this.allocate(length);
+  /**
+   * The first buffer of a frame handed out as `length` bytes, `have` of
+   * which are at hand: all of it for a frame of up to {@linkcode GROW_FROM}
+   * bytes, else enough for what is at hand and at least GROW_FROM.
+   */
+  #first(length: number, have: number): Uint8Array | null {
+    return this.#reserve(
+      length <= GROW_FROM
+        ? length
+        : Math.min(length, Math.max(GROW_FROM, have)),
+      length,
+    );
+  }
+
+  /**
+   * Moves the `filled` bytes of `partial` into a buffer of at least `need`
+   * bytes (GROWTH times larger, up to the frame's length), or null when
+   * `allocate` defers it.
+   */
+  #grow(
+    partial: Uint8Array,
+    filled: number,
+    need: number,
+  ): Uint8Array | null {
+    const length = this.frameLength - this.deliverFrom;
+    const grown = this.#reserve(
+      Math.min(length, Math.max(need, partial.length * GROWTH)),
+      length,
+    );
+    if (grown === null) return null;
+    grown.set(partial.subarray(0, filled));
+    this.partial = grown;
+    this.release?.(partial);
+    return grown;
+  }
+
+  #reserve(length: number, frameLength: number): Uint8Array | null {
+    const buffer = this.allocate(length, frameLength);
     if (buffer !== null && buffer.length !== length) {
       throw new RangeError(
         `Cannot decode frame: allocate(${length}) returned ${buffer.length} bytes`,

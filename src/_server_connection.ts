@@ -423,14 +423,19 @@ export class ServerConnection
       {
         // The server's format, already resolved with its maxFrameSize.
         format: this.#host.framing as unknown as FrameFormatOption,
-        allocate: (length) => this.#allocate(length),
+        allocate: (length, frameLength) => this.#allocate(length, frameLength),
+        release: (buffer) => this.#memory?.release(buffer),
       },
     );
     return offset + decoder.push(chunk.subarray(offset));
   }
 
-  /** The decoder's `allocate`: memory for a frame that spans reads, or null to wait. */
-  #allocate(length: number): Uint8Array | null {
+  /**
+   * The decoder's `allocate`: memory for a frame that spans reads, or null
+   * to wait. The whole frame is counted against the budget when its first
+   * buffer is asked for; the buffer itself grows as its bytes arrive.
+   */
+  #allocate(length: number, frameLength: number): Uint8Array | null {
     const host = this.#host;
     // A request is given to its handler, not lent, unless zeroCopy: large
     // frames are then assembled in fresh memory instead of pooled buffers.
@@ -439,8 +444,10 @@ export class ServerConnection
       host.zeroCopy ? host.pool : null,
       this,
     );
-    const buffer = memory.allocate(length);
-    if (buffer !== null) this.#held += length; // reserved in the budget
+    const first = !memory.assembling;
+    const buffer = memory.allocate(length, frameLength);
+    // Reserved in the budget with the frame's first buffer.
+    if (buffer !== null && first) this.#held += frameLength;
     return buffer;
   }
 

@@ -97,8 +97,8 @@ export class FrameRangeDecoder {
   }
 
   /**
-   * Payload length of the frame being assembled across chunks (the memory
-   * set aside for it), or 0.
+   * Length of the frame being assembled across chunks (as handed out), or
+   * 0. Its buffer grows to that length as its bytes arrive (see `allocate`).
    */
   get pendingFrameSize(): number {
     return this.#assembly.pendingFrameSize;

@@ -4,7 +4,7 @@ import { FrameDecoder } from "../src/frame_decoder.ts";
 import { encodeFrames } from "../src/frame_encoder.ts";
 import { FrameTooLargeError, ProtocolError } from "../src/errors.ts";
 import { DEFAULT_MAX_FRAME_SIZE } from "../src/constants.ts";
-import { concat, patternBytes, seededRandom } from "./_helpers.ts";
+import { concat, patternBytes, sameBytes, seededRandom } from "./_helpers.ts";
 
 function decodeAll(chunks: Uint8Array[], maxFrameSize?: number): Uint8Array[] {
   const frames: Uint8Array[] = [];
@@ -301,4 +301,60 @@ test("a frame deferred after its whole header is a view of the next chunk when i
   assert.deepEqual(frames[0].frame, patternBytes(40, 4));
   assert.equal(frames[1].headerAt, 40);
   assert.deepEqual(frames[1].frame, patternBytes(2, 5));
+});
+
+test("a header alone never makes the decoder ask for its declared size: the buffer grows as bytes arrive", () => {
+  const MiB = 1024 * 1024;
+  for (const format of ["u32le", "varint"] as const) {
+    const payload = patternBytes(4 * MiB, 3);
+    const wire = encodeFrames([payload], { format });
+    const asked: Array<[number, number]> = [];
+    const released: number[] = [];
+    const frames: Uint8Array[] = [];
+    const decoder = new FrameDecoder((frame) => frames.push(frame), {
+      format,
+      allocate: (length, frameLength) => {
+        asked.push([length, frameLength]);
+        return new Uint8Array(length);
+      },
+      release: (buffer) => released.push(buffer.length),
+    });
+    // The header and 100 bytes: 64 KiB is all that is asked for.
+    const head = 104; // a 4-byte header either way, and 100 bytes
+    decoder.push(wire.subarray(0, head));
+    assert.deepEqual(asked, [[64 * 1024, 4 * MiB]], format);
+    assert.equal(decoder.pendingFrameSize, 4 * MiB);
+    for (let at = head; at < wire.length; at += 64 * 1024) {
+      decoder.push(wire.subarray(at, at + 64 * 1024));
+    }
+    // Eightfold, up to the frame's exact length; each outgrown buffer released.
+    assert.deepEqual(asked, [
+      [64 * 1024, 4 * MiB],
+      [512 * 1024, 4 * MiB],
+      [4 * MiB, 4 * MiB],
+    ], format);
+    assert.deepEqual(released, [64 * 1024, 512 * 1024], format);
+    assert.equal(frames.length, 1);
+    assert.equal(frames[0].length, 4 * MiB);
+    assert.ok(sameBytes(frames[0], payload), format);
+    assert.equal(decoder.pendingFrameSize, 0);
+  }
+});
+
+test("a frame's buffer that cannot grow defers the chunk, which is pushed again", () => {
+  const payload = patternBytes(300_000, 4);
+  const wire = encodeFrames([payload]);
+  let allow = true;
+  const frames: Uint8Array[] = [];
+  const decoder = new FrameDecoder((frame) => frames.push(frame), {
+    allocate: (length) => allow ? new Uint8Array(length) : null,
+  });
+  assert.equal(decoder.push(wire.subarray(0, 50_000)), 50_000);
+  allow = false;
+  // 50,000 + 50,000 bytes outgrow the first 64 KiB: deferred, none consumed.
+  assert.equal(decoder.push(wire.subarray(50_000, 100_000)), 0);
+  allow = true;
+  assert.equal(decoder.push(wire.subarray(50_000)), wire.length - 50_000);
+  assert.equal(frames.length, 1);
+  assert.ok(sameBytes(frames[0], payload));
 });
