@@ -6,6 +6,10 @@ import assert from "node:assert/strict";
 import * as net from "node:net";
 import { Buffer } from "node:buffer";
 import { runCli, startServeProcess, stopServe } from "./_cli_process.ts";
+import { runLoadTest } from "../src/cli/load_tester.ts";
+import { Server } from "../src/server.ts";
+import type { FrameFormatOption } from "../src/frame_format.ts";
+import { availableNetworks } from "./_runtime.ts";
 
 const MEMCACHED = JSON.stringify({
   lengthFieldOffset: 8,
@@ -265,4 +269,64 @@ test("cli --framing: a bad or unwritable format exits 2 naming --framing and the
   );
   const help = await runCli(["serve", "--help"]);
   assert.match(help.stdout, /--framing NAME\|JSON/);
+});
+
+test("runLoadTest with a format: whole frames and headers verified, a changed byte is a mismatch", async () => {
+  const [[, network]] = availableNetworks();
+  const formats: FrameFormatOption[] = [
+    "u16be",
+    "varint",
+    JSON.parse(MEMCACHED),
+    JSON.parse(MQTT),
+  ];
+  for (const format of formats) {
+    for (const tamper of [false, true]) {
+      const server = new Server({
+        format,
+        // Flips the last byte: a payload byte in every format here.
+        handler: tamper
+          ? (request) => {
+            const response = request.slice();
+            response[response.length - 1] ^= 1;
+            return response;
+          }
+          : undefined,
+      });
+      const { port } = await server.listen(network, {
+        host: "127.0.0.1",
+        port: 0,
+      });
+      try {
+        const result = await runLoadTest({
+          network,
+          port,
+          format,
+          connections: 2,
+          pipeline: 4,
+          payloadSize: 40,
+          requests: 200,
+          verify: true,
+        });
+        const what = `${JSON.stringify(format)}${tamper ? ", tampered" : ""}`;
+        assert.equal(result.requests, 200, what);
+        assert.equal(result.errors.mismatch, tamper ? 200 : 0, what);
+        assert.equal(result.errorCount, result.errors.mismatch, what);
+      } finally {
+        await server.close();
+      }
+    }
+  }
+  // A format that cannot be written, or a payload it cannot carry, throws
+  // before connecting.
+  await assert.rejects(
+    runLoadTest({
+      network,
+      format: { lengthFieldOffset: 1, lengthFieldLength: 1 },
+    }),
+    /can be decoded but not written/,
+  );
+  await assert.rejects(
+    runLoadTest({ network, format: JSON.parse(MEMCACHED), payloadSize: 4 }),
+    /shorter than lengthAdjustment 12/,
+  );
 });
