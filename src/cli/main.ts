@@ -44,8 +44,8 @@ Run '${p} <command> --help' for a command's options.`,
 
 Sends each MESSAGE as one request, all pipelined on one connection, and prints
 each response's length and a preview. With no MESSAGE it sends a demo set:
-"hello1", "hello2", "hello3", one 32 MiB message (or the largest the
-format's length field holds), "hello5".
+"hello1", "hello2", "hello3", one 32 MiB message (or the most one frame of
+the format carries, when less), "hello5".
 
 Options:
   --host HOST              server host (default 127.0.0.1)
