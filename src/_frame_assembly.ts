@@ -140,13 +140,16 @@ export class FrameAssembly {
    * malformed one fails the decoder.
    */
   frameEnd(chunk: Uint8Array, at: number, end: number): number {
-    try {
-      return this.framing.frameEnd(chunk, at, end);
-    } catch (error) {
-      this.failed = error as ProtocolError;
-      this.end();
-      throw error;
-    }
+    const frameEnd = this.framing.frameEnd(chunk, at, end);
+    if (frameEnd === -2) this.failWith(this.framing.error!);
+    return frameEnd;
+  }
+
+  /** Fails the decoder with `error`, a malformed header's. */
+  failWith(error: ProtocolError): never {
+    this.failed = error;
+    this.end();
+    throw error;
   }
 
   /**
@@ -287,13 +290,9 @@ export class FrameAssembly {
 
   /** Fails the decoder on a default-format header that declares `length` bytes. */
   fail(length: number): never {
-    this.failed = new FrameTooLargeError(
-      "decode",
-      length,
-      this.framing.maxFrameSize,
+    this.failWith(
+      new FrameTooLargeError("decode", length, this.framing.maxFrameSize),
     );
-    this.end();
-    throw this.failed;
   }
 
   /** Keeps the start of a header that a later chunk completes. */

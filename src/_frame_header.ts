@@ -261,52 +261,45 @@ export class Framing {
 
   /**
    * Reads the header of the frame that starts at `at` in `bytes`, whose
-   * bytes end at `end`, and checks it.
+   * bytes end at `end`, and checks it. Returns rather than throws, so the
+   * decoders' loops need no `try`.
    *
    * @returns The offset just after the frame (it may lie past `end`: the
-   * frame continues in later bytes), or -1 when its header is not complete
-   * before `end`. Sets {@linkcode start} and {@linkcode headerEnd}.
-   * @throws {FrameTooLargeError} The frame, as handed out, exceeds maxFrameSize.
-   * @throws {ProtocolError} The header is malformed.
+   * frame continues in later bytes); -1 when its header is not complete
+   * before `end`; -2 when the header is malformed or the frame, as handed
+   * out, exceeds maxFrameSize: {@linkcode error} says why. Sets
+   * {@linkcode start} and {@linkcode headerEnd}.
    */
   frameEnd(bytes: Uint8Array, at: number, end: number): number {
     const fieldAt = at + this.offset;
     const width = this.width;
-    let value = 0;
+    let value: number;
     let headerEnd: number;
     if (width === 0) {
-      let i = fieldAt;
-      let scale = 1;
-      const limit = this.maxVarintBytes;
-      for (let n = 0;; n++) {
-        if (n === limit) {
-          throw new ProtocolError(
-            `Cannot decode frame: varint length field longer than ${limit} bytes, the most maxFrameSize ${this.maxFrameSize} needs`,
-          );
-        }
-        if (i >= end) return -1;
-        const byte = bytes[i++];
-        value += (byte & 0x7f) * scale;
-        if (byte < 0x80) {
-          if (byte === 0 && n > 0) {
-            throw new ProtocolError(
-              "Cannot decode frame: overlong varint length field (a final 0 byte)",
-            );
-          }
-          break;
-        }
-        scale *= 0x80;
+      // A varint: one byte for lengths under 128, the common case.
+      if (fieldAt >= end) return -1;
+      value = bytes[fieldAt];
+      headerEnd = fieldAt + 1;
+      if (value >= 0x80) {
+        headerEnd = this.#varint(bytes, fieldAt, end);
+        if (headerEnd < 0) return headerEnd;
+        value = this.#value;
       }
-      headerEnd = i;
     } else {
       headerEnd = fieldAt + width;
       if (headerEnd > end) return -1;
-      if (width === 8) {
+      if (width === 2) {
+        value = this.littleEndian
+          ? bytes[fieldAt] | (bytes[fieldAt + 1] << 8)
+          : (bytes[fieldAt] << 8) | bytes[fieldAt + 1];
+      } else if (width === 4) {
+        value = readUint32(bytes, fieldAt, this.littleEndian);
+      } else if (width === 8) {
         const high = this.littleEndian
           ? readUint32(bytes, fieldAt + 4, true)
           : readUint32(bytes, fieldAt, false);
         if (high > 0x1f_ffff) {
-          throw new ProtocolError(
+          return this.#fail(
             "Cannot decode frame: 8-byte length field exceeds Number.MAX_SAFE_INTEGER",
           );
         }
@@ -314,37 +307,84 @@ export class Framing {
           (this.littleEndian
             ? readUint32(bytes, fieldAt, true)
             : readUint32(bytes, fieldAt + 4, false));
-      } else if (this.littleEndian) {
-        for (let i = width - 1; i >= 0; i--) {
-          value = value * 0x100 + bytes[fieldAt + i];
-        }
       } else {
+        value = 0;
         for (let i = 0; i < width; i++) {
-          value = value * 0x100 + bytes[fieldAt + i];
+          value = value * 0x100 +
+            bytes[this.littleEndian ? fieldAt + width - 1 - i : fieldAt + i];
         }
       }
     }
     const body = value + this.adjustment;
     if (body < 0) {
-      throw new ProtocolError(
+      return this.#fail(
         `Cannot decode frame: length field ${value} with lengthAdjustment ${this.adjustment} gives ${body} bytes`,
       );
     }
-    const frameLength = headerEnd - at + body;
     const strip = this.strip === -1 ? headerEnd - at : this.strip;
-    if (strip > frameLength) {
-      throw new ProtocolError(
-        `Cannot decode frame: initialBytesToStrip ${strip} exceeds the frame's ${frameLength} bytes`,
-      );
-    }
     // Small numbers first: a body near 2^53 stays exact.
     const handedOut = headerEnd - at - strip + body;
-    if (handedOut > this.maxFrameSize) {
-      throw new FrameTooLargeError("decode", handedOut, this.maxFrameSize);
+    if (handedOut > this.maxFrameSize || handedOut < 0) {
+      if (handedOut < 0) {
+        return this.#fail(
+          `Cannot decode frame: initialBytesToStrip ${strip} exceeds the frame's ${
+            headerEnd - at + body
+          } bytes`,
+        );
+      }
+      this.error = new FrameTooLargeError(
+        "decode",
+        handedOut,
+        this.maxFrameSize,
+      );
+      return -2;
     }
     this.start = at + strip;
     this.headerEnd = headerEnd;
-    return at + frameLength;
+    return this.start + handedOut;
+  }
+
+  /** Set by {@linkcode frameEnd} when it returns -2: why the header was refused. */
+  error: ProtocolError | null = null;
+  /** The value of the varint `#varint()` read last. */
+  #value = 0;
+
+  /** Returns -2 with {@linkcode error} set to a ProtocolError of `message`. */
+  #fail(message: string): number {
+    this.error = new ProtocolError(message);
+    return -2;
+  }
+
+  /**
+   * Reads a varint of two bytes or more at `at`: where it ends (its value
+   * in `#value`), -1 when it continues past `end`, -2 when it is too long
+   * or overlong.
+   */
+  #varint(bytes: Uint8Array, at: number, end: number): number {
+    let value = 0;
+    let scale = 1;
+    let i = at;
+    const limit = this.maxVarintBytes;
+    for (let n = 0;; n++) {
+      if (n === limit) {
+        return this.#fail(
+          `Cannot decode frame: varint length field longer than ${limit} bytes, the most maxFrameSize ${this.maxFrameSize} needs`,
+        );
+      }
+      if (i >= end) return -1;
+      const byte = bytes[i++];
+      value += (byte & 0x7f) * scale;
+      if (byte < 0x80) {
+        if (byte === 0) {
+          return this.#fail(
+            "Cannot decode frame: overlong varint length field (a final 0 byte)",
+          );
+        }
+        this.#value = value;
+        return i;
+      }
+      scale *= 0x80;
+    }
   }
 
   /**
@@ -393,14 +433,11 @@ export class Framing {
     if (length > this.maxFrameSize) {
       throw new FrameTooLargeError("encode", length, this.maxFrameSize);
     }
-    let end: number;
-    try {
-      end = this.frameEnd(frame, 0, length);
-    } catch (error) {
+    const end = this.frameEnd(frame, 0, length);
+    if (end === -2) {
+      const error = this.error!;
       throw new RangeError(
-        `Cannot encode frame: ${
-          (error as Error).message.replace(/^.*?: /, "")
-        }`,
+        `Cannot encode frame: ${error.message.replace(/^.*?: /, "")}`,
         { cause: error },
       );
     }

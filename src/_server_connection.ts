@@ -395,6 +395,7 @@ export class ServerConnection
     let offset = 0;
     while (offset < end) {
       const frameEnd = framing.frameEnd(chunk, offset, end);
+      if (frameEnd === -2) throw framing.error;
       if (frameEnd < 0 || frameEnd > end) break;
       if (echo && this.#slotHead === this.#slots.length) {
         this.#onEcho(offset, frameEnd);

@@ -154,8 +154,11 @@ export class FrameRangeDecoder {
     const onFrame = this.#onFrame;
     const end = chunk.length;
     while (offset < end) {
-      const frameEnd = assembly.frameEnd(chunk, offset, end);
-      if (frameEnd < 0) break;
+      const frameEnd = framing.frameEnd(chunk, offset, end);
+      if (frameEnd < 0) {
+        if (frameEnd === -1) break;
+        assembly.failWith(framing.error!);
+      }
       const start = framing.start;
       if (frameEnd > end) {
         if (assembly.startFrame(chunk, offset, frameEnd, start)) return end;
