@@ -27,8 +27,16 @@ export class BufferPool {
     this.#maxIdleBytes = maxIdleBytes;
   }
 
-  /** A view of `length` bytes (contents undefined) on the smallest idle buffer that fits. */
+  /** A view of `length` bytes (contents undefined) on the smallest idle buffer that fits, or a new one. */
   take(length: number): Uint8Array {
+    return this.takeIdle(length) ?? new Uint8Array(length);
+  }
+
+  /**
+   * A view of `length` bytes on the smallest idle buffer that fits, or null
+   * when none does: memory already there, nothing new allocated.
+   */
+  takeIdle(length: number): Uint8Array | null {
     const idle = this.#idle;
     let best = -1;
     for (let i = 0; i < idle.length; i++) {
@@ -37,7 +45,7 @@ export class BufferPool {
         best = i;
       }
     }
-    if (best === -1) return new Uint8Array(length);
+    if (best === -1) return null;
     const buffer = idle[best];
     idle[best] = idle[idle.length - 1];
     idle.pop();

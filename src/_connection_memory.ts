@@ -62,10 +62,17 @@ export class ConnectionMemory {
       this.waiting = true;
       return null;
     }
-    if (length < POOL_MIN_SIZE || this.#pool === null) {
+    const pool = this.#pool;
+    if (pool !== null && frameLength >= POOL_MIN_SIZE) {
+      // Reused memory for the whole frame, when there is some: its buffer
+      // need not grow, and nothing new is allocated.
+      const whole = pool.takeIdle(frameLength);
+      if (whole !== null) return this.#frame = this.#assembling = whole;
+    }
+    if (length < POOL_MIN_SIZE || pool === null) {
       return this.#frame = new Uint8Array(length);
     }
-    return this.#frame = this.#assembling = this.#pool.take(length);
+    return this.#frame = this.#assembling = pool.take(length);
   }
 
   /**

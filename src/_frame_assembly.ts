@@ -31,7 +31,9 @@ export interface FrameDecoderOptions {
   maxFrameSize?: number;
   /**
    * Returns a buffer in which a frame spread over several chunks is
-   * assembled: a `Uint8Array` of exactly `length` bytes that nothing else
+   * assembled: a `Uint8Array` of at least `length` and at most `frameLength`
+   * bytes (the whole frame's buffer at once, if the caller has memory to
+   * reuse) that nothing else
    * writes to until the frame has been handed to `onFrame` (or the buffer to
    * `release`). Lets a caller reuse large buffers instead of allocating one
    * per frame, and count them against a memory budget.
@@ -280,9 +282,12 @@ export class FrameAssembly {
 
   #reserve(length: number, frameLength: number): Uint8Array | null {
     const buffer = this.allocate(length, frameLength);
-    if (buffer !== null && buffer.length !== length) {
+    if (
+      buffer !== null &&
+      (buffer.length < length || buffer.length > frameLength)
+    ) {
       throw new RangeError(
-        `Cannot decode frame: allocate(${length}) returned ${buffer.length} bytes`,
+        `Cannot decode frame: allocate(${length}, ${frameLength}) returned ${buffer.length} bytes`,
       );
     }
     return buffer;

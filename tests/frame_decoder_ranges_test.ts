@@ -251,6 +251,6 @@ test("range decoder: allocate supplies the buffers of frames spread over chunks,
   });
   assert.throws(
     () => wrong.push(bytes.subarray(7, 20)),
-    /Cannot decode frame: allocate\(40\) returned 41 bytes/,
+    /Cannot decode frame: allocate\(40, 40\) returned 41 bytes/,
   );
 });

@@ -224,7 +224,15 @@ test("allocate returning the wrong length is a RangeError", () => {
     () => decoder.push(wire.subarray(0, 10)),
     (error: unknown) =>
       error instanceof RangeError &&
-      error.message === "Cannot decode frame: allocate(40) returned 41 bytes",
+      error.message ===
+        "Cannot decode frame: allocate(40, 40) returned 41 bytes",
+  );
+  const short = new FrameDecoder(() => {}, {
+    allocate: (length) => new Uint8Array(length - 1),
+  });
+  assert.throws(
+    () => short.push(wire.subarray(0, 10)),
+    /allocate\(40, 40\) returned 39 bytes/,
   );
   assert.throws(
     // @ts-expect-error: checks the run-time guard
@@ -355,6 +363,25 @@ test("a frame's buffer that cannot grow defers the chunk, which is pushed again"
   assert.equal(decoder.push(wire.subarray(50_000, 100_000)), 0);
   allow = true;
   assert.equal(decoder.push(wire.subarray(50_000)), wire.length - 50_000);
+  assert.equal(frames.length, 1);
+  assert.ok(sameBytes(frames[0], payload));
+});
+
+test("allocate may hand the whole frame's buffer at once: it does not grow", () => {
+  const payload = patternBytes(1_000_000, 5);
+  const wire = encodeFrames([payload]);
+  const asked: number[] = [];
+  const frames: Uint8Array[] = [];
+  const decoder = new FrameDecoder((frame) => frames.push(frame), {
+    allocate: (length, frameLength) => {
+      asked.push(length);
+      return new Uint8Array(frameLength);
+    },
+  });
+  for (let at = 0; at < wire.length; at += 4096) {
+    decoder.push(wire.subarray(at, at + 4096));
+  }
+  assert.deepEqual(asked, [64 * 1024]);
   assert.equal(frames.length, 1);
   assert.ok(sameBytes(frames[0], payload));
 });
