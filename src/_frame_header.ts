@@ -294,25 +294,9 @@ export class Framing {
           : (bytes[fieldAt] << 8) | bytes[fieldAt + 1];
       } else if (width === 4) {
         value = readUint32(bytes, fieldAt, this.littleEndian);
-      } else if (width === 8) {
-        const high = this.littleEndian
-          ? readUint32(bytes, fieldAt + 4, true)
-          : readUint32(bytes, fieldAt, false);
-        if (high > 0x1f_ffff) {
-          return this.#fail(
-            "Cannot decode frame: 8-byte length field exceeds Number.MAX_SAFE_INTEGER",
-          );
-        }
-        value = high * 0x1_0000_0000 +
-          (this.littleEndian
-            ? readUint32(bytes, fieldAt, true)
-            : readUint32(bytes, fieldAt + 4, false));
       } else {
-        value = 0;
-        for (let i = 0; i < width; i++) {
-          value = value * 0x100 +
-            bytes[this.littleEndian ? fieldAt + width - 1 - i : fieldAt + i];
-        }
+        value = this.#readWide(bytes, fieldAt);
+        if (value < 0) return value;
       }
     }
     const body = value + this.adjustment;
@@ -325,19 +309,7 @@ export class Framing {
     // Small numbers first: a body near 2^53 stays exact.
     const handedOut = headerEnd - at - strip + body;
     if (handedOut > this.maxFrameSize || handedOut < 0) {
-      if (handedOut < 0) {
-        return this.#fail(
-          `Cannot decode frame: initialBytesToStrip ${strip} exceeds the frame's ${
-            headerEnd - at + body
-          } bytes`,
-        );
-      }
-      this.error = new FrameTooLargeError(
-        "decode",
-        handedOut,
-        this.maxFrameSize,
-      );
-      return -2;
+      return this.#refuse(handedOut, strip, headerEnd - at + body);
     }
     this.start = at + strip;
     this.headerEnd = headerEnd;
@@ -348,6 +320,46 @@ export class Framing {
   error: ProtocolError | null = null;
   /** The value of the varint `#varint()` read last. */
   #value = 0;
+
+  /**
+   * Reads a 1-, 3- or 8-byte field at `at` (kept out of `frameEnd()` so that
+   * it stays small enough to inline), or returns -2 for an 8-byte value
+   * above Number.MAX_SAFE_INTEGER.
+   */
+  #readWide(bytes: Uint8Array, at: number): number {
+    const width = this.width;
+    const little = this.littleEndian;
+    if (width === 8) {
+      const high = little
+        ? readUint32(bytes, at + 4, true)
+        : readUint32(bytes, at, false);
+      if (high > 0x1f_ffff) {
+        return this.#fail(
+          "Cannot decode frame: 8-byte length field exceeds Number.MAX_SAFE_INTEGER",
+        );
+      }
+      return high * 0x1_0000_0000 +
+        (little
+          ? readUint32(bytes, at, true)
+          : readUint32(bytes, at + 4, false));
+    }
+    let value = 0;
+    for (let i = 0; i < width; i++) {
+      value = value * 0x100 + bytes[little ? at + width - 1 - i : at + i];
+    }
+    return value;
+  }
+
+  /** `frameEnd()`'s -2 for a frame over maxFrameSize, or one shorter than it strips. */
+  #refuse(handedOut: number, strip: number, frameLength: number): number {
+    if (handedOut < 0) {
+      return this.#fail(
+        `Cannot decode frame: initialBytesToStrip ${strip} exceeds the frame's ${frameLength} bytes`,
+      );
+    }
+    this.error = new FrameTooLargeError("decode", handedOut, this.maxFrameSize);
+    return -2;
+  }
 
   /** Returns -2 with {@linkcode error} set to a ProtocolError of `message`. */
   #fail(message: string): number {
