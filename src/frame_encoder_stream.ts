@@ -3,14 +3,9 @@
  *
  * @module
  */
-import { assertFrameSize } from "./frame_encoder.ts";
 import { maxFrameSizeOption } from "./_validate.ts";
-import { COPY_LIMIT, writeFrames } from "./_outbound.ts";
-import {
-  FRAME_HEADER_SIZE,
-  framingOf,
-  writeFrameHeader,
-} from "./_frame_header.ts";
+import { COPY_LIMIT } from "./_outbound.ts";
+import { framingOf } from "./_frame_header.ts";
 import type { FrameFormatOption } from "./frame_format.ts";
 
 /**
@@ -69,30 +64,16 @@ export class FrameEncoderStream
     }
     super({
       transform(payload, controller) {
-        if (!framing.isDefault) {
-          framing.checkOutgoing(payload);
-          if (framing.encodes === "whole") {
-            controller.enqueue(payload);
-          } else if (payload.length < COPY_LIMIT) {
-            const out = new Uint8Array(framing.frameSize(payload));
-            framing.writeFrame(out, 0, payload);
-            controller.enqueue(out);
-          } else {
-            const header = new Uint8Array(framing.headerSize(payload.length));
-            framing.writeHeader(header, 0, payload.length);
-            controller.enqueue(header);
-            controller.enqueue(payload);
-          }
-          return;
-        }
-        assertFrameSize(payload, maxFrameSize);
-        if (payload.length < COPY_LIMIT) {
-          const out = new Uint8Array(FRAME_HEADER_SIZE + payload.length);
-          writeFrames(out, 0, [payload], 0, 1);
+        framing.checkOutgoing(payload);
+        if (framing.encodes === "whole") {
+          controller.enqueue(payload);
+        } else if (payload.length < COPY_LIMIT) {
+          const out = new Uint8Array(framing.frameSize(payload));
+          framing.writeFrame(out, 0, payload);
           controller.enqueue(out);
         } else {
-          const header = new Uint8Array(FRAME_HEADER_SIZE);
-          writeFrameHeader(header, 0, payload.length);
+          const header = new Uint8Array(framing.headerSize(payload.length));
+          framing.writeHeader(header, 0, payload.length);
           controller.enqueue(header);
           controller.enqueue(payload);
         }
