@@ -10,6 +10,21 @@ export function flag(name: string): string | undefined {
   return i === -1 ? undefined : Deno.args[i + 1];
 }
 
+/**
+ * `command` with `args`, run on CPU `cpu` by taskset when the script was
+ * given --pin (a server on one core and its load generator on the other, so
+ * they do not trade places between rounds), else as it is.
+ */
+export function pinned(
+  cpu: number,
+  command: string,
+  args: string[],
+): { command: string; args: string[] } {
+  return Deno.args.includes("--pin")
+    ? { command: "taskset", args: ["-c", String(cpu), command, ...args] }
+    : { command, args };
+}
+
 /** Whether `path` exists. */
 export async function exists(path: string): Promise<boolean> {
   return await Deno.stat(path).then(() => true, () => false);

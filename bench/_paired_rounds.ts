@@ -6,6 +6,7 @@ import {
   findTools,
   flag,
   median,
+  pinned,
   type ServerSpec,
   start,
   stop,
@@ -51,13 +52,7 @@ export const runtimes: string[] = (flag("only") ?? "deno,bun,node").split(",");
 export async function runPaired(bench: PairedBench): Promise<void> {
   const rounds = Number(flag("rounds") ?? bench.defaultRounds);
   const seconds = Number(flag("seconds") ?? 5);
-  // --pin: the server on CPU 1 and lpload on CPU 0 (taskset), so they do not
-  // trade places between rounds.
-  const pin = Deno.args.includes("--pin");
-  const pinned = (cpu: number, { command, args }: Command): Command =>
-    pin
-      ? { command: "taskset", args: ["-c", String(cpu), command, ...args] }
-      : { command, args };
+  // --pin: the server on CPU 1 and lpload on CPU 0 (see pinned()).
   const tools = await findTools(flag("tools"));
   if (tools === null) {
     console.error(
@@ -75,18 +70,15 @@ export async function runPaired(bench: PairedBench): Promise<void> {
     args: string[],
     serverPid: number,
   ): Promise<{ rps: number; cpuNs: number; errors: number }> {
-    const load = pinned(0, {
-      command: `${tools}/lpload`,
-      args: [
-        ...args,
-        "-d",
-        String(seconds),
-        "-p",
-        String(bench.port),
-        "--verify",
-        "--json",
-      ],
-    });
+    const load = pinned(0, `${tools}/lpload`, [
+      ...args,
+      "-d",
+      String(seconds),
+      "-p",
+      String(bench.port),
+      "--verify",
+      "--json",
+    ]);
     const cpuBefore = await treeCpuSeconds(serverPid);
     const out = await new Deno.Command(load.command, {
       args: load.args,
@@ -110,7 +102,10 @@ export async function runPaired(bench: PairedBench): Promise<void> {
   for (const runtime of runtimes) {
     for (const variant of bench.variants) {
       const server = await bench.server(variant, runtime);
-      specs.push({ name: `${runtime} ${variant}`, ...pinned(1, server) });
+      specs.push({
+        name: `${runtime} ${variant}`,
+        ...pinned(1, server.command, server.args),
+      });
     }
   }
   console.error(

@@ -14,6 +14,7 @@ import { transpileForNode } from "./_transpile_for_node.ts";
 import {
   flag,
   median,
+  pinned,
   root,
   type ServerSpec,
   start,
@@ -29,12 +30,7 @@ const pipeline = flag("P") ?? "32";
 const runtimes = (flag("only") ?? "deno,bun,node").split(",");
 const formats = (flag("formats") ?? "u32le,u32be,u16be,varint").split(",");
 if (formats[0] !== "u32le") formats.unshift("u32le");
-// --pin: the server on CPU 1 and the load tester on CPU 0.
-const pin = Deno.args.includes("--pin");
-const pinned = (cpu: number, command: string, args: string[]) =>
-  pin
-    ? { command: "taskset", args: ["-c", String(cpu), command, ...args] }
-    : { command, args };
+// --pin: the server on CPU 1 and the load tester on CPU 0 (see pinned()).
 
 /** The serve command of `runtime` with `format`. */
 async function server(runtime: string, format: string): Promise<ServerSpec> {

@@ -5,29 +5,13 @@
 // and responses.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { Server, type ServerOptions } from "../src/server.ts";
-import { Client, type ClientOptions } from "../src/client.ts";
+import { Server } from "../src/server.ts";
+import { Client } from "../src/client.ts";
 import { FrameTooLargeError, ProtocolError } from "../src/errors.ts";
 import type { FrameFormat, FrameFormatName } from "../src/frame_format.ts";
 import type { Network, Transport } from "../src/transport.ts";
 import { patternBytes, sameBytes, waitFor } from "./_helpers.ts";
-
-async function startServer(network: Network, options: ServerOptions) {
-  const server = new Server(options);
-  const addr = await server.listen(network, { host: "127.0.0.1", port: 0 });
-  return { server, port: addr.port };
-}
-
-async function openClient(
-  network: Network,
-  port: number,
-  options: ClientOptions,
-) {
-  return new Client(
-    await network.connect({ host: "127.0.0.1", port }),
-    options,
-  );
-}
+import { openClient, startServer } from "./_network_suite.ts";
 
 /** memcached's binary protocol: a 24-byte header kept, body length at 8. */
 const WHOLE: FrameFormat = {

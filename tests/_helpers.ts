@@ -26,6 +26,26 @@ export function patternBytes(length: number, seed = 0): Uint8Array {
 }
 
 /** Joins byte arrays. */
+/**
+ * Splits `bytes` into chunks of `sizes`, cycling through them; copies, so no
+ * chunk shares memory. A size of 0 pushes an empty chunk.
+ */
+export function splitBySizes(
+  bytes: Uint8Array,
+  sizes: readonly number[],
+): Uint8Array[] {
+  const chunks: Uint8Array[] = [];
+  let offset = 0;
+  for (let i = 0; offset < bytes.length; i++) {
+    const size = sizes[i % sizes.length];
+    // Sizes that are all 0 would never end: take one byte every full cycle.
+    const take = size === 0 && i % sizes.length === sizes.length - 1 ? 1 : size;
+    chunks.push(bytes.slice(offset, offset + take));
+    offset += take;
+  }
+  return chunks;
+}
+
 export function concat(parts: readonly Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let offset = 0;

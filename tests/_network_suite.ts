@@ -17,13 +17,18 @@ import {
   waitFor,
 } from "./_helpers.ts";
 
-async function startServer(network: Network, options: ServerOptions = {}) {
+/** A server listening on a free loopback port with `network`. */
+export async function startServer(
+  network: Network,
+  options: ServerOptions = {},
+) {
   const server = new Server(options);
   const addr = await server.listen(network, { host: "127.0.0.1", port: 0 });
   return { server, port: addr.port };
 }
 
-async function openClient(
+/** A client of `network` connected to the loopback `port`. */
+export async function openClient(
   network: Network,
   port: number,
   options?: ClientOptions,

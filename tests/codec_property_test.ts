@@ -10,7 +10,7 @@ import { FrameDecoderStream } from "../src/frame_decoder_stream.ts";
 import { FrameEncoderStream } from "../src/frame_encoder_stream.ts";
 import { FrameTooLargeError } from "../src/errors.ts";
 import { MAX_FRAME_SIZE_LIMIT } from "../src/constants.ts";
-import { concat } from "./_helpers.ts";
+import { concat, splitBySizes as split } from "./_helpers.ts";
 
 const RUNS = { numRuns: 200 };
 
@@ -39,20 +39,6 @@ const chunkSizes = fc.array(
   ),
   { minLength: 1, maxLength: 40, size: "medium" },
 );
-
-/** Splits `bytes` into chunks of `sizes`, cycling through them; copies, so no chunk shares memory. */
-function split(bytes: Uint8Array, sizes: readonly number[]): Uint8Array[] {
-  const chunks: Uint8Array[] = [];
-  let offset = 0;
-  for (let i = 0; offset < bytes.length; i++) {
-    const size = sizes[i % sizes.length];
-    // Sizes that are all 0 would never end: take one byte every full cycle.
-    const take = size === 0 && i % sizes.length === sizes.length - 1 ? 1 : size;
-    chunks.push(bytes.slice(offset, offset + take));
-    offset += take;
-  }
-  return chunks;
-}
 
 function decodeChunks(chunks: readonly Uint8Array[], maxFrameSize?: number) {
   const frames: Uint8Array[] = [];

@@ -15,7 +15,7 @@ import {
   type FrameFormat,
   type FrameFormatName,
 } from "../src/frame_format.ts";
-import { concat } from "./_helpers.ts";
+import { concat, splitBySizes as split } from "./_helpers.ts";
 
 const RUNS = { numRuns: 150 };
 
@@ -136,19 +136,6 @@ const chunkSizes = fc.array(
   fc.oneof(fc.integer({ min: 0, max: 3 }), fc.integer({ min: 1, max: 700 })),
   { minLength: 1, maxLength: 30 },
 );
-
-/** Splits `bytes` into chunks of `sizes`, in turn; copies. */
-function split(bytes: Uint8Array, sizes: readonly number[]): Uint8Array[] {
-  const chunks: Uint8Array[] = [];
-  let offset = 0;
-  for (let i = 0; offset < bytes.length; i++) {
-    const size = sizes[i % sizes.length];
-    const take = size === 0 && i % sizes.length === sizes.length - 1 ? 1 : size;
-    chunks.push(bytes.slice(offset, offset + take));
-    offset += take;
-  }
-  return chunks;
-}
 
 test("every format: encode, split at random, decode gives back what was sent", () => {
   fc.assert(

@@ -7,7 +7,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { createServer } from "node:net";
+import { freePort } from "./_peer_process.ts";
 import { Client } from "../src/client.ts";
 import { ConnectionClosedError } from "../src/errors.ts";
 import { defaultNetwork } from "../src/adapters/auto.ts";
@@ -43,18 +43,6 @@ function writeTempFile(name: string, text: string): string {
     throw new Error(`Cannot write ${name}: ${result.stderr}`);
   }
   return result.stdout.trim();
-}
-
-/** A port that was free a moment ago, for HAProxy's frontend. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once("error", reject);
-    probe.listen({ host: "127.0.0.1", port: 0 }, () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
 }
 
 /**
