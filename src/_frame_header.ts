@@ -14,6 +14,8 @@ import {
   type FrameFormatOption,
 } from "./frame_format.ts";
 import { FrameTooLargeError, ProtocolError } from "./errors.ts";
+import { RequestId } from "./_request_id.ts";
+import { readUint32 } from "./_uint32.ts";
 
 /**
  * Bytes in a frame header: the payload length as an unsigned 32-bit
@@ -90,6 +92,7 @@ const FORMAT_KEYS = new Set([
   "byteOrder",
   "lengthAdjustment",
   "initialBytesToStrip",
+  "requestId",
 ]);
 
 /** Bytes of the unsigned LEB128 varint of `value`. */
@@ -161,6 +164,8 @@ export class Framing {
    * null (the format cannot be written).
    */
   readonly encodes: "header" | "whole" | null;
+  /** The request id field, or null: frames are then matched by order. */
+  readonly id: RequestId | null;
   /** Set by {@linkcode frameEnd}: where the handed-out part of the frame starts. */
   start = 0;
   /** Set by {@linkcode frameEnd}: where the frame's header ends. */
@@ -180,7 +185,7 @@ export class Framing {
         throw new RangeError(
           `Invalid frame format: ${
             JSON.stringify(format)
-          } is not a preset (u32le, u32be, u16be, varint)`,
+          } is not a preset (${Object.keys(FRAME_FORMATS).join(", ")})`,
         );
       }
       name = format;
@@ -253,8 +258,12 @@ export class Framing {
       : this.strip === -1 && this.offset === 0
       ? "header"
       : null;
+    this.id = format.requestId === undefined
+      ? null
+      : new RequestId(format.requestId);
     this.isDefault = this.width === 4 && this.littleEndian &&
-      this.offset === 0 && this.adjustment === 0 && this.strip === -1;
+      this.offset === 0 && this.adjustment === 0 && this.strip === -1 &&
+      this.id === null;
     if (this.isDefault) name = "u32le";
     this.name = name;
   }
@@ -410,6 +419,7 @@ export class Framing {
     if (length > this.maxFrameSize) {
       throw new FrameTooLargeError("encode", length, this.maxFrameSize);
     }
+    if (this.id !== null && length < this.id.end) this.#noRoomForId(length);
     const value = length - this.adjustment;
     if (value < 0) {
       throw new RangeError(
@@ -453,6 +463,7 @@ export class Framing {
         { cause: error },
       );
     }
+    if (this.id !== null && length < this.id.end) this.#noRoomForId(length);
     if (end !== length) {
       throw new RangeError(
         end === -1
@@ -460,6 +471,14 @@ export class Framing {
           : `Cannot encode frame: ${length} bytes are not one frame: its header declares ${end}`,
       );
     }
+  }
+
+  #noRoomForId(length: number): never {
+    throw new RangeError(
+      `Cannot encode frame: ${length} bytes leave no room for the request id (${
+        this.id!.width
+      } bytes at offset ${this.id!.offset})`,
+    );
   }
 
   /**
@@ -540,15 +559,6 @@ export class Framing {
     }
     return offset + width;
   }
-}
-
-/** An unsigned 32-bit integer at `at`. */
-function readUint32(bytes: Uint8Array, at: number, little: boolean): number {
-  return little
-    ? (bytes[at] | (bytes[at + 1] << 8) | (bytes[at + 2] << 16)) +
-      bytes[at + 3] * 0x1000000
-    : bytes[at] * 0x1000000 +
-      ((bytes[at + 1] << 16) | (bytes[at + 2] << 8) | bytes[at + 3]);
 }
 
 const defaults = new Map<number, Framing>();

@@ -61,6 +61,12 @@ export class Outbound {
   readonly #echoByReference: boolean;
   /** The format of a frame format other than the default, or null. */
   readonly #framing: Framing | null;
+  /**
+   * With a request id field: two numbers per entry of #payloads, the id's
+   * low and high 32 bits to write into it (low -1: none, a whole echoed
+   * frame already has its own).
+   */
+  #ids: number[] | null = null;
   /** The read echoed frames lie in. */
   #echoChunk: Uint8Array | null = null;
   /** The echoed run being extended: byte offsets in #echoChunk (end -1: none). */
@@ -82,6 +88,18 @@ export class Outbound {
   add(payload: Uint8Array): void {
     if (this.#echoEnd >= 0) this.#endEcho();
     (this.#payloads ??= []).push(payload);
+    if (this.#framing?.id != null) (this.#ids ??= []).push(-1, 0);
+  }
+
+  /**
+   * Queues a payload whose size has been checked, with the request id to
+   * write into its id field (an 8-byte id as its low and high 32 bits). The
+   * payload's own bytes are not changed: the id goes into the copy written.
+   */
+  addWithId(payload: Uint8Array, low: number, high: number): void {
+    if (this.#echoEnd >= 0) this.#endEcho();
+    (this.#payloads ??= []).push(payload);
+    (this.#ids ??= []).push(low, high);
   }
 
   /**
@@ -122,6 +140,7 @@ export class Outbound {
     if (this.#echoByReference && payloads.length === 0) this.#single = frames;
     (this.#whole ??= []).push(payloads.length);
     payloads.push(frames);
+    if (this.#framing?.id != null) (this.#ids ??= []).push(-1, 0);
   }
 
   /** Hands every queued frame to `write` in as few buffers as it can, and empties the queue. */
@@ -133,15 +152,17 @@ export class Outbound {
     const count = payloads.length;
     const whole = this.#whole ?? NO_WHOLE;
     const single = this.#single;
+    const ids = this.#ids;
     this.#payloads = null;
     this.#whole = null;
     this.#single = null;
+    this.#ids = null;
     if (count === 1 && single !== null) {
       write(single);
       return;
     }
     if (this.#framing !== null) {
-      flushFramed(this.#framing, payloads, whole, write);
+      flushFramed(this.#framing, payloads, whole, ids, write);
       return;
     }
     let nextWhole = whole.length > 0 ? whole[0] : -1;
@@ -191,16 +212,21 @@ export class Outbound {
 /**
  * `Outbound.flush()` for a frame format other than the default: runs of
  * entries copied into one buffer each, a large payload written by reference
- * after its header (or as it is, when it is a whole frame).
+ * after its header (or as it is, when it is a whole frame). Request ids
+ * (`ids`, see `Outbound`) are written into the copies: a large payload's
+ * bytes up to the end of its id are copied after its header, and only the
+ * rest is written by reference.
  */
 function flushFramed(
   framing: Framing,
   payloads: readonly Uint8Array[],
   whole: readonly number[],
+  ids: readonly number[] | null,
   write: (bytes: Uint8Array) => void,
 ): void {
   const count = payloads.length;
   const headers = framing.encodes !== "whole";
+  const id = ids === null ? null : framing.id;
   let w = 0;
   let from = 0;
   while (from < count) {
@@ -219,7 +245,11 @@ function flushFramed(
     const header = large !== null && headers
       ? framing.headerSize(large.length)
       : 0;
-    const out = new Uint8Array(size + header);
+    // The part of a large payload copied so that its id can be written.
+    const idPart = large !== null && id !== null && ids![2 * to] >= 0
+      ? id.end
+      : 0;
+    const out = new Uint8Array(size + header + idPart);
     let offset = 0;
     for (let i = from; i < to; i++) {
       const entry = payloads[i];
@@ -228,13 +258,23 @@ function flushFramed(
         offset += entry.length;
         w++;
       } else {
+        const frameAt = headers
+          ? offset + framing.headerSize(entry.length)
+          : offset;
         offset = framing.writeFrame(out, offset, entry);
+        if (id !== null && ids![2 * i] >= 0) {
+          id.writeHalves(out, frameAt, ids![2 * i], ids![2 * i + 1]);
+        }
       }
     }
-    if (header > 0) framing.writeHeader(out, offset, large!.length);
+    if (header > 0) offset = framing.writeHeader(out, offset, large!.length);
+    if (idPart > 0) {
+      out.set(large!.subarray(0, idPart), offset);
+      id!.writeHalves(out, offset, ids![2 * to], ids![2 * to + 1]);
+    }
     if (out.length > 0) write(out);
     if (large === null) return;
-    write(large);
+    write(idPart > 0 ? large.subarray(idPart) : large);
     from = to + 1;
   }
 }

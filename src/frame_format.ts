@@ -56,6 +56,12 @@ export type LengthFieldLength = 1 | 2 | 3 | 4 | 8 | "varint";
  * ```
  */
 export interface FrameFormat {
+  /**
+   * Where each frame carries its request id, if it does: responses are then
+   * matched to requests by id rather than by order (see
+   * {@linkcode RequestIdField}).
+   */
+  readonly requestId?: RequestIdField;
   /** Bytes before the length field. @default {0} */
   readonly lengthFieldOffset?: number;
   /** The length field's width in bytes, or `"varint"`. @default {4} */
@@ -79,19 +85,70 @@ export interface FrameFormat {
 }
 
 /**
- * The names of the preset formats: `u32le` (framewire's own protocol, the
- * default everywhere), `u32be` (Thrift framed transport, Kafka, ZooKeeper,
- * Java's `writeInt`), `u16be` (DNS over TCP, RFC 1035 and RFC 7766) and
- * `varint` (protobuf delimited streams, libp2p).
+ * A request id field: `length` bytes (2, 4 or 8, unsigned) at `offset` in
+ * the frame as it is handed out (after `initialBytesToStrip`), in
+ * `byteOrder`. Requests and responses both carry it, in the same place:
+ *
+ * - a client writes a fresh id into each request it sends (the bytes of the
+ *   request passed to `request()` are left alone: the id is written into
+ *   the copy sent) and matches each response to its request by the id;
+ * - a server writes each request's id into its response, so a handler
+ *   leaves room for it (an echo already has it), and may answer out of
+ *   order (`ordering: "any"`, the default with an id).
+ *
+ * DNS over TCP (the 16-bit message id, RFC 7766), memcached's binary
+ * protocol (the opaque field), Thrift's seqid and Kafka's correlation id
+ * are such fields.
+ *
+ * @example memcached's binary protocol: a whole frame, the opaque field at 12
+ * ```ts
+ * import type { FrameFormat } from "./frame_format.ts";
+ *
+ * const memcached: FrameFormat = {
+ *   lengthFieldOffset: 8,
+ *   lengthFieldLength: 4,
+ *   byteOrder: "big",
+ *   lengthAdjustment: 12,
+ *   initialBytesToStrip: 0,
+ *   requestId: { offset: 12, length: 4, byteOrder: "big" },
+ * };
+ * ```
+ */
+export interface RequestIdField {
+  /** Bytes before the id in the frame as handed out. @default {0} */
+  readonly offset?: number;
+  /** The id's width in bytes. */
+  readonly length: 2 | 4 | 8;
+  /** The id's byte order. */
+  readonly byteOrder: "little" | "big";
+}
+
+/**
+ * The names of the preset formats:
+ *
+ * - `u32le`: framewire's own protocol, the default everywhere;
+ * - `u32be`: Thrift framed transport, Kafka, ZooKeeper, Java's `writeInt`;
+ * - `u16be`: DNS over TCP (RFC 1035 and RFC 7766), without ids;
+ * - `varint`: protobuf delimited streams, libp2p;
+ * - `u32le-id`: framewire's protocol with request ids: a u32 little-endian
+ *   length that counts the id and the payload, a u32 little-endian id, then
+ *   the payload (frames are handed out id first);
+ * - `dns`: `u16be` with the DNS message id, u16 big-endian at offset 0.
  *
  * @example
  * ```ts
  * import type { FrameFormatName } from "./frame_format.ts";
  *
- * const dns: FrameFormatName = "u16be";
+ * const dns: FrameFormatName = "dns";
  * ```
  */
-export type FrameFormatName = "u32le" | "u32be" | "u16be" | "varint";
+export type FrameFormatName =
+  | "u32le"
+  | "u32be"
+  | "u16be"
+  | "varint"
+  | "u32le-id"
+  | "dns";
 
 /**
  * A frame format as the APIs take it: a preset's name or a
@@ -125,14 +182,27 @@ export const FRAME_FORMATS: Readonly<
   u32be: Object.freeze({ lengthFieldLength: 4, byteOrder: "big" } as const),
   u16be: Object.freeze({ lengthFieldLength: 2, byteOrder: "big" } as const),
   varint: Object.freeze({ lengthFieldLength: "varint" } as const),
+  "u32le-id": Object.freeze({
+    lengthFieldLength: 4,
+    byteOrder: "little",
+    requestId: Object.freeze({ offset: 0, length: 4, byteOrder: "little" }),
+  } as const),
+  dns: Object.freeze({
+    lengthFieldLength: 2,
+    byteOrder: "big",
+    requestId: Object.freeze({ offset: 0, length: 2, byteOrder: "big" }),
+  } as const),
 });
+
+/** The presets' names, as error messages list them. */
+const FRAME_FORMAT_NAMES = Object.keys(FRAME_FORMATS).join(", ");
 
 /**
  * Reads a frame format as the command line's `--framing` takes it: a
  * preset's name, or a {@linkcode FrameFormat} as JSON. The result is
  * checked when an API is given it.
  *
- * @param text A preset's name (`u32le`, `u32be`, `u16be`, `varint`) or a JSON object.
+ * @param text A preset's name (`u32le`, `u32be`, `u16be`, `varint`, `u32le-id`, `dns`) or a JSON object.
  * @returns The preset's name or the parsed object.
  * @throws {TypeError} `text` is neither a preset's name nor a JSON object.
  *
@@ -154,7 +224,7 @@ export function parseFrameFormat(text: string): FrameFormatOption {
     throw new TypeError(
       `Invalid frame format: ${
         JSON.stringify(text)
-      } is not a preset (u32le, u32be, u16be, varint) or a JSON object`,
+      } is not a preset (${FRAME_FORMAT_NAMES}) or a JSON object`,
     );
   }
   let parsed: unknown;
