@@ -157,8 +157,13 @@ const DURATION_UNIT: Record<string, number> = {
   m: 60_000,
 };
 
-/** Parses a duration: a number of milliseconds, or with an ms/s/m suffix. */
-function parseDuration(name: string, text: string): number {
+/**
+ * Parses `--name`'s duration: a number of milliseconds, or with an ms/s/m
+ * suffix.
+ *
+ * @throws {UsageError} Naming the option and what it expects.
+ */
+export function parseDuration(name: string, text: string): number {
   const match = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(text.trim());
   if (!match) {
     throw new UsageError(

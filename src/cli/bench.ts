@@ -2,6 +2,7 @@ import { DEFAULT_PAYLOAD_SIZE, runLoadTest } from "./load_tester.ts";
 import type { LoadTestResult } from "./load_tester.ts";
 import { framingOf, MAX_FRAME_SIZE_LIMIT } from "../_frame_header.ts";
 import { requestTemplate } from "./_request_frames.ts";
+import { maxPipelineFor, sequencePlace } from "./_load_connection.ts";
 import type { FrameFormatOption } from "../frame_format.ts";
 import {
   type FlagSpec,
@@ -18,6 +19,7 @@ import {
   describeTarget,
 } from "./transport_flags.ts";
 import type { CliHost } from "./host.ts";
+import { fractionFlag } from "./_slow_requests.ts";
 
 const BENCH_FLAGS: FlagSpec = {
   ...CONNECT_TRANSPORT_FLAGS,
@@ -32,6 +34,7 @@ const BENCH_FLAGS: FlagSpec = {
   port: "value",
   verify: "boolean",
   json: "boolean",
+  slow: "value",
 };
 
 const BENCH_SHORT = {
@@ -48,7 +51,7 @@ function benchHelp(p: string): string {
   return `Usage: ${p} bench [-n REQUESTS | -d SECONDS] [-c CONNECTIONS] [-P PIPELINE_DEPTH]
        [-s PAYLOAD_BYTES] [-w SECONDS] [--host HOST] [--port PORT | --unix PATH]
        [--tls] [--tls-ca FILE] [--tls-server-name NAME] [--framing NAME|JSON]
-       [--verify] [--json]
+       [--verify] [--slow FRACTION] [--json]
 
 Load-tests a framewire (echo) server: each connection keeps PIPELINE_DEPTH
 requests in flight (closed loop); only responses received are counted; the
@@ -72,16 +75,28 @@ Options:
   --tls-ca FILE            trust the PEM CA certificates in FILE (implies --tls)
   --tls-server-name NAME   name to check the certificate against (implies --tls)
   --framing NAME|JSON      the server's frame format: u32le (default), u32be,
-                           u16be, varint, or a FrameFormat as JSON; with
-                           "initialBytesToStrip":0 each request is a whole frame
-                           (zero bytes before the length field, the field, the
-                           payload); see docs/framing.md
-  --verify                 compare every response with its request
+                           u16be, varint, u32le-id, dns, or a FrameFormat as
+                           JSON; with "initialBytesToStrip":0 each request is a
+                           whole frame (zero bytes before the length field, the
+                           field, the payload); see docs/framing.md. With a
+                           request id (u32le-id, dns) each request carries its
+                           own id, responses are matched by it in any order,
+                           and PIPELINE_DEPTH is at most half the id space
+  --verify                 compare every response with its request, id included
+  --slow FRACTION          the server runs 'serve --slow FRACTION:DURATION':
+                           also report the latency of the requests it answers
+                           at once (the fast ones), told apart from the slow
+                           ones by the hash the server uses
   --json                   print the result as one JSON object
   -h, --help               show this help
 
 On a terminal a progress line shows the rate each second. Exits 1 if any
 error occurred (connect, closed, mismatch, protocol, timeout).`;
+}
+
+/** The `--slow` fraction, or undefined when absent. */
+function slowFraction(text: string | true | undefined): number | undefined {
+  return typeof text === "string" ? fractionFlag("slow", text) : undefined;
 }
 
 function seconds(
@@ -140,8 +155,21 @@ function formatBenchResult(
     `payload: sent ${result.sentMBps.toFixed(2)} MB/s, received ${
       result.receivedMBps.toFixed(2)
     } MB/s (MB = 10^6 bytes)`,
-    `latency us: p50 ${l.p50}  p90 ${l.p90}  p99 ${l.p99}  p99.9 ${l.p999}  max ${l.max}  (min ${l.min}, mean ${l.mean})`,
+    latencyLine("latency us:", l),
+    ...(result.fastLatencyUs === undefined ? [] : [
+      latencyLine(
+        `fast requests (${
+          thousands(result.requests - (result.slowRequests ?? 0))
+        }, and ${thousands(result.slowRequests ?? 0)} slow) latency us:`,
+        result.fastLatencyUs,
+      ),
+    ]),
   ];
+}
+
+/** A latency line: `title`, then the percentiles. */
+function latencyLine(title: string, l: LoadTestResult["latencyUs"]): string {
+  return `${title} p50 ${l.p50}  p90 ${l.p90}  p99 ${l.p99}  p99.9 ${l.p999}  max ${l.max}  (min ${l.min}, mean ${l.mean})`;
 }
 
 /** Runs `bench`; returns the exit code. */
@@ -167,11 +195,21 @@ export async function benchCommand(
   const payloadSize = flags.size
     ? parseSize("size", flags.size as string, 1 << 30)
     : undefined;
+  const pipeline = positiveInteger("pipeline", flags.pipeline);
   if (format !== undefined) {
+    const framing = framingOf(format, MAX_FRAME_SIZE_LIMIT);
+    const id = framing.id;
+    if (id !== null && (pipeline ?? 1) > maxPipelineFor(id)) {
+      throw new UsageError(
+        `option '--pipeline' must be at most ${
+          maxPipelineFor(id)
+        } with a ${id.width}-byte request id (half its ids), got ${pipeline}`,
+      );
+    }
     try {
-      requestTemplate(
-        framingOf(format, MAX_FRAME_SIZE_LIMIT),
-        payloadSize ?? DEFAULT_PAYLOAD_SIZE,
+      sequencePlace(
+        requestTemplate(framing, payloadSize ?? DEFAULT_PAYLOAD_SIZE),
+        framing,
       );
     } catch (error) {
       throw new UsageError(
@@ -186,13 +224,14 @@ export async function benchCommand(
     network: host.network,
     ...target,
     connections: positiveInteger("connections", flags.connections),
-    pipeline: positiveInteger("pipeline", flags.pipeline),
+    pipeline,
     payloadSize,
     format,
     requests,
     duration,
     warmup: seconds("warmup", flags.warmup),
     verify: flags.verify === true,
+    slow: slowFraction(flags.slow),
     onProgress: progress
       ? (p) =>
         host.printPartial(

@@ -5,18 +5,19 @@
  *
  * @module
  */
-import { FrameDecoder } from "../frame_decoder.ts";
 import { framingOf, MAX_FRAME_SIZE_LIMIT } from "../_frame_header.ts";
 import type { FrameFormatOption } from "../frame_format.ts";
-import { type RequestTemplate, requestTemplate } from "./_request_frames.ts";
+import { requestTemplate } from "./_request_frames.ts";
 import { LatencyHistogram } from "../latency_histogram.ts";
 import { integerOption, numberOption } from "../_validate.ts";
-import type {
-  Network,
-  TlsConnectOptions,
-  Transport,
-  TransportEvents,
-} from "../transport.ts";
+import type { Network, TlsConnectOptions } from "../transport.ts";
+import {
+  LoadConnection,
+  type LoadRequests,
+  maxPipelineFor,
+  sequencePlace,
+  type Shared,
+} from "./_load_connection.ts";
 
 /** Payload bytes per request unless told: {@linkcode LoadTestOptions.payloadSize}. */
 export const DEFAULT_PAYLOAD_SIZE = 16;
@@ -55,6 +56,11 @@ export interface LoadTestOptions {
    * request is a whole frame: zero bytes before the length field, the field,
    * then the payload; the echo returns it whole.
    *
+   * With a request id (`u32le-id`, `dns`), each request carries its own id
+   * and responses are matched by it, in any order; a response whose id
+   * matches no request in flight is a protocol error. The pipeline may then
+   * be at most half the id space (32,768 with a 2-byte id).
+   *
    * @default {"u32le"}
    */
   format?: FrameFormatOption;
@@ -73,6 +79,13 @@ export interface LoadTestOptions {
   warmup?: number;
   /** Compare every response with its request. @default {false} */
   verify?: boolean;
+  /**
+   * The fraction of `serve --slow FRACTION:DURATION`: requests are sorted
+   * into those the server delays and the fast rest, by the same hash of
+   * the request the server uses, and the result gives the latency of the
+   * fast ones alone (`fastLatencyUs`). From 0 to 1.
+   */
+  slow?: number;
   /** Connections opened at once while connecting. @default {200} */
   connectBatch?: number;
   /** Called about once a second while measuring. */
@@ -177,218 +190,29 @@ export interface LoadTestResult {
   };
   /** Whether every response was compared with its request. */
   verified: boolean;
-}
-
-/** What every connection shares: counters, histogram, the clock of the run. */
-interface Shared {
-  measuring: boolean;
-  stopping: boolean;
-  /** Measured requests still to send (requests mode), or Infinity. */
-  budget: number;
-  /** Measured requests sent. */
-  sent: number;
-  counted: number;
-  bytesOut: number;
-  histogram: LatencyHistogram;
-  errors: LoadTestErrors;
-  /** Measured responses that end the test (requests mode), or Infinity. */
-  target: number;
-  /** Called when `counted` reaches `target`. */
-  reached(): void;
-  /** Called when a connection fails. */
-  settled(): void;
-}
-
-/** One connection of the load test, driven by its transport's events. */
-class LoadConnection implements TransportEvents {
-  #transport: Transport;
-  #shared: Shared;
-  #pipeline: number;
-  /** One request on the wire; copies differ in the sequence number at #seqAt. */
-  #wire: Uint8Array;
-  #seqAt: number;
-  /** Bytes of the sequence number: up to 4, no more than the payload. */
-  #seqBytes: number;
-  /** The response each request should get (the echo): the frame handed out. */
-  #expected: Uint8Array;
-  #payloadSize: number;
-  #verify: boolean;
-  #decoder: FrameDecoder;
-  /** Per request in flight: when it was sent, its sequence number and whether it counts. */
-  #sentAt: Float64Array;
-  #seq: Uint32Array;
-  #counts: Uint8Array;
-  #head = 0;
-  #inFlight = 0;
-  /** Requests in flight that are measured. */
-  #measuredInFlight = 0;
-  #nextSeq = 0;
-  #now = 0;
-  #answered = 0;
-  done = false;
-  #closedWaiter: (() => void) | null = null;
-
-  constructor(
-    transport: Transport,
-    shared: Shared,
-    pipeline: number,
-    request: RequestTemplate,
-    format: FrameFormatOption | undefined,
-    verify: boolean,
-  ) {
-    this.#transport = transport;
-    this.#shared = shared;
-    this.#pipeline = pipeline;
-    this.#wire = request.wire;
-    this.#seqAt = request.payloadAt;
-    this.#payloadSize = request.wire.length - request.payloadAt;
-    this.#seqBytes = Math.min(4, this.#payloadSize);
-    this.#expected = request.wire.subarray(request.handedOutAt);
-    this.#verify = verify;
-    this.#sentAt = new Float64Array(pipeline);
-    this.#seq = new Uint32Array(pipeline);
-    this.#counts = new Uint8Array(pipeline);
-    this.#decoder = new FrameDecoder((frame) => this.#onResponse(frame), {
-      maxFrameSize: Math.max(this.#expected.length, 1 << 20),
-      format,
-    });
-    transport.start(this);
-  }
-
-  /** Measured requests sent on this open connection and not yet answered. */
-  get unanswered(): number {
-    return this.done ? 0 : this.#measuredInFlight;
-  }
-
-  /** Fills the pipeline. */
-  begin(): void {
-    this.#send(this.#pipeline);
-  }
-
+  /** With `slow`: the fraction the server was said to delay. */
+  slow?: number;
+  /** With `slow`: measured responses to requests the server delays. */
+  slowRequests?: number;
   /**
-   * Closes the connection: gracefully when nothing is in flight, at once
-   * otherwise; resolves once it is closed (forced after 2 s).
+   * With `slow`: the latency of the measured responses to the other
+   * requests, the fast ones, in microseconds (all 0 when there were none).
    */
-  finish(): Promise<void> {
-    if (this.done) return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      const timer = setTimeout(() => this.#transport.close(), 2000);
-      this.#closedWaiter = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-      if (this.#inFlight === 0) this.#transport.closeWrite();
-      else this.#transport.close();
-    });
-  }
+  fastLatencyUs?: LoadTestResult["latencyUs"];
+}
 
-  data(chunk: Uint8Array): boolean {
-    if (this.done) return true;
-    this.#now = performance.now();
-    this.#answered = 0;
-    try {
-      this.#decoder.push(chunk);
-    } catch {
-      this.#fail("protocol");
-      return true;
-    }
-    if (this.#answered > 0 && !this.#shared.stopping) {
-      this.#send(this.#answered);
-    }
-    return true;
-  }
-
-  end(): void {
-    this.#fail("closed");
-  }
-
-  drain(): void {}
-
-  closed(): void {
-    if (!this.done) this.#fail("closed");
-    this.#closedWaiter?.();
-  }
-
-  #onResponse(frame: Uint8Array): void {
-    if (this.#inFlight === 0) throw new Error("unexpected response");
-    const slot = this.#head;
-    this.#head = slot + 1 === this.#pipeline ? 0 : slot + 1;
-    this.#inFlight--;
-    this.#answered++;
-    if (this.#verify && !this.#matches(frame, this.#seq[slot])) {
-      this.#shared.errors.mismatch++;
-    }
-    if (this.#counts[slot] === 1) {
-      const shared = this.#shared;
-      this.#measuredInFlight--;
-      // Past the end, a response is neither counted nor a timeout.
-      if (shared.stopping) return;
-      shared.counted++;
-      shared.histogram.record((this.#now - this.#sentAt[slot]) * 1000);
-      if (shared.counted === shared.target) shared.reached();
-    }
-  }
-
-  #matches(frame: Uint8Array, seq: number): boolean {
-    const expected = this.#expected;
-    if (frame.length !== expected.length) return false;
-    // The sequence number's bytes in the frame handed out.
-    const seqAt = this.#seqAt - (this.#wire.length - expected.length);
-    const seqEnd = seqAt + this.#seqBytes;
-    for (let i = 0; i < frame.length; i++) {
-      const byte = i >= seqAt && i < seqEnd
-        ? (seq >>> (8 * (i - seqAt))) & 0xff
-        : expected[i];
-      if (frame[i] !== byte) return false;
-    }
-    return true;
-  }
-
-  #send(wanted: number): void {
-    const shared = this.#shared;
-    let count = Math.min(wanted, this.#pipeline - this.#inFlight);
-    let counted = 0;
-    if (shared.measuring) {
-      counted = Math.min(count, shared.budget);
-      if (shared.budget !== Infinity) {
-        count = counted; // requests mode: no unmeasured requests after the warm-up
-        shared.budget -= counted;
-      }
-    }
-    if (count <= 0) return;
-    const wire = this.#wire;
-    const size = wire.length;
-    const seqBytes = this.#seqBytes;
-    const payloadAt = this.#seqAt;
-    const out = new Uint8Array(count * size);
-    const now = performance.now();
-    let slot = (this.#head + this.#inFlight) % this.#pipeline;
-    for (let i = 0; i < count; i++) {
-      out.set(wire, i * size);
-      const seqAt = i * size + payloadAt;
-      const seq = this.#nextSeq++ >>> 0;
-      for (let b = 0; b < seqBytes; b++) {
-        out[seqAt + b] = (seq >>> (8 * b)) & 0xff;
-      }
-      this.#sentAt[slot] = now;
-      this.#seq[slot] = seq;
-      this.#counts[slot] = i < counted ? 1 : 0;
-      slot = slot + 1 === this.#pipeline ? 0 : slot + 1;
-    }
-    this.#inFlight += count;
-    this.#measuredInFlight += counted;
-    shared.sent += counted;
-    if (shared.measuring) shared.bytesOut += count * this.#payloadSize;
-    this.#transport.write(out);
-  }
-
-  #fail(kind: "closed" | "protocol"): void {
-    if (this.done) return;
-    this.done = true;
-    if (!this.#shared.stopping) this.#shared.errors[kind]++;
-    this.#transport.close();
-    this.#shared.settled();
-  }
+/** The summary of a latency histogram in microseconds, to 0.1 us. */
+function summary(h: LatencyHistogram): LoadTestResult["latencyUs"] {
+  const round = (n: number) => Math.round(n * 10) / 10;
+  return {
+    p50: round(h.percentile(50)),
+    p90: round(h.percentile(90)),
+    p99: round(h.percentile(99)),
+    p999: round(h.percentile(99.9)),
+    max: round(h.max),
+    min: round(h.min),
+    mean: round(h.mean),
+  };
 }
 
 /**
@@ -401,7 +225,8 @@ class LoadConnection implements TransportEvents {
  * @param options Where, how much and how long; see {@linkcode LoadTestOptions}.
  * @returns The measurements; errors are counted, not thrown.
  * @throws {RangeError} An option is out of range, or `format` is invalid or
- * cannot be written (nor with this `payloadSize`).
+ * cannot be written (nor with this `payloadSize`), or its request id leaves
+ * too few ids for `pipeline`.
  *
  * @example 50 connections x 32 pipelined requests for 5 seconds
  * ```ts
@@ -418,7 +243,18 @@ export async function runLoadTest(
   options: LoadTestOptions,
 ): Promise<LoadTestResult> {
   const connections = integerOption("connections", options.connections, 1, 1);
-  const pipeline = integerOption("pipeline", options.pipeline, 1, 1, 1 << 20);
+  // Checked and resolved before connecting: a format that cannot be written
+  // throws here. The decoders get their own limit, from the response size.
+  const framing = framingOf(options.format, MAX_FRAME_SIZE_LIMIT);
+  const pipeline = integerOption(
+    "pipeline",
+    options.pipeline,
+    1,
+    1,
+    framing.id === null
+      ? 1 << 20
+      : Math.min(1 << 20, maxPipelineFor(framing.id)),
+  );
   const payloadSize = integerOption(
     "payloadSize",
     options.payloadSize,
@@ -450,12 +286,19 @@ export async function runLoadTest(
     200,
     1,
   );
-  // Checked and built before connecting: a format that cannot be written
-  // throws here. The decoders get their own limit, from the response size.
-  const request = requestTemplate(
-    framingOf(options.format, MAX_FRAME_SIZE_LIMIT),
-    payloadSize,
-  );
+  const slow = options.slow === undefined
+    ? undefined
+    : numberOption("slow", options.slow, 0, 0, 1);
+  const template = requestTemplate(framing, payloadSize);
+  sequencePlace(template, framing); // throws for an id in the length field
+  const load: LoadRequests = {
+    template,
+    framing,
+    format: options.format,
+    pipeline,
+    verify: options.verify ?? false,
+    slow,
+  };
 
   let settle: () => void = () => {};
   const shared: Shared = {
@@ -468,6 +311,8 @@ export async function runLoadTest(
     target: requests ?? Infinity,
     reached: () => {},
     histogram: new LatencyHistogram(),
+    fastHistogram: new LatencyHistogram(),
+    slowCounted: 0,
     errors: { connect: 0, closed: 0, mismatch: 0, protocol: 0, timeout: 0 },
     settled: () => settle(),
   };
@@ -487,16 +332,7 @@ export async function runLoadTest(
     );
     for (const result of await Promise.allSettled(batch)) {
       if (result.status === "fulfilled") {
-        open.push(
-          new LoadConnection(
-            result.value,
-            shared,
-            pipeline,
-            request,
-            options.format,
-            options.verify ?? false,
-          ),
-        );
+        open.push(new LoadConnection(result.value, shared, load));
       } else {
         shared.errors.connect++;
         connectError ??= result.reason instanceof Error
@@ -512,6 +348,8 @@ export async function runLoadTest(
   const startMeasuring = () => {
     shared.measuring = true;
     shared.histogram.reset();
+    shared.fastHistogram.reset();
+    shared.slowCounted = 0;
     if (requests !== undefined) shared.budget = requests;
     started = performance.now();
   };
@@ -564,8 +402,6 @@ export async function runLoadTest(
   await Promise.all(open.map((c) => c.finish()));
 
   const errors = shared.errors;
-  const h = shared.histogram;
-  const round = (n: number) => Math.round(n * 10) / 10;
   return {
     connections,
     connected: open.length,
@@ -581,15 +417,12 @@ export async function runLoadTest(
     errorCount: errors.connect + errors.closed + errors.mismatch +
       errors.protocol + errors.timeout,
     connectError,
-    latencyUs: {
-      p50: round(h.percentile(50)),
-      p90: round(h.percentile(90)),
-      p99: round(h.percentile(99)),
-      p999: round(h.percentile(99.9)),
-      max: round(h.max),
-      min: round(h.min),
-      mean: round(h.mean),
-    },
+    latencyUs: summary(shared.histogram),
     verified: options.verify ?? false,
+    ...(slow === undefined ? {} : {
+      slow,
+      slowRequests: shared.slowCounted,
+      fastLatencyUs: summary(shared.fastHistogram),
+    }),
   };
 }

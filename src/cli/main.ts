@@ -7,7 +7,11 @@
 import { Client } from "../client.ts";
 import { ConnectError, FrameTooLargeError } from "../errors.ts";
 import type { FrameFormatOption } from "../frame_format.ts";
-import { framingOf, MAX_FRAME_SIZE_LIMIT } from "../_frame_header.ts";
+import {
+  type Framing,
+  framingOf,
+  MAX_FRAME_SIZE_LIMIT,
+} from "../_frame_header.ts";
 import { wholeFrame } from "./_request_frames.ts";
 import {
   ADDRESS_FLAGS,
@@ -56,11 +60,14 @@ Options:
   --tls-server-name NAME   name to check the certificate against (implies --tls;
                            default the host)
   --framing NAME|JSON      the server's frame format: u32le (default), u32be,
-                           u16be, varint, or a FrameFormat as JSON; with
-                           "initialBytesToStrip":0 each MESSAGE is sent as a
-                           whole frame (zero bytes before the length field, the
-                           field, MESSAGE) and responses are shown whole; see
-                           docs/framing.md
+                           u16be, varint, u32le-id, dns, or a FrameFormat as
+                           JSON; with "initialBytesToStrip":0 each MESSAGE is
+                           sent as a whole frame (zero bytes before the length
+                           field, the field, MESSAGE) and responses are shown
+                           whole; see docs/framing.md. With a request id
+                           (u32le-id, dns) MESSAGE follows room for the id,
+                           which the client fills in; each response is shown
+                           after its id, with the id
   --max-frame-size BYTES   largest request or response; k/m suffixes allowed (default 32m)
   -h, --help               show this help`,
 };
@@ -154,7 +161,21 @@ function largeDemoSize(
     const header = framing.offset + framing.headerSize(size);
     size = Math.max(0, Math.min(size, maxFrameSize - header));
   }
-  return size;
+  // The room for the id comes first, within the frame.
+  const room = idRoom(framing, size);
+  return room === 0 ? size : Math.max(0, Math.min(size, maxFrameSize) - room);
+}
+
+/**
+ * Zero bytes the client command puts before a message of `length` bytes so
+ * that the frame handed out has room for the request id, which the Client
+ * fills in: up to the id's end, less a whole frame's header.
+ */
+function idRoom(framing: Framing, length: number): number {
+  const id = framing.id;
+  if (id === null) return 0;
+  if (framing.encodes !== "whole") return id.end;
+  return Math.max(0, id.end - framing.offset - framing.headerSize(length));
 }
 
 function demoMessages(
@@ -182,6 +203,22 @@ function preview(bytes: Uint8Array): string {
   return JSON.stringify(printable) + (bytes.length > 40 ? "..." : "");
 }
 
+/**
+ * A response as the client command prints it: its length and a preview;
+ * with a request id, the bytes after the id (a whole frame stays whole) and
+ * the id.
+ */
+function shown(framing: Framing, response: Uint8Array): string {
+  const id = framing.id;
+  if (id === null || response.length < id.end) {
+    return `${response.length} bytes ${preview(response)}`;
+  }
+  const body = framing.encodes === "whole"
+    ? response
+    : response.subarray(id.end);
+  return `${body.length} bytes ${preview(body)} (id ${id.read(response, 0)})`;
+}
+
 async function clientCommand(host: CliHost, args: string[]): Promise<number> {
   const { flags, positional } = parseArgs(args, CLIENT_FLAGS);
   if (flags.help) {
@@ -203,11 +240,19 @@ async function clientCommand(host: CliHost, args: string[]): Promise<number> {
     });
   });
   const client = new Client(transport, { maxFrameSize, format });
-  // A format that keeps whole frames is handed whole frames to send.
-  const request = (message: Uint8Array) =>
-    framing.encodes === "whole"
-      ? client.request(wholeFrame(framing, message))
-      : client.request(message);
+  // Room for the id first, then the message; a format that keeps whole
+  // frames is handed whole frames to send.
+  const request = (message: Uint8Array) => {
+    const room = idRoom(framing, message.length);
+    let payload = message;
+    if (room > 0) {
+      payload = new Uint8Array(room + message.length);
+      payload.set(message, room);
+    }
+    return client.request(
+      framing.encodes === "whole" ? wholeFrame(framing, payload) : payload,
+    );
+  };
   const started = performance.now();
   try {
     const results = await Promise.allSettled(
@@ -216,9 +261,7 @@ async function clientCommand(host: CliHost, args: string[]): Promise<number> {
     let failures = 0;
     results.forEach((result, i) => {
       if (result.status === "fulfilled") {
-        host.print(
-          `${i + 1}: ${result.value.length} bytes ${preview(result.value)}`,
-        );
+        host.print(`${i + 1}: ${shown(framing, result.value)}`);
       } else {
         failures++;
         host.printError(`${i + 1}: failed: ${describe(result.reason)}`);

@@ -25,6 +25,7 @@ import {
 import { checkNumber } from "../_validate.ts";
 import { listenFlags, SERVE_TRANSPORT_FLAGS } from "./transport_flags.ts";
 import { loadHandlerModule, moduleUrl } from "./handler_module.ts";
+import { parseSlowFlag, slowEchoHandler } from "./_slow_requests.ts";
 import { formatMetrics, METRICS_CONTENT_TYPE } from "../metrics.ts";
 import {
   eventLog,
@@ -55,12 +56,14 @@ const SERVE_FLAGS: FlagSpec = {
   "log-format": "value",
   workers: "value",
   handler: "value",
+  slow: "value",
 };
 
 function serveHelp(programName: string): string {
   return `Usage: ${programName} serve [--handler FILE] [--host HOST] [--port PORT | --unix PATH]
        [--tls-cert FILE --tls-key FILE] [--framing NAME|JSON]
-       [--max-frame-size BYTES] [--workers N|auto] [limits]
+       [--max-frame-size BYTES] [--workers N|auto] [--slow FRACTION:DURATION]
+       [limits]
 
 Serves an application (the echo one unless --handler names another) until
 SIGINT or SIGTERM, then closes gracefully: stops accepting, answers every
@@ -73,6 +76,14 @@ Options:
                               function or an application object { handler,
                               onConnection, onClose, onHandlerError, zeroCopy };
                               checked before listening, imported by each worker
+  --slow FRACTION:DURATION    the echo answers FRACTION of requests after
+                              DURATION (ms, or with ms or s: 0.01:20ms), the
+                              rest at once, to show head-of-line blocking (see
+                              --framing u32le-id). Slow requests are chosen by
+                              a hash of the request, so each distinct request
+                              is slow with probability FRACTION; identical
+                              requests share their fate ('bench --slow
+                              FRACTION' tells them apart). Not with --handler
   --workers N|auto            serve with N processes, one event loop each,
                               sharing the port; auto = one per CPU (default 1).
                               Limits apply to each worker. TCP only
@@ -84,7 +95,9 @@ Options:
   --tls-cert FILE             serve TLS with this PEM certificate chain
   --tls-key FILE              ... and this PEM private key
   --framing NAME|JSON         the frame format: u32le (default), u32be, u16be,
-                              varint, or a FrameFormat as JSON, such as
+                              varint, u32le-id or dns (request ids: answers
+                              go out as they settle), or a FrameFormat as
+                              JSON, such as
                               '{"lengthFieldLength":2,"byteOrder":"big"}'; with
                               "initialBytesToStrip":0 handlers get and return
                               whole frames; see docs/framing.md
@@ -177,6 +190,16 @@ async function serveSettings(
   }
   const listen = await listenFlags(host, flags);
   let handlerUrl: URL | undefined;
+  if (typeof flags.slow === "string") {
+    if (flags.handler !== undefined) {
+      throw new UsageError(
+        "option '--slow' slows the built-in echo: it cannot be used with --handler",
+      );
+    }
+    // The handler copies the requests it keeps: it may borrow the rest.
+    options.handler = slowEchoHandler(parseSlowFlag(flags.slow));
+    options.zeroCopy = true;
+  }
   if (typeof flags.handler === "string") {
     handlerUrl = handler === undefined
       ? moduleUrl(host.cwd(), flags.handler)
