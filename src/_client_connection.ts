@@ -1,5 +1,6 @@
 // One connection of a Client: writes batched requests, matches responses in
-// order, and reports once when it can carry no more requests.
+// order (or by request id, with a format that has one), and reports once
+// when it can carry no more requests.
 import type { Framing } from "./_frame_header.ts";
 import type { FrameFormatOption } from "./frame_format.ts";
 import { ConnectionClosedError, ProtocolError } from "./errors.ts";
@@ -9,6 +10,9 @@ import { Gate } from "./_gate.ts";
 import { Fifo } from "./_fifo.ts";
 import { type PendingRequest, RequestState } from "./_pending_request.ts";
 import type { NetAddr, Transport } from "./transport.ts";
+import type { RequestId } from "./_request_id.ts";
+
+const TWO_32 = 0x1_0000_0000;
 
 /** What a connection reports to its client. */
 export interface ClientConnectionEvents {
@@ -19,6 +23,8 @@ export interface ClientConnectionEvents {
    * been rejected with `error`; `unwritten` never left the process.
    */
   lost(error: ConnectionClosedError, unwritten: PendingRequest[]): void;
+  /** A response came for a request that had timed out or was aborted, and was dropped. */
+  late(): void;
 }
 
 /** The requests, reader and writer of one transport of a client. */
@@ -27,8 +33,27 @@ export class ClientConnection {
   readonly #events: ClientConnectionEvents;
   readonly #decoder: FrameDecoder;
   readonly #zeroCopy: boolean;
-  /** Requests written and not yet answered, oldest first. */
+  /**
+   * Requests written and not yet answered, oldest first. With request ids,
+   * only kept for the request timer (`#timed`), and answered ones are
+   * skipped when they come first.
+   */
   readonly #inFlight = new Fifo<PendingRequest>();
+  /** The request id field, or null: responses are matched in order. */
+  readonly #idField: RequestId | null;
+  /**
+   * With ids: the requests written, by id, and those timed out or aborted
+   * whose late response is still to come (their ids are not reused).
+   */
+  readonly #byId: Map<number, PendingRequest> | null;
+  /** The next id to try. */
+  #nextId = 0;
+  /** Requests in #byId timed out or aborted: their responses are late. */
+  #abandoned = 0;
+  /** At most this many may be abandoned before the connection is given up. */
+  readonly #maxAbandoned: number;
+  /** The client times requests out: keep #inFlight in order with ids too. */
+  readonly #timed: boolean;
   readonly #closedGate = new Gate();
   readonly #outbound: Outbound;
   readonly #write = (bytes: Uint8Array) => this.#transport.write(bytes);
@@ -47,13 +72,25 @@ export class ClientConnection {
    * @param zeroCopy Resolve responses with views of the chunks read rather
    * than copies of them.
    */
+  /**
+   * @param maxInFlight The client's: with ids, more requests abandoned
+   * (timed out, aborted) than this with their responses not come close the
+   * connection.
+   * @param timed The client times requests out (it asks for `oldest()`).
+   */
   constructor(
     transport: Transport,
     framing: Framing,
     zeroCopy: boolean,
     events: ClientConnectionEvents,
+    maxInFlight = Infinity,
+    timed = false,
   ) {
     this.#transport = transport;
+    this.#idField = framing.id;
+    this.#byId = framing.id === null ? null : new Map();
+    this.#maxAbandoned = maxInFlight;
+    this.#timed = timed;
     this.#outbound = new Outbound(false, framing);
     this.#events = events;
     this.#zeroCopy = zeroCopy;
@@ -81,12 +118,23 @@ export class ClientConnection {
 
   /** Requests sent (or about to be) and not yet answered. */
   get inFlight(): number {
-    return this.#inFlight.length + this.#batchLive;
+    const byId = this.#byId;
+    return (byId === null
+      ? this.#inFlight.length
+      : byId.size - this.#abandoned) + this.#batchLive;
   }
 
   /** The oldest unanswered request. */
   oldest(): PendingRequest | undefined {
-    const written = this.#inFlight.peek();
+    const inFlight = this.#inFlight;
+    if (this.#byId !== null) {
+      while (
+        inFlight.length > 0 && inFlight.peek()!.state !== RequestState.sent
+      ) {
+        inFlight.shift();
+      }
+    }
+    const written = inFlight.peek();
     if (written !== undefined || this.#batchLive === 0) return written;
     return this.#batch.find((p) => p.state !== RequestState.dropped);
   }
@@ -109,15 +157,23 @@ export class ClientConnection {
 
   /**
    * Takes a request out before its response; the caller settles it. One not
-   * written yet never will be. One written leaves the connection unusable (a
-   * late response would be matched to the next request): it returns true,
-   * and the caller must close the connection with {@linkcode failAfter}.
+   * written yet never will be. Without request ids, one written leaves the
+   * connection unusable (a late response would be matched to the next
+   * request): it returns true, and the caller must close the connection
+   * with {@linkcode failAfter}. With ids, its id stays taken until its late
+   * response comes, which is dropped; true only once more than maxInFlight
+   * requests wait so.
    */
   drop(pending: PendingRequest): boolean {
     const state = pending.state;
     if (state === RequestState.queued) this.#batchLive--;
+    if (state === RequestState.answered || state === RequestState.dropped) {
+      return false;
+    }
     pending.state = RequestState.dropped;
-    return state === RequestState.sent;
+    if (state !== RequestState.sent) return false;
+    if (this.#byId === null) return true;
+    return ++this.#abandoned > this.#maxAbandoned;
   }
 
   /**
@@ -151,16 +207,39 @@ export class ClientConnection {
     if (!this.#alive || batch.length === 0) return;
     const inFlight = this.#inFlight;
     const outbound = this.#outbound;
+    const byId = this.#byId;
     for (let i = 0; i < batch.length; i++) {
       const pending = batch[i];
       if (pending.state === RequestState.dropped) continue;
       pending.state = RequestState.sent;
-      inFlight.push(pending);
-      outbound.add(pending.payload);
+      if (byId === null) {
+        inFlight.push(pending);
+        outbound.add(pending.payload);
+        continue;
+      }
+      const id = this.#takeId(byId);
+      pending.id = id;
+      byId.set(id, pending);
+      if (this.#timed) inFlight.push(pending);
+      const low = id % TWO_32;
+      outbound.addWithId(pending.payload, low, (id - low) / TWO_32);
     }
     batch.length = 0;
     this.#batchLive = 0;
     outbound.flush(this.#write);
+  }
+
+  /**
+   * An id no request in `byId` holds: the next one, wrapping around, past
+   * those still taken. The client keeps fewer requests than half the id
+   * space in flight or abandoned, so one is always free.
+   */
+  #takeId(byId: Map<number, PendingRequest>): number {
+    const space = this.#idField!.space;
+    let id = this.#nextId;
+    while (byId.has(id)) id = id + 1 === space ? 0 : id + 1;
+    this.#nextId = id + 1 === space ? 0 : id + 1;
+    return id;
   }
 
   #data(chunk: Uint8Array): boolean {
@@ -191,8 +270,11 @@ export class ClientConnection {
    * whose `slice()` would not.
    */
   #onResponse(frame: Uint8Array, headerAt: number): void {
-    const pending = this.#inFlight.shift();
+    const pending = this.#byId === null
+      ? this.#inFlight.shift()
+      : this.#matchById(frame);
     if (pending === undefined) {
+      if (this.#byId !== null) return; // a late response, dropped
       throw new ProtocolError(
         "Cannot match response: the server sent a frame no request is waiting for",
       );
@@ -203,6 +285,35 @@ export class ClientConnection {
     }
     pending.resolve(frame);
     this.#events.answered();
+  }
+
+  /**
+   * The request a response answers, by its id; undefined for the late
+   * response of one that timed out or was aborted (dropped and counted).
+   *
+   * @throws {ProtocolError} No request has its id, or it has none.
+   */
+  #matchById(frame: Uint8Array): PendingRequest | undefined {
+    const idField = this.#idField!;
+    if (frame.length < idField.end) {
+      throw idField.tooShort("match response", frame.length);
+    }
+    const id = idField.read(frame, 0);
+    const byId = this.#byId!;
+    const pending = byId.get(id);
+    if (pending === undefined) {
+      throw new ProtocolError(
+        `Cannot match response: the server sent id ${id}, which no request is waiting for`,
+      );
+    }
+    byId.delete(id);
+    if (pending.state === RequestState.dropped) {
+      this.#abandoned--;
+      this.#events.late();
+      return undefined;
+    }
+    pending.state = RequestState.answered;
+    return pending;
   }
 
   #end(): void {
@@ -227,14 +338,20 @@ export class ClientConnection {
   #lose(error: ConnectionClosedError): void {
     if (!this.#alive) return;
     this.#alive = false;
-    const written = this.#inFlight.drain();
+    const byId = this.#byId;
+    let written = this.#inFlight.drain();
+    if (byId !== null) {
+      written = [...byId.values()];
+      byId.clear();
+      this.#abandoned = 0;
+    }
     const unwritten = this.#batchLive === 0
       ? []
       : this.#batch.filter((p) => p.state !== RequestState.dropped);
     this.#batch = [];
     this.#batchLive = 0;
     for (const pending of written) {
-      if (pending.state !== RequestState.dropped) pending.reject(error);
+      if (pending.state === RequestState.sent) pending.reject(error);
     }
     this.#events.lost(error, unwritten);
   }

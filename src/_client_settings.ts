@@ -128,9 +128,25 @@ function clientFraming(options: ClientOptions): Framing {
 
 /** Validates a client's options. */
 export function clientSettings(options: ClientOptions) {
+  const framing = clientFraming(options);
+  const maxInFlight = integerOption(
+    "maxInFlight",
+    options.maxInFlight,
+    1024,
+    1,
+  );
+  // Ids of requests in flight and of those abandoned, whose late responses
+  // may still come, must all fit.
+  if (framing.id !== null && maxInFlight * 2 > framing.id.space) {
+    throw new RangeError(
+      `Cannot use maxInFlight: a ${framing.id.width}-byte request id allows at most ${
+        framing.id.space / 2
+      } requests in flight, got ${maxInFlight}`,
+    );
+  }
   return {
-    framing: clientFraming(options),
-    maxInFlight: integerOption("maxInFlight", options.maxInFlight, 1024, 1),
+    framing,
+    maxInFlight,
     requestTimeout: integerOption(
       "requestTimeout",
       options.requestTimeout,

@@ -12,6 +12,8 @@ export const RequestState = {
   sent: 2,
   /** Settled early (aborted, timed out) and skipped wherever it still lies. */
   dropped: 3,
+  /** Answered out of order (request ids): skipped where it still lies. */
+  answered: 4,
 } as const;
 
 /** One of {@linkcode RequestState}. */
@@ -23,6 +25,8 @@ export interface PendingRequest {
   /** When it times out (`performance.now()` time), or Infinity. */
   deadline: number;
   state: RequestState;
+  /** Its request id once sent, with a format that has one; else -1. */
+  id: number;
   resolve(response: Uint8Array): void;
   reject(error: unknown): void;
 }

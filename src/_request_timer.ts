@@ -9,7 +9,10 @@ export interface RequestTimerHost {
   readonly waiting: WaitingRequests;
   /** The oldest request handed to the connection and not answered. */
   oldestSent(): PendingRequest | undefined;
-  /** Rejects `pending`, sent, with `error` and closes its connection. */
+  /**
+   * Rejects `pending`, sent, with `error`; closes its connection unless
+   * responses carry request ids.
+   */
   timeOutSent(pending: PendingRequest, error: RequestTimeoutError): void;
   /** Requests were rejected: places may be free. */
   expired(): void;
@@ -17,8 +20,9 @@ export interface RequestTimerHost {
 
 /**
  * Times requests out `timeout` ms after the tick of their `request()` call,
- * never early. Requests are answered, and wait, in order, so the oldest
- * deadline is the first one's: one timer, re-armed for the next, serves all.
+ * never early. Requests are sent, and wait, in order (and, without request
+ * ids, are answered in order), so the oldest deadline is that of the oldest
+ * request unanswered: one timer, re-armed for the next, serves all.
  */
 export class RequestTimer {
   readonly #timeout: number;
@@ -67,8 +71,11 @@ export class RequestTimer {
     this.#timer = undefined;
     const now = performance.now();
     const host = this.#host;
-    const oldest = host.oldestSent();
-    if (oldest !== undefined && oldest.deadline <= now) {
+    for (
+      let oldest = host.oldestSent();
+      oldest !== undefined && oldest.deadline <= now;
+      oldest = host.oldestSent()
+    ) {
       host.timeOutSent(
         oldest,
         new RequestTimeoutError("complete", this.#timeout),

@@ -49,6 +49,11 @@ export interface ConnectionHost {
   readonly maxFrameSize: number;
   /** The frame format, resolved with maxFrameSize. */
   readonly framing: Framing;
+  /**
+   * Responses go out as their handlers settle (`ordering: "any"`), not in
+   * request order; only with a request id field.
+   */
+  readonly anyOrder: boolean;
   /** The queues of reads' responses, by `readViewsWritable` (see readOutboundsFor). */
   readonly readOutbounds: readonly Outbound[];
   readonly highWaterMark: number;
@@ -65,14 +70,28 @@ export interface ConnectionHost {
   removed(connection: ServerConnection): void;
 }
 
-/** A response slot held while an earlier or this handler result is awaited. */
+/**
+ * An async handler call, and the response slot held while it or an earlier
+ * one is awaited.
+ */
 interface Slot {
+  /** The response; {@linkcode ANSWERED} once written ahead of its turn, or given up. */
   response: Uint8Array | null;
   /** The sweep in which the request arrived (for handlerTimeout). */
   tick: number;
   /** When the handler was called (performance.now()), for its time. */
   started: number;
+  /** The request's id, or an 8-byte id's low and high 32 bits (0 without an id field). */
+  idLow: number;
+  idHigh: number;
+  /** The request, for `onHandlerError` if it times out (`ordering: "any"`); else null. */
+  request: Uint8Array | null;
+  /** Its handler timed out (`ordering: "any"`): what it settles with is discarded. */
+  dropped: boolean;
 }
+
+/** The response of a slot answered ahead of the slots before it, or given up. */
+const ANSWERED = new Uint8Array(0);
 
 /** The shared empty slot list: a connection allocates its own on first use. */
 const NO_SLOTS: Slot[] = [];
@@ -170,8 +189,13 @@ export class ServerConnection
   /** Responses from the first unanswered async request on, in request order. */
   #slots: Slot[] = NO_SLOTS;
   #slotHead = 0;
-  /** Handler promises not yet settled. */
+  /** Handler promises not yet settled, whose answers are awaited. */
   #pending = 0;
+  /**
+   * Handler promises given up on (timed out, `ordering: "any"`) and not yet
+   * settled: their requests are still theirs.
+   */
+  #abandoned = 0;
   #state = OPEN;
   #paused = false;
   #flushScheduled = false;
@@ -398,6 +422,10 @@ export class ServerConnection
       if (frameEnd === -2) throw framing.error;
       if (frameEnd < 0 || frameEnd > end) break;
       if (echo && this.#slotHead === this.#slots.length) {
+        const id = framing.id;
+        if (id !== null && frameEnd - framing.start < id.end) {
+          throw id.tooShort("read request id", frameEnd - framing.start);
+        }
         this.#onEcho(offset, frameEnd);
       } else {
         buffer ??= chunk.buffer;
@@ -459,6 +487,7 @@ export class ServerConnection
     const unsent = this.#transport.bufferedAmount;
     if (
       unsent === 0 && this.#held === 0 && this.#pending === 0 &&
+      this.#abandoned === 0 &&
       this.#decoder === null && this.#memory === null &&
       this.#stalls === null && !this.#paused
     ) {
@@ -503,6 +532,10 @@ export class ServerConnection
   #timedOut(error: ConnectionTimeoutError): void {
     const stats = this.#host.stats;
     if (error.reason === "handler") {
+      if (this.#host.anyOrder) {
+        this.#dropExpired(error);
+        return;
+      }
       stats.handlerTimeouts++;
       this.#handlerFailed(error);
       return;
@@ -550,7 +583,7 @@ export class ServerConnection
     this.#decoder = null;
     this.#outbound = null;
     // Requests of handlers still running stay theirs; the rest is free.
-    this.#memory?.close(this.#pending !== 0);
+    this.#memory?.close(this.#pending !== 0 || this.#abandoned !== 0);
     this.#memory = null;
     if (this.#held !== 0) host.limits.account(-this.#held);
     this.#held = 0;
@@ -635,6 +668,16 @@ export class ServerConnection
     this.#frames++;
     if (this.#state !== OPEN) return;
     const host = this.#host;
+    const id = host.framing.id;
+    let idLow = 0;
+    let idHigh = 0;
+    if (id !== null) {
+      if (request.length < id.end) {
+        throw id.tooShort("read request id", request.length);
+      }
+      idLow = id.low(request, 0);
+      idHigh = id.high(request, 0);
+    }
     host.stats.framesIn++;
     if (
       !host.zeroCopy &&
@@ -657,8 +700,17 @@ export class ServerConnection
     if (sampled && result instanceof Uint8Array) {
       host.handlerTime.record((performance.now() - called) * 1000);
     }
-    if (this.#slotHead === this.#slots.length && result instanceof Uint8Array) {
-      // Fast path: no promise, nothing awaited ahead.
+    if (!(result instanceof Uint8Array) && !isPromise(result)) {
+      // Neither bytes nor a promise: onHandlerError may answer instead.
+      result = this.#recover(notBytes(result), request);
+      if (result === undefined) return;
+      recovered = true;
+    }
+    if (
+      result instanceof Uint8Array &&
+      (this.#slotHead === this.#slots.length || host.anyOrder)
+    ) {
+      // Fast path: no promise, nothing awaited ahead (or nothing to wait for).
       if (result === request && headerAt >= 0) {
         // The response frame is the request frame, whole in this read (it
         // ends where the request does).
@@ -670,7 +722,7 @@ export class ServerConnection
         host.stats.bytesOut += frameEnd - headerAt;
         return;
       }
-      this.#respond(result);
+      this.#respond(result, idLow, idHigh);
       return;
     }
     const slot: Slot = {
@@ -679,22 +731,17 @@ export class ServerConnection
       // An async call is always timed: from its call when sampled, else
       // from the return of its promise.
       started: sampled ? called : performance.now(),
+      idLow,
+      idHigh,
+      request: host.anyOrder ? request : null,
+      dropped: false,
     };
     if (result instanceof Uint8Array) {
-      slot.response = result;
-    } else if (isPromise(result)) {
+      slot.response = result; // due after the answers awaited ahead
+    } else {
       this.#pending++;
       this.#chunkRetained = true; // the handler may still read the request view
       this.#await(slot, result, request, recovered);
-    } else {
-      const recovered = this.#recover(notBytes(result), request);
-      if (recovered === undefined) return;
-      if (recovered instanceof Uint8Array) slot.response = recovered;
-      else {
-        this.#pending++;
-        this.#chunkRetained = true;
-        this.#await(slot, recovered, request, true);
-      }
     }
     if (this.#slots === NO_SLOTS) this.#slots = [];
     this.#slots.push(slot);
@@ -758,6 +805,10 @@ export class ServerConnection
     error: unknown,
     recovering: boolean,
   ): void {
+    if (slot.dropped) {
+      this.#abandonedSettled();
+      return;
+    }
     let recovered: Uint8Array | Promise<unknown> | undefined;
     if (recovering) this.#handlerFailed(error);
     else recovered = this.#recover(error, request);
@@ -770,29 +821,141 @@ export class ServerConnection
   }
 
   #settled(slot: Slot, response: Uint8Array): void {
+    if (slot.dropped) {
+      this.#abandonedSettled();
+      return;
+    }
     this.#pending--;
     this.#host.handlerTime.record((performance.now() - slot.started) * 1000);
     if (this.#state >= FINISHED) return;
-    slot.response = response;
+    if (this.#host.anyOrder) {
+      // Out of order: written now, with its request's id.
+      this.#respond(response, slot.idLow, slot.idHigh);
+      slot.response = ANSWERED;
+      slot.request = null;
+    } else {
+      slot.response = response;
+    }
+    this.#advanceSlots();
+    this.#scheduleFlush();
+  }
+
+  /**
+   * Writes the responses now due in order, and forgets the slots answered
+   * from the head on; with `ordering: "any"`, also sweeps out the answered
+   * slots behind an old pending one once they are most of the list.
+   */
+  #advanceSlots(): void {
     const slots = this.#slots;
     let head = this.#slotHead;
     while (head < slots.length && slots[head].response !== null) {
-      this.#respond(slots[head].response!);
+      const slot = slots[head];
+      if (slot.response !== ANSWERED) {
+        this.#respond(slot.response!, slot.idLow, slot.idHigh);
+      }
       head++;
     }
     if (head === slots.length) {
       this.#slots = NO_SLOTS;
       head = 0;
+    } else if (
+      this.#host.anyOrder && slots.length - head >= 64 &&
+      this.#pending * 2 < slots.length - head
+    ) {
+      this.#slots = slots.slice(head).filter((s) => s.response === null);
+      head = 0;
     }
     this.#slotHead = head;
-    if (!this.#flushScheduled) {
-      this.#flushScheduled = true;
-      queueMicrotask(() => {
-        this.#flushScheduled = false;
-        this.#flush();
-        this.#finishIfDone();
-      });
+  }
+
+  #scheduleFlush(): void {
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    queueMicrotask(() => {
+      this.#flushScheduled = false;
+      this.#flush();
+      this.#finishIfDone();
+    });
+  }
+
+  /**
+   * `ordering: "any"`: gives up the handler calls older than
+   * `handlerTimeout`, each on its own. `onHandlerError` may answer each
+   * (with its request's id); otherwise it gets no answer and `error` is
+   * reported. The connection and the other requests go on.
+   */
+  #dropExpired(error: ConnectionTimeoutError): void {
+    const host = this.#host;
+    const limits = host.limits;
+    const slots = this.#slots;
+    for (let i = this.#slotHead; i < slots.length; i++) {
+      const slot = slots[i];
+      if (slot.response !== null) continue;
+      // Slots are in arrival order: the rest are younger.
+      if (limits.tick - slot.tick < limits.sweeps.handlerTimeout) break;
+      slot.dropped = true;
+      slot.response = ANSWERED;
+      this.#pending--;
+      this.#abandoned++;
+      host.stats.handlerTimeouts++;
+      const request = slot.request!;
+      slot.request = null;
+      this.#answerDropped(error, request, slot);
+      if (this.#slots !== slots) return; // the connection is closing
     }
+    this.#advanceSlots();
+    this.#scheduleFlush();
+  }
+
+  /** Asks `onHandlerError` for the answer of a request given up on. */
+  #answerDropped(
+    error: ConnectionTimeoutError,
+    request: Uint8Array,
+    dropped: Slot,
+  ): void {
+    const host = this.#host;
+    const onHandlerError = host.onHandlerError;
+    let response: unknown;
+    if (onHandlerError !== undefined) {
+      try {
+        response = onHandlerError(error, request, this.#context());
+      } catch (hookError) {
+        this.#handlerFailed(hookError);
+        return;
+      }
+    }
+    if (response instanceof Uint8Array) {
+      this.#respond(response, dropped.idLow, dropped.idHigh);
+    } else if (isPromise(response)) {
+      // Awaited as a new call, with its own time limit.
+      const slot: Slot = {
+        ...dropped,
+        response: null,
+        tick: host.limits.tick,
+        started: performance.now(),
+        request,
+        dropped: false,
+      };
+      this.#pending++;
+      this.#slots.push(slot);
+      this.#await(slot, response, request, true);
+    } else if (response !== undefined) {
+      this.#handlerFailed(
+        new TypeError(
+          "Cannot send error response: onHandlerError returned " +
+            `${typeOf(response)}, not a Uint8Array`,
+          { cause: error },
+        ),
+      );
+    } else {
+      host.report(error, this.#context());
+    }
+  }
+
+  /** A handler given up on has settled: its request memory is free. */
+  #abandonedSettled(): void {
+    this.#abandoned--;
+    this.#settleMemory();
   }
 
   /**
@@ -800,12 +963,16 @@ export class ServerConnection
    * write has gone out (a response may be the request itself).
    */
   #releaseLarge(memory: ConnectionMemory): void {
-    if (this.#pending !== 0 || this.#transport.bufferedAmount !== 0) return;
+    if (
+      this.#pending !== 0 || this.#abandoned !== 0 ||
+      this.#transport.bufferedAmount !== 0
+    ) return;
     if (this.#slotHead !== this.#slots.length) return;
     memory.giveBackLent();
   }
 
-  #respond(response: Uint8Array): void {
+  /** Queues `response`, with its request's id when the format has one. */
+  #respond(response: Uint8Array, idLow: number, idHigh: number): void {
     const framing = this.#host.framing;
     try {
       if (framing.isDefault) assertFrameSize(response, framing.maxFrameSize);
@@ -831,7 +998,8 @@ export class ServerConnection
         this.#transport.readViewsWritable === true,
         framing,
       );
-    outbound.add(response);
+    if (framing.id === null) outbound.add(response);
+    else outbound.addWithId(response, idLow, idHigh);
   }
 
   #handlerFailed(error: unknown): void {
@@ -893,7 +1061,7 @@ export class ServerConnection
     const host = this.#host;
     const unsent = this.#transport.bufferedAmount;
     const over = unsent > host.highWaterMark ||
-      this.#pending >= host.maxPendingRequests ||
+      this.#pending + this.#abandoned >= host.maxPendingRequests ||
       (this.#memory?.waiting ?? false) ||
       (unsent > 0 && host.limits.overBudget);
     if (over && !this.#paused) {

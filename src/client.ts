@@ -72,6 +72,7 @@ export class Client implements AsyncDisposable {
   #connectionEvents: ClientConnectionEvents = {
     answered: () => this.#pump(),
     lost: (error, unwritten) => this.#lost(error, unwritten),
+    late: () => this.#lateResponses++,
   };
   #connection: ClientConnection;
   #waiting = new WaitingRequests();
@@ -82,6 +83,7 @@ export class Client implements AsyncDisposable {
   #timer: RequestTimer | null = null;
   #redialer: Redialer | null = null;
   #reconnects = 0;
+  #lateResponses = 0;
   /** close() was called: its promise. */
   #closing: Promise<void> | null = null;
   /** close() closes the connection: its loss is not reported. */
@@ -213,6 +215,15 @@ export class Client implements AsyncDisposable {
     return this.#closedError !== null;
   }
 
+  /**
+   * Responses that came after their request had timed out or was aborted
+   * (with request ids: without, such a request closes the connection), and
+   * were dropped.
+   */
+  get lateResponses(): number {
+    return this.#lateResponses;
+  }
+
   /** Connections re-established after a loss. */
   get reconnects(): number {
     return this.#reconnects;
@@ -286,6 +297,7 @@ export class Client implements AsyncDisposable {
         payload,
         deadline: Infinity,
         state: RequestState.waiting,
+        id: -1,
         resolve,
         reject,
       };
@@ -415,6 +427,8 @@ export class Client implements AsyncDisposable {
       this.#framing,
       this.#zeroCopy,
       this.#connectionEvents,
+      this.#maxInFlight,
+      this.#timer !== null,
     );
   }
 
@@ -482,11 +496,11 @@ export class Client implements AsyncDisposable {
       waiting,
       oldestSent: () => this.#connection.oldest(),
       timeOutSent: (pending, error) => {
-        this.#connection.drop(pending);
+        const closes = this.#connection.drop(pending);
         pending.reject(error);
-        this.#connection.failAfter("a request timed out", error);
+        if (closes) this.#connection.failAfter("a request timed out", error);
       },
-      expired: () => this.#wakeIfIdle(),
+      expired: () => this.#pump(),
     };
   }
 

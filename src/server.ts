@@ -75,8 +75,28 @@ export interface ServerOptions<State = Record<string, unknown>>
    */
   highWaterMark?: number;
   /**
+   * The order of responses on a connection:
+   *
+   * - `"fifo"`: in request order; a slow handler holds back the answers
+   *   behind it.
+   * - `"any"`: each response is written as soon as its handler settles
+   *   (those that settle in the same turn go out in one write), and carries
+   *   its request's id. Only with a format that has a `requestId`, whose
+   *   clients match responses by id. A handler that exceeds
+   *   `handlerTimeout` then costs only its own request (see
+   *   `handlerTimeout`).
+   *
+   * With a request id field, either way, the server writes each request's
+   * id into its response's id field (into the bytes sent, not the
+   * handler's): a response must have room for it.
+   *
+   * @default {"any" with a format that has a requestId, else "fifo"}
+   */
+  ordering?: "fifo" | "any";
+  /**
    * Unsettled async handler calls per connection at which the server stops
-   * reading from that peer until some settle.
+   * reading from that peer until some settle (counting those that timed
+   * out with `ordering: "any"` and still run).
    * @default {1024}
    */
   maxPendingRequests?: number;
@@ -119,9 +139,20 @@ export interface ServerOptions<State = Record<string, unknown>>
    */
   writeTimeout?: number;
   /**
-   * Milliseconds an async handler may take to settle. One that takes longer
-   * is a handler error: the answers before it are sent and the connection
-   * is closed (0: no limit; a synchronous handler cannot be interrupted).
+   * Milliseconds an async handler may take to settle (0: no limit; a
+   * synchronous handler cannot be interrupted). It is checked once a
+   * second or so, so a call may run up to a sweep longer. What a call that
+   * takes longer costs depends on `ordering`:
+   *
+   * - `"fifo"`: it is a handler error: the answers before it are sent and
+   *   the connection is closed, since every answer after it waits for it.
+   * - `"any"`: only that request is given up, as a DNS or memcached server
+   *   gives up one query: `onHandlerError` is called with the
+   *   `ConnectionTimeoutError` and may answer it (a SERVFAIL, an error
+   *   status), with the request's id; otherwise the request gets no answer
+   *   and the error goes to `onError`. The connection and its other
+   *   requests go on; what the handler settles with later is discarded. It
+   *   is counted in `handlerTimeouts`, either way.
    * @default {0}
    */
   handlerTimeout?: number;
@@ -176,7 +207,8 @@ function logError(error: unknown, context: RequestContext<unknown>): void {
 
 /**
  * A framewire server. It answers every request frame with one response frame,
- * in order, on any number of connections: sockets from a {@linkcode Network}
+ * in order (or, with request ids, as each is ready: see
+ * {@linkcode ServerOptions.ordering}), on any number of connections: sockets from a {@linkcode Network}
  * adapter, single {@linkcode Transport}s, or Web Streams duplexes.
  *
  * Synchronous handlers take a fast path with no promise per frame; all
@@ -233,6 +265,19 @@ export class Server<State = Record<string, unknown>>
     const maxFrameSize = maxFrameSizeOption(options.maxFrameSize);
     const framing = framingOf(options.format, maxFrameSize);
     if (framing.encodes === null) throw framing.unwritable("create server");
+    const ordering = options.ordering ?? (framing.id === null ? "fifo" : "any");
+    if (ordering !== "fifo" && ordering !== "any") {
+      throw new RangeError(
+        `Cannot create server: ordering must be "fifo" or "any", got ${
+          JSON.stringify(ordering) ?? String(ordering)
+        }`,
+      );
+    }
+    if (ordering === "any" && framing.id === null) {
+      throw new RangeError(
+        'Cannot create server: ordering "any" needs a format with a requestId, by which clients match responses',
+      );
+    }
     const maxBufferedBytes = integerOption(
       "maxBufferedBytes",
       options.maxBufferedBytes,
@@ -267,6 +312,7 @@ export class Server<State = Record<string, unknown>>
       onHandlerError: hook("onHandlerError"),
       maxFrameSize,
       framing,
+      anyOrder: ordering === "any",
       readOutbounds: readOutboundsFor(framing),
       limits,
       handlerTime: new LatencyHistogram(),

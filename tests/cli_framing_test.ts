@@ -215,7 +215,10 @@ test("cli --framing: MQTT's varint at offset 1 and serve --workers", async () =>
 
 test("cli --framing: a bad or unwritable format exits 2 naming --framing and the reason", async () => {
   const cases: Array<[string, RegExp]> = [
-    ["u17", /"u17" is not a preset \(u32le, u32be, u16be, varint\)/],
+    [
+      "u17",
+      /"u17" is not a preset \(u32le, u32be, u16be, varint, u32le-id, dns\)/,
+    ],
     ["{bad", /not valid JSON/],
     ["[4]", /is not a preset .* or a JSON object/],
     [

@@ -188,7 +188,7 @@ test("bad options are refused with what is wrong", () => {
   const bad: Array<[unknown, RegExp, typeof Error]> = [
     [
       "u24",
-      /"u24" is not a preset \(u32le, u32be, u16be, varint\)/,
+      /"u24" is not a preset \(u32le, u32be, u16be, varint, u32le-id, dns\)/,
       RangeError,
     ],
     [
