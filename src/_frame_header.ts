@@ -183,9 +183,9 @@ export class Framing {
     if (typeof format === "string") {
       if (!Object.hasOwn(FRAME_FORMATS, format)) {
         throw new RangeError(
-          `Invalid frame format: ${
-            JSON.stringify(format)
-          } is not a preset (${Object.keys(FRAME_FORMATS).join(", ")})`,
+          `Invalid frame format: ${JSON.stringify(format)} is not a preset (${
+            Object.keys(FRAME_FORMATS).join(", ")
+          })`,
         );
       }
       name = format;

@@ -38,7 +38,8 @@ export type {
 
 /**
  * A client connection that pipelines: requests go out without waiting for
- * earlier answers, and responses are matched to requests in order.
+ * earlier answers, and responses are matched to requests in order, or by
+ * request id with a format that has one (see {@linkcode ClientOptions.format}).
  *
  * All `request()` calls made in the same tick leave in one write. At most
  * `maxInFlight` requests are outstanding; more wait their turn. If the
@@ -243,12 +244,13 @@ export class Client implements AsyncDisposable {
    * With `options.signal`, the request can be aborted: it then rejects with
    * `signal.reason`. If it has not been written yet (the signal was already
    * aborted, or it was waiting for a free place, for a connection or for the
-   * end of this tick), it is never sent. If it has been written, the
-   * connection is closed, as for a request timeout: until requests carry ids,
-   * responses are matched by position, so its late response would be taken
-   * for the next one's. The other requests written on that connection then
-   * reject with a {@linkcode ConnectionClosedError} whose `cause` is the
-   * reason; with `reconnect`, the client redials.
+   * end of this tick), it is never sent. If it has been written: with
+   * request ids, it is forgotten, and its late response dropped; without,
+   * the connection is closed, as for a request timeout, since responses are
+   * matched by position and its late response would be taken for the next
+   * one's. The other requests written on that connection then reject with a
+   * {@linkcode ConnectionClosedError} whose `cause` is the reason; with
+   * `reconnect`, the client redials.
    *
    * @example Give up on a request after one second
    * ```ts
@@ -260,7 +262,9 @@ export class Client implements AsyncDisposable {
    * });
    * ```
    *
-   * @param payload The request bytes, at most `maxFrameSize`.
+   * @param payload The request bytes, at most `maxFrameSize`; with a request
+   * id field, with room for the id (the client writes it into the copy it
+   * sends, not into `payload`).
    * @param options `signal`: aborts the request; see {@linkcode RequestOptions}.
    * @returns The response payload, owned by the caller: unless `zeroCopy` is
    * set, its `buffer` holds it alone (`byteOffset` 0).

@@ -59,11 +59,18 @@ export interface ReconnectOptions {
 export interface ClientOptions {
   /**
    * The frame format of requests and responses: a preset's name
-   * (`"u32le"`, `"u32be"`, `"u16be"`, `"varint"`) or a
-   * {@linkcode FrameFormat}. With `initialBytesToStrip: 0` requests and
+   * (`"u32le"`, `"u32be"`, `"u16be"`, `"varint"`, `"u32le-id"`, `"dns"`) or
+   * a {@linkcode FrameFormat}. With `initialBytesToStrip: 0` requests and
    * responses are whole frames, header included; each request is checked to
    * be one well-formed frame and written as it is. A format that can be
    * decoded but not written is refused (see `docs/framing.md`).
+   *
+   * With a `requestId` field (`"u32le-id"`, `"dns"`), the client gives each
+   * request an id unique among those in flight, written into the copy it
+   * sends (a request must have room for it: with `"u32le-id"`, 4 bytes
+   * before the payload, whatever they hold), and matches each response to
+   * its request by id, in whatever order the server answers. A timed-out
+   * or aborted request then costs only itself.
    *
    * @default {"u32le"}
    */
@@ -94,7 +101,11 @@ export interface ClientOptions {
   zeroCopy?: boolean;
   /**
    * Requests sent and not yet answered, at most. Further `request()` calls
-   * wait (in order) for a free place rather than fail.
+   * wait (in order) for a free place rather than fail. With a request id
+   * field, at most half the ids the field holds (32,768 for a 2-byte id):
+   * ids of requests abandoned (timed out, aborted) stay taken until their
+   * late responses come, and more than `maxInFlight` such requests close
+   * the connection.
    * @default {1024}
    */
   maxInFlight?: number;
@@ -102,11 +113,16 @@ export interface ClientOptions {
    * Milliseconds a request may take, from the tick of its `request()` call
    * to its response; 0 for no limit. A request that runs out of time rejects
    * with a `RequestTimeoutError` (never early; one timer serves all
-   * requests). If it had been sent, the connection is closed, since a late
-   * response would be matched to the next request: the other requests sent
-   * on it reject with a {@linkcode ConnectionClosedError} whose `cause` is
-   * the timeout. With `reconnect`, requests not yet sent go out on the next
-   * connection; without, the client is closed.
+   * requests).
+   *
+   * With a request id field, that is all: the connection and the other
+   * requests go on, and the late response, when it comes, is dropped and
+   * counted in `lateResponses`. Without ids, if the request had been sent,
+   * the connection is closed, since its late response would be matched to
+   * the next request: the other requests sent on it reject with a
+   * {@linkcode ConnectionClosedError} whose `cause` is the timeout. With
+   * `reconnect`, requests not yet sent go out on the next connection;
+   * without, the client is closed.
    * @default {0}
    */
   requestTimeout?: number;
@@ -143,12 +159,14 @@ export interface RequestOptions {
   /**
    * Aborts the request: it rejects with `signal.reason`. A request not
    * written yet (waiting for a free place or a connection, or for the end of
-   * the tick) is never sent. Until requests carry ids, aborting a request
-   * already written closes the connection, as a request timeout does:
-   * responses are matched to requests by position, so its late response
-   * would be taken for the next request's. The other requests written on that connection
-   * reject with a {@linkcode ConnectionClosedError} whose `cause` is the
-   * reason; with `reconnect`, the client redials.
+   * the tick) is never sent. With a request id field, a request already
+   * written is forgotten and its late response dropped (counted in
+   * `lateResponses`). Without ids, aborting a request already written
+   * closes the connection, as a request timeout does: responses are matched
+   * to requests by position, so its late response would be taken for the
+   * next request's. The other requests written on that connection reject
+   * with a {@linkcode ConnectionClosedError} whose `cause` is the reason;
+   * with `reconnect`, the client redials.
    */
   signal?: AbortSignal;
 }

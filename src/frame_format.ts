@@ -182,16 +182,20 @@ export const FRAME_FORMATS: Readonly<
   u32be: Object.freeze({ lengthFieldLength: 4, byteOrder: "big" } as const),
   u16be: Object.freeze({ lengthFieldLength: 2, byteOrder: "big" } as const),
   varint: Object.freeze({ lengthFieldLength: "varint" } as const),
-  "u32le-id": Object.freeze({
-    lengthFieldLength: 4,
-    byteOrder: "little",
-    requestId: Object.freeze({ offset: 0, length: 4, byteOrder: "little" }),
-  } as const),
-  dns: Object.freeze({
-    lengthFieldLength: 2,
-    byteOrder: "big",
-    requestId: Object.freeze({ offset: 0, length: 2, byteOrder: "big" }),
-  } as const),
+  "u32le-id": Object.freeze(
+    {
+      lengthFieldLength: 4,
+      byteOrder: "little",
+      requestId: Object.freeze({ offset: 0, length: 4, byteOrder: "little" }),
+    } as const,
+  ),
+  dns: Object.freeze(
+    {
+      lengthFieldLength: 2,
+      byteOrder: "big",
+      requestId: Object.freeze({ offset: 0, length: 2, byteOrder: "big" }),
+    } as const,
+  ),
 });
 
 /** The presets' names, as error messages list them. */

@@ -45,7 +45,11 @@ export interface RequestContext<State = Record<string, unknown>> {
 
 /**
  * Turns a request payload into its response payload. It may return the
- * response or a promise of it; responses always go out in request order.
+ * response or a promise of it; responses go out in request order, or, with
+ * a request id format and `ordering: "any"`, as each is ready. With a
+ * request id field, `request` holds its id (where the format puts it), and
+ * the response must have room for one there: the server writes the
+ * request's id into the bytes it sends.
  *
  * The handler owns `request`: it may keep it, and nothing framewire does
  * later changes its bytes. (A server created with `zeroCopy: true` lends
