@@ -140,8 +140,8 @@ export interface ServerOptions<State = Record<string, unknown>>
   writeTimeout?: number;
   /**
    * Milliseconds an async handler may take to settle (0: no limit; a
-   * synchronous handler cannot be interrupted). It is checked once a
-   * second or so, so a call may run up to a sweep longer. What a call that
+   * synchronous handler cannot be interrupted). It is checked every 250
+   * ms, so a call may run up to that much longer. What a call that
    * takes longer costs depends on `ordering`:
    *
    * - `"fifo"`: it is a handler error: the answers before it are sent and
