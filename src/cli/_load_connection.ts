@@ -13,7 +13,6 @@ import type { RequestId } from "../_request_id.ts";
 import type { LatencyHistogram } from "../latency_histogram.ts";
 import type { Transport, TransportEvents } from "../transport.ts";
 import type { RequestTemplate } from "./_request_frames.ts";
-import type { LoadTestErrors } from "./load_tester.ts";
 import { isSlowRequest } from "./_slow_requests.ts";
 
 /** What every connection shares: counters, histograms, the clock of the run. */
@@ -31,7 +30,8 @@ export interface Shared {
   fastHistogram: LatencyHistogram;
   /** With `slow`: measured responses to requests the server delays. */
   slowCounted: number;
-  errors: LoadTestErrors;
+  /** The counters of `LoadTestErrors` a connection adds to. */
+  errors: Record<"closed" | "mismatch" | "protocol", number>;
   /** Measured responses that end the test (requests mode), or Infinity. */
   target: number;
   /** Called when `counted` reaches `target`. */

@@ -301,6 +301,13 @@ export async function runLoadTest(
   };
 
   let settle: () => void = () => {};
+  const errors: LoadTestErrors = {
+    connect: 0,
+    closed: 0,
+    mismatch: 0,
+    protocol: 0,
+    timeout: 0,
+  };
   const shared: Shared = {
     measuring: false,
     stopping: false,
@@ -313,7 +320,7 @@ export async function runLoadTest(
     histogram: new LatencyHistogram(),
     fastHistogram: new LatencyHistogram(),
     slowCounted: 0,
-    errors: { connect: 0, closed: 0, mismatch: 0, protocol: 0, timeout: 0 },
+    errors,
     settled: () => settle(),
   };
 
@@ -334,7 +341,7 @@ export async function runLoadTest(
       if (result.status === "fulfilled") {
         open.push(new LoadConnection(result.value, shared, load));
       } else {
-        shared.errors.connect++;
+        errors.connect++;
         connectError ??= result.reason instanceof Error
           ? result.reason.message
           : String(result.reason);
@@ -396,12 +403,11 @@ export async function runLoadTest(
     // Only what was sent can time out; requests lost with a closed
     // connection are that connection's "closed" error.
     for (const connection of open) {
-      shared.errors.timeout += connection.unanswered;
+      errors.timeout += connection.unanswered;
     }
   }
   await Promise.all(open.map((c) => c.finish()));
 
-  const errors = shared.errors;
   return {
     connections,
     connected: open.length,
