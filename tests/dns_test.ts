@@ -17,6 +17,7 @@ import { connect, serve } from "../src/adapters/auto.ts";
 import type { Client } from "../src/client.ts";
 import { startPeer } from "./_peer_process.ts";
 import { requireProgram } from "./_requires.ts";
+import { delay } from "./_helpers.ts";
 
 // Skipped without them on PATH (failed under FRAMEWIRE_REQUIRE_ALL=1).
 const needsDnsmasq = requireProgram("dnsmasq", import.meta.url);
@@ -49,8 +50,18 @@ function query(id: number, name: string): Uint8Array {
 // (TCP_MAX_QUERIES), then closes it: each connection pipelines exactly 100.
 const QUERIES_PER_CONNECTION = 100;
 
-/** Pipelines 100 queries on `client`, all issued first, and checks every answer. */
-async function pipelineQueries(client: Client, from: number): Promise<void> {
+/**
+ * Pipelines 100 queries on `client`, all issued first, and checks every
+ * answer. With `idsAssigned` (the "dns" format) the client writes ids of its
+ * own into the queries sent and matches answers by them: each answer must
+ * still be the one to its own query (its question and address), and the
+ * ids of the answers must all differ.
+ */
+async function pipelineQueries(
+  client: Client,
+  from: number,
+  idsAssigned = false,
+): Promise<void> {
   const count = QUERIES_PER_CONNECTION;
   const names = Array.from(
     { length: count },
@@ -60,11 +71,13 @@ async function pipelineQueries(client: Client, from: number): Promise<void> {
   const pending = names.map((name, i) => client.request(query(from + i, name)));
   assert.equal(client.inFlight + client.waiting, count, "all issued at once");
   const answers = await Promise.all(pending);
+  const ids = new Set<number>();
   answers.forEach((bytes, i) => {
     const answer = dnsPacket.decode(asBuffer(bytes));
     const what = `answer ${from + i}`;
     assert.equal(answer.type, "response", `${what} is a response`);
-    assert.equal(answer.id, from + i, `${what} has its query's id`);
+    if (idsAssigned) ids.add(answer.id ?? -1);
+    else assert.equal(answer.id, from + i, `${what} has its query's id`);
     assert.equal((answer.flags ?? 0) & 0xf, 0, `${what}: NOERROR`);
     assert.equal(answer.questions?.[0]?.name, names[i], `${what}: name`);
     const records = (answer.answers ?? []).filter((
@@ -74,13 +87,12 @@ async function pipelineQueries(client: Client, from: number): Promise<void> {
     assert.equal(records[0].name, names[i], `${what}: record name`);
     assert.equal(records[0].data, RECORDS.get(names[i]), `${what}: address`);
   });
+  if (idsAssigned) assert.equal(ids.size, count, "one id per query");
 }
 
-test("dns: framewire's u16be clients pipeline 100 queries each to dnsmasq", {
-  skip: needsDnsmasq.skip,
-}, async () => {
-  needsDnsmasq.check();
-  const dnsmasq = await startPeer("dnsmasq", (port) => [
+/** Starts dnsmasq on a free loopback port, serving RECORDS alone. */
+function startDnsmasq() {
+  return startPeer("dnsmasq", (port) => [
     "--no-daemon",
     "--conf-file=/dev/null", // no system configuration
     "--pid-file=", // no pid file
@@ -91,30 +103,47 @@ test("dns: framewire's u16be clients pipeline 100 queries each to dnsmasq", {
     `--port=${port}`,
     ...[...RECORDS].map(([name, ip]) => `--address=/${name}/${ip}`),
   ]);
-  const clients: Client[] = [];
-  try {
-    for (let i = 0; i < 3; i++) {
-      clients.push(
-        await connect({
-          host: "127.0.0.1",
-          port: dnsmasq.port,
-          format: "u16be",
-        }),
-      );
-    }
-    // Three connections at once, 100 queries in flight on each.
-    await Promise.all(
-      clients.map((client, c) => pipelineQueries(client, 1 + c * 1000)),
-    );
-  } catch (error) {
-    throw new Error(`${error}; dnsmasq said: ${dnsmasq.output()}`, {
-      cause: error,
-    });
-  } finally {
-    await Promise.all(clients.map((client) => client.close()));
-    await dnsmasq.stop();
-  }
-});
+}
+
+for (const format of ["u16be", "dns"] as const) {
+  const how = format === "dns"
+    ? "the dns preset, answers matched by id"
+    : "u16be, answers matched in order";
+  test(
+    `dns: framewire's clients pipeline 100 queries each to dnsmasq (${how})`,
+    {
+      skip: needsDnsmasq.skip,
+    },
+    async () => {
+      needsDnsmasq.check();
+      const dnsmasq = await startDnsmasq();
+      const clients: Client[] = [];
+      try {
+        for (let i = 0; i < 3; i++) {
+          clients.push(
+            await connect({ host: "127.0.0.1", port: dnsmasq.port, format }),
+          );
+        }
+        // Three connections at once, 100 queries in flight on each.
+        await Promise.all(
+          clients.map((client, c) =>
+            pipelineQueries(client, 1 + c * 1000, format === "dns")
+          ),
+        );
+        if (format === "dns") {
+          for (const client of clients) assert.equal(client.lateResponses, 0);
+        }
+      } catch (error) {
+        throw new Error(`${error}; dnsmasq said: ${dnsmasq.output()}`, {
+          cause: error,
+        });
+      } finally {
+        await Promise.all(clients.map((client) => client.close()));
+        await dnsmasq.stop();
+      }
+    },
+  );
+}
 
 /** A DNS handler: A records from RECORDS, NXDOMAIN for any other name. */
 function answerQuery(request: Uint8Array): Uint8Array {
@@ -228,3 +257,103 @@ test(
     }
   },
 );
+
+test(
+  "dns: dig +tcp +keepopen asks framewire's dns server, whose handler answers late and without the id",
+  {
+    skip: needsDig.skip,
+  },
+  async () => {
+    needsDig.check();
+    const asked = [...NAMES.slice(0, 6), "nowhere.framewire.test"];
+    const server = await serve({
+      host: "127.0.0.1",
+      port: 0,
+      format: "dns",
+      handler: async (request) => {
+        // Earlier names wait longer; the answer leaves the id 0 for the
+        // server to write (dig refuses an answer with another id).
+        const name = dnsPacket.decode(asBuffer(request)).questions?.[0]?.name;
+        await delay(5 * (asked.length - asked.indexOf(name ?? "")));
+        const response = answerQuery(request);
+        response[0] = response[1] = 0;
+        return response;
+      },
+    });
+    try {
+      const output = await dig([
+        "+tcp",
+        "+keepopen",
+        "+tries=1",
+        "+time=5",
+        "@127.0.0.1",
+        "-p",
+        String(server.addr.port),
+        ...asked,
+      ]);
+      assert.doesNotMatch(output, /mismatch/i, output);
+      const statuses = [...output.matchAll(/status: (\w+), id: (\d+)/g)];
+      assert.equal(
+        statuses.length,
+        asked.length,
+        `one answer each:\n${output}`,
+      );
+      asked.forEach((name, i) => {
+        const ip = RECORDS.get(name);
+        assert.equal(
+          statuses[i][1],
+          ip === undefined ? "NXDOMAIN" : "NOERROR",
+          name,
+        );
+        if (ip === undefined) return;
+        const record = new RegExp(
+          `^${name.replaceAll(".", "\\.")}\\.\\s+60\\s+IN\\s+A\\s+(\\S+)$`,
+          "m",
+        );
+        assert.equal(record.exec(output)?.[1], ip, `${name}:\n${output}`);
+      });
+      assert.equal(server.stats().totalConnections, 1, "one connection");
+    } finally {
+      await server.close();
+    }
+  },
+);
+
+test("dns: framewire's dns client and server, answers out of order, each to its own query", async () => {
+  const order: string[] = [];
+  const server = await serve({
+    host: "127.0.0.1",
+    port: 0,
+    format: "dns",
+    handler: async (request) => {
+      // The first names asked wait longest.
+      const name = dnsPacket.decode(asBuffer(request)).questions?.[0]?.name ??
+        "";
+      await delay(3 * (NAMES.length - NAMES.indexOf(name)));
+      order.push(name);
+      return answerQuery(request);
+    },
+  });
+  const client = await connect({
+    host: "127.0.0.1",
+    port: server.addr.port,
+    format: "dns",
+  });
+  try {
+    const answers = await Promise.all(
+      NAMES.map((name) => client.request(query(0, name))),
+    );
+    answers.forEach((bytes, i) => {
+      const answer = dnsPacket.decode(asBuffer(bytes));
+      assert.equal(answer.questions?.[0]?.name, NAMES[i]);
+      const records = (answer.answers ?? []).filter((
+        r: Answer,
+      ): r is StringAnswer => r.type === "A");
+      assert.equal(records[0]?.data, RECORDS.get(NAMES[i]), NAMES[i]);
+    });
+    assert.deepEqual(order, [...NAMES].reverse(), "answered last first");
+  } finally {
+    await client.close();
+    await server.close();
+  }
+});

@@ -1,0 +1,1231 @@
+// Request ids over real sockets (issue 16), written once as a function of a
+// runtime's Network adapter and run against every adapter: out-of-order
+// answers matched by id, no head-of-line blocking, request timeouts and
+// aborts that keep the connection, ids wrapping around without reuse while
+// a request (or an abandoned request's late answer) is outstanding, unknown
+// and duplicate ids both ways, handler timeouts that drop one request,
+// drain with pending out-of-order handlers, the fifo and any orderings side
+// by side, ids never written into callers' or handlers' bytes, lent
+// requests, maxPendingRequests and the memory budget out of order, a
+// whole-frame format with its id in the header, the refusals, and 8-byte
+// ids copied exactly.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { Server } from "../src/server.ts";
+import { Client } from "../src/client.ts";
+import {
+  ConnectionClosedError,
+  ConnectionTimeoutError,
+  ProtocolError,
+  RequestTimeoutError,
+} from "../src/errors.ts";
+import { encodeFrames } from "../src/frame_encoder.ts";
+import { FrameDecoder } from "../src/frame_decoder.ts";
+import type { FrameFormat } from "../src/frame_format.ts";
+import type { Network, Transport } from "../src/transport.ts";
+import {
+  concat,
+  delay,
+  patternBytes,
+  RawConnection,
+  sameBytes,
+  seededRandom,
+  str,
+  text,
+  waitFor,
+} from "./_helpers.ts";
+import { openClient, startServer } from "./_network_suite.ts";
+
+/** 8-byte big-endian ids before the payload, behind a u32 LE length. */
+const ID8: FrameFormat = {
+  lengthFieldLength: 4,
+  byteOrder: "little",
+  requestId: { offset: 0, length: 8, byteOrder: "big" },
+};
+
+/** The bytes before a frame's payload: its id field, for each format used. */
+const ID_END = { "u32le-id": 4, dns: 2, id8: 8 } as const;
+
+/** A request as `request()` takes it: `end` bytes for the id (left 0), then `body`. */
+const ask = (end: number, body: string): Uint8Array =>
+  concat([new Uint8Array(end), text(body)]);
+
+/** The id a frame handed out carries in its first `end` bytes, as a hex string. */
+const idOf = (end: number, frame: Uint8Array): string =>
+  Array.from(frame.subarray(0, end), (b) => b.toString(16).padStart(2, "0"))
+    .join("");
+
+/**
+ * The suite's answer to `request`: its id field filled with 0xee (the
+ * server must write the request's id over it), then "re:", the body and
+ * "@" with the request's id as the handler saw it.
+ */
+function answer(end: number, request: Uint8Array): Uint8Array {
+  return concat([
+    new Uint8Array(end).fill(0xee),
+    text(`re:${str(request.subarray(end))}@${idOf(end, request)}`),
+  ]);
+}
+
+/**
+ * Checks that `response` answers the request whose body is `body`: the
+ * suite's answer, and the id the handler saw is the one in the response.
+ */
+function assertAnswers(end: number, response: Uint8Array, body: string) {
+  const text = str(response.subarray(end));
+  assert.equal(text, `re:${body}@${idOf(end, response)}`, `answer to ${body}`);
+}
+
+/** A promise and the function that resolves it. */
+function gate(): { opened: Promise<void>; open(): void } {
+  let open!: () => void;
+  const opened = new Promise<void>((resolve) => (open = resolve));
+  return { opened, open };
+}
+
+/**
+ * A hand-written server that decodes u32le-id frames (the same bytes as
+ * u32le frames of id + payload) and, once `count` have come on a
+ * connection, calls `respond` with them and the connection.
+ */
+async function rawServer(
+  network: Network,
+  count: number,
+  respond: (frames: Uint8Array[], transport: Transport) => void,
+) {
+  const transports: Transport[] = [];
+  const listener = await network.listen(
+    { host: "127.0.0.1", port: 0 },
+    (transport) => {
+      transports.push(transport);
+      const frames: Uint8Array[] = [];
+      const decoder = new FrameDecoder((frame) => {
+        frames.push(frame.slice());
+        if (frames.length === count) respond(frames, transport);
+      });
+      transport.start({
+        data: (chunk) => {
+          decoder.push(chunk);
+          return true;
+        },
+        end: () => transport.closeWrite(),
+        drain: () => {},
+        closed: () => {},
+      });
+    },
+  );
+  return {
+    port: listener.addr.port,
+    close() {
+      listener.close();
+      for (const transport of transports) transport.close();
+    },
+  };
+}
+
+/** Whether `error` is a ConnectionClosedError caused by a ProtocolError. */
+function closedByProtocolError(error: unknown): boolean {
+  assert.ok(error instanceof ConnectionClosedError, String(error));
+  assert.ok(
+    (error as Error).cause instanceof ProtocolError,
+    `cause: ${String((error as Error).cause)}`,
+  );
+  return true;
+}
+
+/** Registers the suite for one adapter. */
+export function requestIdSuite(name: string, network: Network): void {
+  const t = (title: string, fn: () => Promise<void>) =>
+    test(`${name}: request ids: ${title}`, fn);
+
+  for (const format of ["u32le-id", "dns"] as const) {
+    const end = ID_END[format];
+    t(
+      `${format}: responses completing in random order are all matched`,
+      async () => {
+        const random = seededRandom(end);
+        const { server, port } = await startServer(network, {
+          format,
+          handler: async (request) => {
+            await delay(Math.floor(random() * 15));
+            return answer(end, request);
+          },
+        });
+        const client = await openClient(network, port, { format });
+        const bodies = Array.from(
+          { length: 300 },
+          (_, i) => `q${i}:${"x".repeat(i % 50)}`,
+        );
+        const requests = bodies.map((body) => ask(end, body));
+        const order: number[] = [];
+        const responses = await Promise.all(
+          requests.map((request, i) =>
+            client.request(request).then((response) => {
+              order.push(i);
+              return response;
+            })
+          ),
+        );
+        responses.forEach((response, i) =>
+          assertAnswers(end, response, bodies[i])
+        );
+        // The ids of different requests in flight at once differ.
+        const ids = new Set(responses.map((r) => idOf(end, r)));
+        assert.equal(ids.size, responses.length, "one id per request");
+        // The id went into the copy sent, not into the caller's request.
+        for (const request of requests) {
+          assert.ok(request.subarray(0, end).every((b) => b === 0));
+        }
+        assert.notDeepEqual(
+          order,
+          [...order].sort((a, b) => a - b),
+          "answered out of order",
+        );
+        assert.equal(server.stats().protocolErrors, 0);
+        assert.equal(server.stats().framesIn, 300);
+        await client.close();
+        await server.close();
+      },
+    );
+
+    t(
+      `${format}: the built-in echo answers each request with its id`,
+      async () => {
+        const { server, port } = await startServer(network, { format });
+        const client = await openClient(network, port, { format });
+        const bodies = Array.from({ length: 1000 }, (_, i) => `echo ${i}`);
+        const responses = await Promise.all(
+          bodies.map((body) => client.request(ask(end, body))),
+        );
+        responses.forEach((response, i) =>
+          assert.equal(str(response.subarray(end)), bodies[i])
+        );
+        await client.close();
+        await server.close();
+      },
+    );
+  }
+
+  t("a slow request does not hold back later ones", async () => {
+    const end = ID_END["u32le-id"];
+    const slowHandler = gate();
+    const { server, port } = await startServer(network, {
+      format: "u32le-id",
+      handler: async (request) => {
+        if (str(request.subarray(end)) === "slow") await slowHandler.opened;
+        return answer(end, request);
+      },
+    });
+    const client = await openClient(network, port, { format: "u32le-id" });
+    let slowSettled = false;
+    const slow = client.request(ask(end, "slow")).finally(() => {
+      slowSettled = true;
+    });
+    const fast = Array.from({ length: 20 }, (_, i) => `fast ${i}`);
+    const responses = await Promise.all(
+      fast.map((body) => client.request(ask(end, body))),
+    );
+    responses.forEach((response, i) => assertAnswers(end, response, fast[i]));
+    assert.equal(slowSettled, false, "the slow request is still pending");
+    slowHandler.open();
+    assertAnswers(end, await slow, "slow");
+    await client.close();
+    await server.close();
+  });
+
+  t(
+    "id and fifo side by side: u32le-id with ordering fifo answers in order, ids written",
+    async () => {
+      const end = ID_END["u32le-id"];
+      const first = gate();
+      let settled = 0;
+      const random = seededRandom(3);
+      const { server, port } = await startServer(network, {
+        format: "u32le-id",
+        ordering: "fifo",
+        handler: async (request) => {
+          if (str(request.subarray(end)) === "r0") await first.opened;
+          else await delay(Math.floor(random() * 10));
+          settled++;
+          return answer(end, request);
+        },
+      });
+      const client = await openClient(network, port, { format: "u32le-id" });
+      const bodies = Array.from({ length: 40 }, (_, i) => `r${i}`);
+      const order: number[] = [];
+      const pending = bodies.map((body, i) =>
+        client.request(ask(end, body)).then((response) => {
+          order.push(i);
+          return response;
+        })
+      );
+      // Every handler but the first has answered; in order, none goes out.
+      await waitFor(() => settled === 39, "the later handlers to settle");
+      await delay(30);
+      assert.deepEqual(order, [], "later answers wait for the first");
+      first.open();
+      const responses = await Promise.all(pending);
+      responses.forEach((response, i) =>
+        assertAnswers(end, response, bodies[i])
+      );
+      assert.deepEqual(order, bodies.map((_, i) => i), "answered in order");
+      await client.close();
+      await server.close();
+    },
+  );
+
+  t(
+    "id and fifo side by side: a u32le server and a u32le-id server at once",
+    async () => {
+      const random = seededRandom(77);
+      const slowly = async (response: Uint8Array) => {
+        await delay(Math.floor(random() * 12));
+        return response;
+      };
+      const end = ID_END["u32le-id"];
+      const fifo = await startServer(network, {
+        handler: (request) => slowly(text(`re:${str(request)}`)),
+      });
+      const any = await startServer(network, {
+        format: "u32le-id",
+        handler: (request) => slowly(answer(end, request)),
+      });
+      const fifoClient = await openClient(network, fifo.port);
+      const anyClient = await openClient(network, any.port, {
+        format: "u32le-id",
+      });
+      const count = 150;
+      const fifoOrder: number[] = [];
+      const anyOrder: number[] = [];
+      const [fifoResponses, anyResponses] = await Promise.all([
+        Promise.all(
+          Array.from(
+            { length: count },
+            (_, i) =>
+              fifoClient.request(text(`f${i}`)).then((response) => {
+                fifoOrder.push(i);
+                return response;
+              }),
+          ),
+        ),
+        Promise.all(
+          Array.from(
+            { length: count },
+            (_, i) =>
+              anyClient.request(ask(end, `a${i}`)).then((response) => {
+                anyOrder.push(i);
+                return response;
+              }),
+          ),
+        ),
+      ]);
+      fifoResponses.forEach((response, i) =>
+        assert.equal(str(response), `re:f${i}`)
+      );
+      anyResponses.forEach((response, i) =>
+        assertAnswers(end, response, `a${i}`)
+      );
+      const inOrder = Array.from({ length: count }, (_, i) => i);
+      assert.deepEqual(fifoOrder, inOrder, "u32le answers in order");
+      assert.notDeepEqual(anyOrder, inOrder, "u32le-id answers out of order");
+      await fifoClient.close();
+      await anyClient.close();
+      await fifo.server.close();
+      await any.server.close();
+    },
+  );
+
+  t(
+    "a request timeout leaves the connection and the other requests alone",
+    async () => {
+      const end = ID_END["u32le-id"];
+      const slowHandler = gate();
+      const { server, port } = await startServer(network, {
+        format: "u32le-id",
+        handler: async (request) => {
+          if (str(request.subarray(end)) === "slow") await slowHandler.opened;
+          return answer(end, request);
+        },
+      });
+      const client = await openClient(network, port, {
+        format: "u32le-id",
+        requestTimeout: 300,
+      });
+      const slow = client.request(ask(end, "slow"));
+      const fast = Array.from({ length: 10 }, (_, i) => `fast ${i}`);
+      const responses = await Promise.all(
+        fast.map((body) => client.request(ask(end, body))),
+      );
+      responses.forEach((response, i) => assertAnswers(end, response, fast[i]));
+      await assert.rejects(slow, (error: unknown) => {
+        assert.ok(error instanceof RequestTimeoutError, String(error));
+        assert.equal(error.sent, true);
+        return true;
+      });
+      assert.equal(client.connected, true, "the connection stays");
+      assert.equal(client.lateResponses, 0);
+      slowHandler.open(); // the late response comes, and is dropped
+      await waitFor(() => client.lateResponses === 1, "the late response");
+      assertAnswers(end, await client.request(ask(end, "after")), "after");
+      assert.equal(server.stats().totalConnections, 1);
+      assert.equal(server.stats().connections, 1);
+      await client.close();
+      await server.close();
+    },
+  );
+
+  t("aborting a sent request leaves the connection alone", async () => {
+    const end = ID_END.dns;
+    const slowHandler = gate();
+    const { server, port } = await startServer(network, {
+      format: "dns",
+      handler: async (request) => {
+        if (str(request.subarray(end)) === "slow") await slowHandler.opened;
+        return answer(end, request);
+      },
+    });
+    const client = await openClient(network, port, { format: "dns" });
+    const controller = new AbortController();
+    const slow = client.request(ask(end, "slow"), {
+      signal: controller.signal,
+    });
+    const fast = Array.from({ length: 10 }, (_, i) => `fast ${i}`);
+    const responses = await Promise.all(
+      fast.map((body) => client.request(ask(end, body))),
+    );
+    responses.forEach((response, i) => assertAnswers(end, response, fast[i]));
+    await waitFor(() => server.stats().framesIn === 11, "the slow request");
+    const reason = new Error("changed my mind");
+    controller.abort(reason);
+    await assert.rejects(slow, (error: unknown) => error === reason);
+    assert.equal(client.connected, true, "the connection stays");
+    slowHandler.open();
+    await waitFor(() => client.lateResponses === 1, "the late response");
+    assertAnswers(end, await client.request(ask(end, "after")), "after");
+    assert.equal(server.stats().totalConnections, 1);
+    await client.close();
+    await server.close();
+  });
+
+  t(
+    "more than maxInFlight timed-out requests awaiting their answers close the connection",
+    async () => {
+      const end = ID_END["u32le-id"];
+      const { server, port } = await startServer(network, {
+        format: "u32le-id",
+        handler: () => new Promise<Uint8Array>(() => {}), // never answers
+      });
+      const client = await openClient(network, port, {
+        format: "u32le-id",
+        maxInFlight: 2,
+        requestTimeout: 100,
+      });
+      for (let i = 0; i < 2; i++) {
+        await assert.rejects(
+          client.request(ask(end, `t${i}`)),
+          RequestTimeoutError,
+        );
+      }
+      assert.equal(client.connected, true, "two may still be awaited");
+      await assert.rejects(client.request(ask(end, "t2")), RequestTimeoutError);
+      await waitFor(() => !client.connected, "the client to give up");
+      await assert.rejects(
+        client.request(ask(end, "t3")),
+        ConnectionClosedError,
+      );
+      await client.close({ force: true });
+      await server.close({ force: true });
+    },
+  );
+
+  t("dns: ids wrap around over 70,000 requests on one client", async () => {
+    const end = ID_END.dns;
+    const { server, port } = await startServer(network, {
+      format: "dns",
+      handler: (request) => answer(end, request),
+    });
+    const client = await openClient(network, port, { format: "dns" });
+    const total = 70_000;
+    const batch = 7_000;
+    for (let from = 0; from < total; from += batch) {
+      const bodies = Array.from({ length: batch }, (_, i) => `${from + i}`);
+      const responses = await Promise.all(
+        bodies.map((body) => client.request(ask(end, body))),
+      );
+      responses.forEach((response, i) =>
+        assertAnswers(end, response, bodies[i])
+      );
+    }
+    assert.equal(server.stats().framesIn, total);
+    assert.equal(server.stats().protocolErrors, 0);
+    await client.close();
+    await server.close();
+  });
+
+  t(
+    "dns: pending and abandoned requests keep their ids while the others wrap past them",
+    async () => {
+      const end = ID_END.dns;
+      const release = gate();
+      /** Ids of the requests the handler holds: "held" and "abandoned". */
+      const heldIds = new Map<string, string>();
+      let reused = 0;
+      const seen = new Set<string>();
+      const { server, port } = await startServer(network, {
+        format: "dns",
+        handler: async (request) => {
+          const id = idOf(end, request);
+          const body = str(request.subarray(end));
+          if (body === "held" || body === "abandoned") {
+            heldIds.set(body, id);
+            await release.opened;
+          } else {
+            seen.add(id);
+            if ([...heldIds.values()].includes(id)) reused++;
+          }
+          return answer(end, request);
+        },
+      });
+      const client = await openClient(network, port, { format: "dns" });
+      let heldSettled = false;
+      const held = client.request(ask(end, "held")).finally(() => {
+        heldSettled = true;
+      });
+      // Aborted once written: its late response may still come, so its id
+      // stays taken too.
+      const controller = new AbortController();
+      const abandoned = client.request(ask(end, "abandoned"), {
+        signal: controller.signal,
+      });
+      await waitFor(() => heldIds.size === 2, "the held requests");
+      controller.abort();
+      await assert.rejects(abandoned);
+      const total = 66_000;
+      const batch = 6_600;
+      for (let from = 0; from < total; from += batch) {
+        const bodies = Array.from({ length: batch }, (_, i) => `${from + i}`);
+        const responses = await Promise.all(
+          bodies.map((body) => client.request(ask(end, body))),
+        );
+        responses.forEach((response, i) =>
+          assertAnswers(end, response, bodies[i])
+        );
+      }
+      assert.equal(reused, 0, "no request took a held request's id");
+      for (const id of heldIds.values()) {
+        assert.ok(!seen.has(id), `the held id ${id} was never sent again`);
+      }
+      assert.ok(seen.size > 60_000, `the ids went round: ${seen.size} used`);
+      assert.equal(heldSettled, false);
+      assert.equal(client.lateResponses, 0);
+      release.open();
+      assertAnswers(end, await held, "held");
+      await waitFor(() => client.lateResponses === 1, "the late response");
+      assertAnswers(end, await client.request(ask(end, "last")), "last");
+      await client.close();
+      await server.close();
+    },
+  );
+
+  t(
+    "unknown and duplicate ids from a server are protocol errors",
+    async () => {
+      const end = ID_END["u32le-id"];
+      // Answers with an id no request was given.
+      const unknown = await rawServer(network, 3, (frames, transport) => {
+        const ids = frames.map((f) => idOf(end, f));
+        const frame = frames[0].slice();
+        for (let n = 1; ids.includes(idOf(end, frame)); n++) {
+          new DataView(frame.buffer).setUint32(0, 0x7000_0000 + n, true);
+        }
+        transport.write(encodeFrames([frame]));
+      });
+      const client = await openClient(network, unknown.port, {
+        format: "u32le-id",
+      });
+      const results = await Promise.allSettled(
+        ["a", "b", "c"].map((body) => client.request(ask(end, body))),
+      );
+      for (const result of results) {
+        assert.equal(result.status, "rejected");
+        closedByProtocolError((result as PromiseRejectedResult).reason);
+      }
+      await client.close();
+      unknown.close();
+      // Answers the first request twice, then the others.
+      const duplicate = await rawServer(network, 3, (frames, transport) => {
+        transport.write(
+          encodeFrames([frames[0], frames[0], frames[1], frames[2]]),
+        );
+      });
+      const second = await openClient(network, duplicate.port, {
+        format: "u32le-id",
+      });
+      const [first, ...rest] = await Promise.allSettled(
+        ["a", "b", "c"].map((body) => second.request(ask(end, body))),
+      );
+      assert.equal(first.status, "fulfilled", "the first answer is taken");
+      assert.equal(
+        str((first as PromiseFulfilledResult<Uint8Array>).value.subarray(end)),
+        "a",
+      );
+      for (const result of rest) {
+        assert.equal(result.status, "rejected");
+        closedByProtocolError((result as PromiseRejectedResult).reason);
+      }
+      await second.close();
+      duplicate.close();
+    },
+  );
+
+  t(
+    "the server answers two requests in flight with the same id, each with it",
+    async () => {
+      const end = ID_END["u32le-id"];
+      const { server, port } = await startServer(network, {
+        format: "u32le-id",
+        handler: async (request) => {
+          // The first waits: the answers go out in the other order.
+          if (str(request.subarray(end)) === "one") await delay(50);
+          return answer(end, request);
+        },
+      });
+      const raw = await RawConnection.open(network, port);
+      const id = new Uint8Array([4, 3, 2, 1]);
+      const other = new Uint8Array([9, 9, 9, 9]);
+      raw.write(encodeFrames([
+        concat([id, text("one")]),
+        concat([id, text("two")]),
+        concat([other, text("three")]),
+      ]));
+      await waitFor(() => raw.frames.length === 3, "three answers");
+      const answers = raw.frames.map((
+        f,
+      ) => [idOf(end, f), str(f.subarray(end))]);
+      assert.deepEqual(
+        new Set(answers.map(([i, body]) => `${i} ${body}`)),
+        new Set([
+          "04030201 re:one@04030201",
+          "04030201 re:two@04030201",
+          "09090909 re:three@09090909",
+        ]),
+      );
+      assert.equal(
+        str(raw.frames[2].subarray(end)),
+        "re:one@04030201",
+        "the slow first answer went out last",
+      );
+      assert.equal(raw.closed, false);
+      raw.transport.close();
+      await server.close();
+    },
+  );
+
+  t(
+    'a handler timeout with ordering "any" drops only that request',
+    async () => {
+      const end = ID_END["u32le-id"];
+      const late = gate();
+      const errors: unknown[] = [];
+      const { server, port } = await startServer(network, {
+        format: "u32le-id",
+        handlerTimeout: 200,
+        onError: (error) => errors.push(error),
+        handler: async (request) => {
+          if (str(request.subarray(end)) === "hang") await late.opened;
+          return answer(end, request);
+        },
+      });
+      const client = await openClient(network, port, { format: "u32le-id" });
+      const controller = new AbortController();
+      const hang = client.request(ask(end, "hang"), {
+        signal: controller.signal,
+      });
+      hang.catch(() => {});
+      const fast = Array.from({ length: 10 }, (_, i) => `fast ${i}`);
+      const responses = await Promise.all(
+        fast.map((body) => client.request(ask(end, body))),
+      );
+      responses.forEach((response, i) => assertAnswers(end, response, fast[i]));
+      await waitFor(() => server.stats().handlerTimeouts === 1, "the timeout");
+      assert.equal(errors.length, 1);
+      assert.ok(errors[0] instanceof ConnectionTimeoutError, String(errors[0]));
+      assert.equal((errors[0] as ConnectionTimeoutError).reason, "handler");
+      // The handler's late result is discarded: were it sent, the client
+      // would count a late response (its request is aborted below).
+      controller.abort();
+      await assert.rejects(hang);
+      late.open();
+      await delay(20);
+      assertAnswers(end, await client.request(ask(end, "after")), "after");
+      assert.equal(client.lateResponses, 0, "no answer to the dropped request");
+      assert.equal(client.connected, true);
+      const stats = server.stats();
+      assert.equal(stats.connections, 1);
+      assert.equal(stats.totalConnections, 1);
+      assert.equal(stats.handlerTimeouts, 1);
+      await client.close();
+      await server.close();
+    },
+  );
+
+  t(
+    'a handler timeout with ordering "any": onHandlerError answers it',
+    async () => {
+      const end = ID_END["u32le-id"];
+      const hooked: unknown[] = [];
+      const errors: unknown[] = [];
+      const { server, port } = await startServer(network, {
+        format: "u32le-id",
+        handlerTimeout: 150,
+        onError: (error) => errors.push(error),
+        handler: async (request) => {
+          if (str(request.subarray(end)) === "hang") {
+            await new Promise(() => {});
+          }
+          return answer(end, request);
+        },
+        onHandlerError: (error, request) => {
+          hooked.push(error);
+          return answer(end, concat([request, text(" timed out")]));
+        },
+      });
+      const client = await openClient(network, port, { format: "u32le-id" });
+      const [hang, ...fast] = await Promise.all(
+        ["hang", "a", "b", "c"].map((body) => client.request(ask(end, body))),
+      );
+      assertAnswers(end, hang, "hang timed out");
+      ["a", "b", "c"].forEach((body, i) => assertAnswers(end, fast[i], body));
+      assert.equal(hooked.length, 1);
+      assert.ok(hooked[0] instanceof ConnectionTimeoutError);
+      assert.equal((hooked[0] as ConnectionTimeoutError).reason, "handler");
+      assert.equal(server.stats().handlerTimeouts, 1);
+      assert.equal(client.connected, true);
+      assertAnswers(end, await client.request(ask(end, "after")), "after");
+      await client.close();
+      await server.close();
+    },
+  );
+
+  t(
+    "close() while out-of-order handlers are pending answers them all first",
+    async () => {
+      const end = ID_END["u32le-id"];
+      const count = 15;
+      const { server, port } = await startServer(network, {
+        format: "u32le-id",
+        handler: async (request) => {
+          // Later requests answer sooner.
+          const i = Number(str(request.subarray(end)));
+          await delay(20 + (count - i) * 8);
+          return answer(end, request);
+        },
+      });
+      const client = await openClient(network, port, { format: "u32le-id" });
+      const order: number[] = [];
+      const pending = Array.from(
+        { length: count },
+        (_, i) =>
+          client.request(ask(end, `${i}`)).then((response) => {
+            order.push(i);
+            return response;
+          }),
+      );
+      await waitFor(
+        () => server.stats().framesIn === count,
+        "every request to be pending",
+      );
+      const closing = server.close();
+      const responses = await Promise.all(pending);
+      responses.forEach((response, i) => assertAnswers(end, response, `${i}`));
+      assert.notDeepEqual(order, [...order].sort((a, b) => a - b));
+      await closing;
+      assert.equal(server.stats().connections, 0);
+      await waitFor(() => !client.connected, "the client to see the close");
+      await client.close();
+    },
+  );
+
+  t(
+    "the refusals: ordering any without an id, short frames and responses",
+    async () => {
+      assert.throws(
+        () => new Server({ format: "u32le", ordering: "any" }),
+        RangeError,
+      );
+      assert.throws(
+        () => new Server({ ordering: "any" }),
+        RangeError,
+      );
+      assert.throws(
+        () =>
+          new Server({
+            format: { lengthFieldLength: 2, byteOrder: "big" },
+            ordering: "any",
+          }),
+        RangeError,
+      );
+      new Server({ format: "dns", ordering: "any" });
+      new Server({ format: "u32le-id", ordering: "fifo" });
+      new Server({ format: "u32le", ordering: "fifo" });
+      const end = ID_END["u32le-id"];
+      const errors: unknown[] = [];
+      const { server, port } = await startServer(network, {
+        format: "u32le-id",
+        onError: (error) => errors.push(error),
+        handler: (request) => answer(end, request),
+      });
+      // maxInFlight * 2 must not exceed the id space.
+      const transport = await network.connect({ host: "127.0.0.1", port });
+      assert.throws(
+        () => new Client(transport, { format: "dns", maxInFlight: 32_769 }),
+        RangeError,
+      );
+      new Client(transport, { format: "dns", maxInFlight: 32_768 }).close();
+      const client = await openClient(network, port, { format: "u32le-id" });
+      // A request without room for the id is refused before it is sent.
+      await assert.rejects(
+        client.request(new Uint8Array(end - 1)),
+        /no room for the request id/,
+      );
+      // An empty payload after the id is fine.
+      const empty = await client.request(new Uint8Array(end));
+      assertAnswers(end, empty, "");
+      await client.close();
+      // A frame shorter than the id is a protocol error.
+      const raw = await RawConnection.open(network, port);
+      raw.write(encodeFrames([new Uint8Array([1, 2])]));
+      await raw.waitClosed();
+      await waitFor(() => errors.length === 1, "the error");
+      assert.ok(errors[0] instanceof ProtocolError, String(errors[0]));
+      assert.equal(server.stats().protocolErrors, 1);
+      assert.equal(raw.frames.length, 0);
+      await server.close();
+      // dns: a 1-byte message.
+      const dnsErrors: unknown[] = [];
+      const dns = await startServer(network, {
+        format: "dns",
+        onError: (error) => dnsErrors.push(error),
+      });
+      const dnsRaw = await RawConnection.open(network, dns.port);
+      dnsRaw.write(new Uint8Array([0, 1, 0x42]));
+      await dnsRaw.waitClosed();
+      assert.equal(dns.server.stats().protocolErrors, 1);
+      assert.ok(dnsErrors[0] instanceof ProtocolError, String(dnsErrors[0]));
+      await dns.server.close();
+    },
+  );
+
+  t(
+    "a response without room for the id is a handler error: the connection closes",
+    async () => {
+      const errors: unknown[] = [];
+      const { server, port } = await startServer(network, {
+        format: "dns",
+        onError: (error) => errors.push(error),
+        handler: () => new Uint8Array(1),
+      });
+      const client = await openClient(network, port, { format: "dns" });
+      await assert.rejects(
+        client.request(ask(2, "x"), { signal: AbortSignal.timeout(5000) }),
+        ConnectionClosedError,
+      );
+      await waitFor(() => errors.length === 1, "the error");
+      assert.match(String((errors[0] as Error).message), /request id/);
+      assert.equal(server.stats().handlerErrors, 1);
+      await client.close();
+      await server.close();
+    },
+  );
+
+  t(
+    "the same bytes requested many times at once go out with ids of their own, small and large",
+    async () => {
+      const end = ID_END["u32le-id"];
+      const random = seededRandom(5);
+      const { server, port } = await startServer(network, {
+        format: "u32le-id",
+        handler: async (request) => {
+          await delay(Math.floor(random() * 6));
+          // The id the handler saw, after the request's own bytes.
+          return concat([request, text(`@${idOf(end, request)}`)]);
+        },
+      });
+      const client = await openClient(network, port, { format: "u32le-id" });
+      for (const size of [10, 100 * 1024]) {
+        const request = concat([new Uint8Array(end), patternBytes(size, 9)]);
+        const before = request.slice();
+        const responses = await Promise.all(
+          Array.from({ length: 100 }, () => client.request(request)),
+        );
+        assert.ok(sameBytes(request, before), "the caller's bytes unchanged");
+        const ids = new Set<string>();
+        for (const response of responses) {
+          const id = idOf(end, response);
+          ids.add(id);
+          const body = response.subarray(end);
+          assert.ok(sameBytes(body.subarray(0, size), before.subarray(end)));
+          assert.equal(str(body.subarray(size)), `@${id}`, "its own id");
+        }
+        assert.equal(ids.size, 100, `${size}: one id per request`);
+      }
+      await client.close();
+      await server.close();
+    },
+  );
+
+  t(
+    "one response buffer returned for many requests gets each id in the bytes sent, never in the buffer",
+    async () => {
+      const end = ID_END["u32le-id"];
+      const random = seededRandom(6);
+      for (const size of [50, 200 * 1024]) {
+        const shared = concat([
+          new Uint8Array(end).fill(0xee),
+          patternBytes(size, 4),
+        ]);
+        const before = shared.slice();
+        const { server, port } = await startServer(network, {
+          format: "u32le-id",
+          handler: async () => {
+            await delay(Math.floor(random() * 6));
+            return shared;
+          },
+        });
+        const client = await openClient(network, port, {
+          format: "u32le-id",
+        });
+        const responses = await Promise.all(
+          Array.from(
+            { length: 60 },
+            (_, i) => client.request(ask(end, `${i}`)),
+          ),
+        );
+        assert.ok(sameBytes(shared, before), "the handler's bytes unchanged");
+        const ids = new Set(responses.map((r) => idOf(end, r)));
+        assert.equal(ids.size, 60, `${size}: each with its own id`);
+        for (const response of responses) {
+          assert.ok(sameBytes(response.subarray(end), before.subarray(end)));
+        }
+        await client.close();
+        await server.close();
+      }
+    },
+  );
+
+  t(
+    "zeroCopy: lent requests answered with themselves out of order, small and large",
+    async () => {
+      const end = ID_END["u32le-id"];
+      const random = seededRandom(7);
+      const { server, port } = await startServer(network, {
+        format: "u32le-id",
+        zeroCopy: true,
+        handler: async (request) => {
+          await delay(Math.floor(random() * 10));
+          return request;
+        },
+      });
+      const client = await openClient(network, port, { format: "u32le-id" });
+      const sizes = [4, 5, 100, 4000, 70_000, 1_200_000];
+      for (let round = 0; round < 3; round++) {
+        const requests = Array.from({ length: 60 }, (_, i) => {
+          const request = patternBytes(end + sizes[i % sizes.length], i);
+          request.fill(0, 0, end);
+          new DataView(request.buffer).setUint32(end, round * 1000 + i);
+          return request;
+        });
+        const order: number[] = [];
+        const responses = await Promise.all(
+          requests.map((request, i) =>
+            client.request(request).then((response) => {
+              order.push(i);
+              return response;
+            })
+          ),
+        );
+        responses.forEach((response, i) =>
+          assert.ok(
+            sameBytes(response.subarray(end), requests[i].subarray(end)),
+            `round ${round}, request ${i}`,
+          )
+        );
+        assert.notDeepEqual(order, [...order].sort((a, b) => a - b));
+      }
+      await client.close();
+      await server.close();
+    },
+  );
+
+  t(
+    'maxPendingRequests pauses reading with ordering "any" until one settles, in any order',
+    async () => {
+      const end = ID_END["u32le-id"];
+      const gates = new Map<string, () => void>();
+      const { server, port } = await startServer(network, {
+        format: "u32le-id",
+        maxPendingRequests: 3,
+        handler: async (request) => {
+          const body = str(request.subarray(end));
+          await new Promise<void>((resolve) => gates.set(body, resolve));
+          return answer(end, request);
+        },
+      });
+      const client = await openClient(network, port, { format: "u32le-id" });
+      const first = ["a0", "a1", "a2"].map((body) =>
+        client.request(ask(end, body))
+      );
+      await waitFor(() => gates.size === 3, "three handlers");
+      const later = ["b0", "b1", "b2"].map((body) =>
+        client.request(ask(end, body))
+      );
+      await delay(50);
+      assert.equal(gates.size, 3, "no more read while three are pending");
+      gates.get("a1")!(); // the middle one settles first
+      assertAnswers(end, await first[1], "a1");
+      await waitFor(() => gates.size > 3, "reading to resume");
+      for (const open of gates.values()) open();
+      await waitFor(() => gates.size === 6, "every handler");
+      for (const open of gates.values()) open();
+      const responses = await Promise.all([...first, ...later]);
+      ["a0", "a1", "a2", "b0", "b1", "b2"].forEach((body, i) =>
+        assertAnswers(end, responses[i], body)
+      );
+      await client.close();
+      await server.close();
+    },
+  );
+
+  t(
+    'the memory budget with ordering "any": large frames wait for memory, then all complete',
+    async () => {
+      const end = ID_END["u32le-id"];
+      const MiB = 1024 * 1024;
+      const random = seededRandom(13);
+      const { server, port } = await startServer(network, {
+        format: "u32le-id",
+        maxFrameSize: 4 * MiB,
+        maxBufferedBytes: 4 * MiB,
+        handler: async (request) => {
+          await delay(Math.floor(random() * 20));
+          // The request, its body reversed: its memory is held till written.
+          const response = request.slice();
+          response.subarray(end).reverse();
+          return response;
+        },
+      });
+      const clients = await Promise.all(
+        [0, 1].map(() => openClient(network, port, { format: "u32le-id" })),
+      );
+      const requests = Array.from({ length: 8 }, (_, i) => {
+        const request = patternBytes(end + 1.5 * MiB, i);
+        request.fill(0, 0, end);
+        return request;
+      });
+      const responses = await Promise.all(
+        requests.map((request, i) => clients[i % 2].request(request)),
+      );
+      responses.forEach((response, i) => {
+        const expected = requests[i].slice();
+        expected.subarray(end).reverse();
+        assert.ok(
+          sameBytes(response.subarray(end), expected.subarray(end)),
+          `request ${i}`,
+        );
+      });
+      assert.ok(server.stats().memoryDeferrals > 0, "frames waited");
+      await waitFor(() => server.stats().bufferedBytes === 0, "the memory");
+      await Promise.all(clients.map((client) => client.close()));
+      await server.close();
+    },
+  );
+
+  t(
+    "a whole-frame format with its id in the header: both sides write ids, answers out of order",
+    async () => {
+      // memcached's binary protocol: a 24-byte header kept, the body
+      // length at 8, the opaque field (the id) at 12.
+      const format: FrameFormat = {
+        lengthFieldOffset: 8,
+        lengthFieldLength: 4,
+        byteOrder: "big",
+        lengthAdjustment: 12,
+        initialBytesToStrip: 0,
+        requestId: { offset: 12, length: 4, byteOrder: "big" },
+      };
+      const frame = (body: Uint8Array, opaque = 0) => {
+        const bytes = new Uint8Array(24 + body.length);
+        const view = new DataView(bytes.buffer);
+        view.setUint32(8, body.length, false);
+        view.setUint32(12, opaque, false);
+        bytes.set(body, 24);
+        return bytes;
+      };
+      const random = seededRandom(12);
+      const { server, port } = await startServer(network, {
+        format,
+        handler: async (request) => {
+          await delay(Math.floor(random() * 10));
+          const opaque = new DataView(request.buffer, request.byteOffset)
+            .getUint32(12, false);
+          const body = str(request.subarray(24));
+          // A wrong opaque: the server writes the request's over it.
+          return frame(text(`re:${body}@${opaque}`), 0xdead_beef);
+        },
+      });
+      const client = await openClient(network, port, { format });
+      const bodies = Array.from({ length: 200 }, (_, i) => `m${i}`);
+      const order: number[] = [];
+      const responses = await Promise.all(
+        bodies.map((body, i) =>
+          client.request(frame(text(body))).then((response) => {
+            order.push(i);
+            return response;
+          })
+        ),
+      );
+      responses.forEach((response, i) => {
+        const opaque = new DataView(response.buffer, response.byteOffset)
+          .getUint32(12, false);
+        assert.equal(str(response.subarray(24)), `re:${bodies[i]}@${opaque}`);
+      });
+      assert.notDeepEqual(order, [...order].sort((a, b) => a - b));
+      await client.close();
+      await server.close();
+    },
+  );
+
+  t("a request aborted before it is written is never sent", async () => {
+    const end = ID_END["u32le-id"];
+    const { server, port } = await startServer(network, {
+      format: "u32le-id",
+      handler: (request) => answer(end, request),
+    });
+    const client = await openClient(network, port, { format: "u32le-id" });
+    const controller = new AbortController();
+    const aborted = client.request(ask(end, "never"), {
+      signal: controller.signal,
+    });
+    controller.abort(); // in the same tick: not written yet
+    const after = client.request(ask(end, "after"));
+    await assert.rejects(aborted);
+    assertAnswers(end, await after, "after");
+    assert.equal(server.stats().framesIn, 1);
+    assert.equal(client.lateResponses, 0);
+    await client.close();
+    await server.close();
+  });
+
+  t(
+    'u32le-id with ordering "fifo": a handler timeout still closes the connection',
+    async () => {
+      const end = ID_END["u32le-id"];
+      const { server, port } = await startServer(network, {
+        format: "u32le-id",
+        ordering: "fifo",
+        handlerTimeout: 150,
+        onError: () => {},
+        handler: (request) =>
+          str(request.subarray(end)) === "hang"
+            ? new Promise<Uint8Array>(() => {})
+            : answer(end, request),
+      });
+      const client = await openClient(network, port, { format: "u32le-id" });
+      const results = await Promise.allSettled(
+        ["a", "hang", "c"].map((body) => client.request(ask(end, body))),
+      );
+      assert.equal(results[0].status, "fulfilled");
+      for (const result of results.slice(1)) {
+        assert.equal(result.status, "rejected");
+        assert.ok(
+          (result as PromiseRejectedResult).reason instanceof
+            ConnectionClosedError,
+        );
+      }
+      assert.equal(server.stats().handlerTimeouts, 1);
+      await client.close();
+      await server.close();
+    },
+  );
+
+  t(
+    'close() does not wait for a handler given up on by its timeout ("any")',
+    async () => {
+      const end = ID_END["u32le-id"];
+      const { server, port } = await startServer(network, {
+        format: "u32le-id",
+        handlerTimeout: 150,
+        onError: () => {},
+        handler: async (request) => {
+          const body = str(request.subarray(end));
+          if (body === "hang") await new Promise(() => {});
+          await delay(Number(body));
+          return answer(end, request);
+        },
+      });
+      const client = await openClient(network, port, { format: "u32le-id" });
+      const hang = client.request(ask(end, "hang"), {
+        signal: AbortSignal.timeout(5000),
+      });
+      hang.catch(() => {});
+      await waitFor(() => server.stats().handlerTimeouts === 1, "the timeout");
+      const pending = ["30", "10", "20"].map((body) =>
+        client.request(ask(end, body))
+      );
+      await waitFor(() => server.stats().framesIn === 4, "the requests");
+      await server.close();
+      const responses = await Promise.all(pending);
+      responses.forEach((response, i) =>
+        assertAnswers(end, response, ["30", "10", "20"][i])
+      );
+      await assert.rejects(hang, ConnectionClosedError);
+      await client.close();
+    },
+  );
+
+  t("8-byte ids: round trips, and ids above 2^53 copied exactly", async () => {
+    const end = ID_END.id8;
+    const random = seededRandom(8);
+    const { server, port } = await startServer(network, {
+      format: ID8,
+      handler: async (request) => {
+        await delay(Math.floor(random() * 8));
+        return answer(end, request);
+      },
+    });
+    const client = await openClient(network, port, { format: ID8 });
+    const bodies = Array.from({ length: 200 }, (_, i) => `eight ${i}`);
+    const responses = await Promise.all(
+      bodies.map((body) => client.request(ask(end, body))),
+    );
+    responses.forEach((response, i) => assertAnswers(end, response, bodies[i]));
+    await client.close();
+    // A raw client sends ids no JavaScript number holds.
+    const ids = [
+      0xffff_ffff_ffff_fffen,
+      0x0020_0000_0000_0001n,
+      0x0123_4567_89ab_cdefn,
+      0x8000_0000_0000_0000n,
+    ];
+    const raw = await RawConnection.open(network, port);
+    raw.write(encodeFrames(ids.map((id, i) => {
+      const frame = concat([new Uint8Array(8), text(`big ${i}`)]);
+      new DataView(frame.buffer).setBigUint64(0, id, false);
+      return frame;
+    })));
+    await waitFor(() => raw.frames.length === ids.length, "the answers");
+    const got = new Map(raw.frames.map((f) => [str(f.subarray(end)), f]));
+    ids.forEach((id, i) => {
+      const hex = id.toString(16).padStart(16, "0");
+      const frame = got.get(`re:big ${i}@${hex}`);
+      assert.ok(frame !== undefined, `answer ${i}: ${[...got.keys()]}`);
+      assert.equal(
+        new DataView(frame.buffer, frame.byteOffset).getBigUint64(0, false),
+        id,
+        `id ${hex}`,
+      );
+    });
+    raw.transport.close();
+    await server.close();
+  });
+}
