@@ -442,3 +442,37 @@ test("load tester with slow: tells the requests the server delays from the fast 
   assert.equal(result.slowRequests, undefined);
   await plain.close();
 });
+
+test("load tester with 2-, 4- and 8-byte ids of either byte order: every response matched and verified", async () => {
+  for (const length of [2, 4, 8] as const) {
+    for (const byteOrder of ["little", "big"] as const) {
+      const format = {
+        lengthFieldLength: 4,
+        byteOrder: "little",
+        requestId: { offset: 3, length, byteOrder },
+      } as const;
+      const server = new Server({ format });
+      const { port } = await server.listen(network, {
+        host: "127.0.0.1",
+        port: 0,
+      });
+      try {
+        const result = await runLoadTest({
+          network,
+          port,
+          format,
+          connections: 3,
+          pipeline: 5,
+          payloadSize: 24,
+          requests: 600,
+          verify: true,
+        });
+        const what = `${length} bytes, ${byteOrder}`;
+        assert.equal(result.requests, 600, what);
+        assert.equal(result.errorCount, 0, what);
+      } finally {
+        await server.close();
+      }
+    }
+  }
+});
