@@ -218,7 +218,17 @@ if (Deno.args.includes("--json")) {
     "",
     `\`deno task bench:hol --rounds ${rounds} --seconds ${seconds}\` at ${commit}, ${
       new Date().toISOString().slice(0, 10)
-    }, ${navigator.hardwareConcurrency} CPUs; load tester on Deno at ${connections} connections x ${pipeline} in flight, 16-byte payloads, every response verified; medians of the rounds.`,
+    }, ${navigator.hardwareConcurrency} CPUs${
+      Deno.args.includes("--pin")
+        ? " (server on CPU 1, load tester on CPU 0)"
+        : ""
+    }; load tester on Deno at ${connections} connections x ${pipeline} in flight, 16-byte payloads, every response verified; medians of the rounds.${
+      rounds < 3
+        ? ` A smoke run: ${rounds} round${
+          rounds === 1 ? "" : "s"
+        } of ${seconds} s is too short for final figures.`
+        : ""
+    }`,
     "",
     `## Fast requests while one in 100 waits 20 ms (\`serve --slow ${SLOW}\`, \`bench --slow ${FRACTION}\`)`,
     "",
