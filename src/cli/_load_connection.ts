@@ -349,14 +349,10 @@ export class LoadConnection implements TransportEvents {
       this.#seq[slot] = seq;
       this.#counts[slot] = i < counted ? 1 : 0;
       if (this.#slow >= 0) {
-        this.#delayed[slot] = isSlowRequest(
-            out,
-            this.#slow,
-            at + this.#handedOutAt,
-            at + size,
-          )
-          ? 1
-          : 0;
+        // The server hashes the frame as handed out: the same bytes.
+        const start = at + this.#handedOutAt;
+        const slow = isSlowRequest(out, this.#slow, start, at + size);
+        this.#delayed[slot] = slow ? 1 : 0;
       }
       if (!byId) slot = slot + 1 === this.#pipeline ? 0 : slot + 1;
     }
