@@ -77,13 +77,14 @@ Options:
                               onConnection, onClose, onHandlerError, zeroCopy };
                               checked before listening, imported by each worker
   --slow FRACTION:DURATION    the echo answers FRACTION of requests after
-                              DURATION (ms, or with ms or s: 0.01:20ms), the
-                              rest at once, to show head-of-line blocking (see
-                              --framing u32le-id). Slow requests are chosen by
-                              a hash of the request, so each distinct request
-                              is slow with probability FRACTION; identical
-                              requests share their fate ('bench --slow
-                              FRACTION' tells them apart). Not with --handler
+                              DURATION (milliseconds, or with ms or s, as in
+                              0.01:20ms), the rest at once, to show head-of-line
+                              blocking (see --framing u32le-id). Slow requests
+                              are chosen by a hash of the request, so each
+                              distinct request is slow with probability
+                              FRACTION; identical requests share their fate
+                              ('bench --slow FRACTION' tells them apart). Not
+                              with --handler
   --workers N|auto            serve with N processes, one event loop each,
                               sharing the port; auto = one per CPU (default 1).
                               Limits apply to each worker. TCP only
