@@ -76,6 +76,27 @@ function assertAnswers(end: number, response: Uint8Array, body: string) {
   assert.equal(text, `re:${body}@${idOf(end, response)}`, `answer to ${body}`);
 }
 
+/**
+ * Follows the requests `pending`: `all` resolves with their responses, in
+ * request order; `order` lists their indexes as they resolve.
+ */
+function tracked(pending: Promise<Uint8Array>[]) {
+  const order: number[] = [];
+  const all = Promise.all(
+    pending.map((promise, i) =>
+      promise.then((response) => {
+        order.push(i);
+        return response;
+      })
+    ),
+  );
+  return { all, order };
+}
+
+/** Whether the indexes of `order` are ascending: answered in request order. */
+const ascending = (order: number[]): boolean =>
+  order.every((index, i) => i === 0 || order[i - 1] < index);
+
 /** A promise and the function that resolves it. */
 function gate(): { opened: Promise<void>; open(): void } {
   let open!: () => void;
@@ -157,15 +178,10 @@ export function requestIdSuite(name: string, network: Network): void {
           (_, i) => `q${i}:${"x".repeat(i % 50)}`,
         );
         const requests = bodies.map((body) => ask(end, body));
-        const order: number[] = [];
-        const responses = await Promise.all(
-          requests.map((request, i) =>
-            client.request(request).then((response) => {
-              order.push(i);
-              return response;
-            })
-          ),
+        const { all, order } = tracked(
+          requests.map((request) => client.request(request)),
         );
+        const responses = await all;
         responses.forEach((response, i) =>
           assertAnswers(end, response, bodies[i])
         );
@@ -176,11 +192,7 @@ export function requestIdSuite(name: string, network: Network): void {
         for (const request of requests) {
           assert.ok(request.subarray(0, end).every((b) => b === 0));
         }
-        assert.notDeepEqual(
-          order,
-          [...order].sort((a, b) => a - b),
-          "answered out of order",
-        );
+        assert.ok(!ascending(order), "answered out of order");
         assert.equal(server.stats().protocolErrors, 0);
         assert.equal(server.stats().framesIn, 300);
         await client.close();
@@ -252,19 +264,15 @@ export function requestIdSuite(name: string, network: Network): void {
       });
       const client = await openClient(network, port, { format: "u32le-id" });
       const bodies = Array.from({ length: 40 }, (_, i) => `r${i}`);
-      const order: number[] = [];
-      const pending = bodies.map((body, i) =>
-        client.request(ask(end, body)).then((response) => {
-          order.push(i);
-          return response;
-        })
+      const { all, order } = tracked(
+        bodies.map((body) => client.request(ask(end, body))),
       );
       // Every handler but the first has answered; in order, none goes out.
       await waitFor(() => settled === 39, "the later handlers to settle");
       await delay(30);
       assert.deepEqual(order, [], "later answers wait for the first");
       first.open();
-      const responses = await Promise.all(pending);
+      const responses = await all;
       responses.forEach((response, i) =>
         assertAnswers(end, response, bodies[i])
       );
@@ -295,29 +303,21 @@ export function requestIdSuite(name: string, network: Network): void {
         format: "u32le-id",
       });
       const count = 150;
-      const fifoOrder: number[] = [];
-      const anyOrder: number[] = [];
+      const fifoRequests = tracked(
+        Array.from(
+          { length: count },
+          (_, i) => fifoClient.request(text(`f${i}`)),
+        ),
+      );
+      const anyRequests = tracked(
+        Array.from(
+          { length: count },
+          (_, i) => anyClient.request(ask(end, `a${i}`)),
+        ),
+      );
       const [fifoResponses, anyResponses] = await Promise.all([
-        Promise.all(
-          Array.from(
-            { length: count },
-            (_, i) =>
-              fifoClient.request(text(`f${i}`)).then((response) => {
-                fifoOrder.push(i);
-                return response;
-              }),
-          ),
-        ),
-        Promise.all(
-          Array.from(
-            { length: count },
-            (_, i) =>
-              anyClient.request(ask(end, `a${i}`)).then((response) => {
-                anyOrder.push(i);
-                return response;
-              }),
-          ),
-        ),
+        fifoRequests.all,
+        anyRequests.all,
       ]);
       fifoResponses.forEach((response, i) =>
         assert.equal(str(response), `re:f${i}`)
@@ -325,9 +325,8 @@ export function requestIdSuite(name: string, network: Network): void {
       anyResponses.forEach((response, i) =>
         assertAnswers(end, response, `a${i}`)
       );
-      const inOrder = Array.from({ length: count }, (_, i) => i);
-      assert.deepEqual(fifoOrder, inOrder, "u32le answers in order");
-      assert.notDeepEqual(anyOrder, inOrder, "u32le-id answers out of order");
+      assert.ok(ascending(fifoRequests.order), "u32le answers in order");
+      assert.ok(!ascending(anyRequests.order), "u32le-id answers out of order");
       await fifoClient.close();
       await anyClient.close();
       await fifo.server.close();
@@ -579,6 +578,121 @@ export function requestIdSuite(name: string, network: Network): void {
   );
 
   t(
+    "a late response is taken once: the same id again is a protocol error",
+    async () => {
+      const end = ID_END["u32le-id"];
+      let connection: Transport | null = null;
+      let frames: Uint8Array[] = [];
+      // Holds both requests and answers them when the test says.
+      const server = await rawServer(network, 2, (received, transport) => {
+        frames = received;
+        connection = transport;
+      });
+      const client = await openClient(network, server.port, {
+        format: "u32le-id",
+      });
+      const controller = new AbortController();
+      const aborted = client.request(ask(end, "a"), {
+        signal: controller.signal,
+      });
+      const waiting = client.request(ask(end, "b"));
+      await waitFor(() => connection !== null, "both requests");
+      controller.abort();
+      await assert.rejects(aborted);
+      connection!.write(encodeFrames([frames[0]]));
+      await waitFor(() => client.lateResponses === 1, "the late response");
+      assert.equal(client.connected, true);
+      connection!.write(encodeFrames([frames[0]])); // once more
+      await assert.rejects(waiting, closedByProtocolError);
+      assert.equal(client.lateResponses, 1);
+      await client.close();
+      server.close();
+    },
+  );
+
+  t(
+    "maxInFlight bounds the requests in flight; abandoned ones do not count",
+    async () => {
+      const end = ID_END["u32le-id"];
+      const release = gate();
+      const { server, port } = await startServer(network, {
+        format: "u32le-id",
+        handler: async (request) => {
+          await release.opened;
+          return answer(end, request);
+        },
+      });
+      const client = await openClient(network, port, {
+        format: "u32le-id",
+        maxInFlight: 4,
+      });
+      const controller = new AbortController();
+      const abandoned = [0, 1].map((i) =>
+        client.request(ask(end, `abandoned ${i}`), {
+          signal: controller.signal,
+        })
+      );
+      await waitFor(() => server.stats().framesIn === 2, "two requests");
+      controller.abort();
+      await Promise.allSettled(abandoned);
+      assert.equal(client.inFlight, 0);
+      const bodies = Array.from({ length: 20 }, (_, i) => `b${i}`);
+      const pending = bodies.map((body) => client.request(ask(end, body)));
+      assert.equal(client.inFlight, 4, "four in flight despite two abandoned");
+      assert.equal(client.waiting, 16);
+      await waitFor(() => server.stats().framesIn === 6, "four more");
+      release.open();
+      const responses = await Promise.all(pending);
+      responses.forEach((response, i) =>
+        assertAnswers(end, response, bodies[i])
+      );
+      await waitFor(() => client.lateResponses === 2, "the late responses");
+      await client.close();
+      await server.close();
+    },
+  );
+
+  t(
+    'a handler given up on by its timeout still counts towards maxPendingRequests ("any")',
+    async () => {
+      const end = ID_END["u32le-id"];
+      const late = gate();
+      const { server, port } = await startServer(network, {
+        format: "u32le-id",
+        maxPendingRequests: 2,
+        handlerTimeout: 100,
+        onError: () => {},
+        handler: async (request) => {
+          if (str(request.subarray(end)).startsWith("hang")) {
+            await late.opened;
+          }
+          return answer(end, request);
+        },
+      });
+      const client = await openClient(network, port, { format: "u32le-id" });
+      const controller = new AbortController();
+      const hangs = ["hang 0", "hang 1"].map((body) =>
+        client.request(ask(end, body), { signal: controller.signal })
+      );
+      await waitFor(() => server.stats().handlerTimeouts === 2, "timeouts");
+      controller.abort();
+      await Promise.allSettled(hangs);
+      let answered = false;
+      const next = client.request(ask(end, "next")).finally(() => {
+        answered = true;
+      });
+      await delay(50);
+      assert.equal(answered, false, "not read while two handlers still run");
+      assert.equal(server.stats().framesIn, 2);
+      late.open(); // both settle: their results are discarded
+      assertAnswers(end, await next, "next");
+      assert.equal(client.lateResponses, 0, "no answers to the given up");
+      await client.close();
+      await server.close();
+    },
+  );
+
+  t(
     "the server answers two requests in flight with the same id, each with it",
     async () => {
       const end = ID_END["u32le-id"];
@@ -722,23 +836,20 @@ export function requestIdSuite(name: string, network: Network): void {
         },
       });
       const client = await openClient(network, port, { format: "u32le-id" });
-      const order: number[] = [];
-      const pending = Array.from(
-        { length: count },
-        (_, i) =>
-          client.request(ask(end, `${i}`)).then((response) => {
-            order.push(i);
-            return response;
-          }),
+      const { all, order } = tracked(
+        Array.from(
+          { length: count },
+          (_, i) => client.request(ask(end, `${i}`)),
+        ),
       );
       await waitFor(
         () => server.stats().framesIn === count,
         "every request to be pending",
       );
       const closing = server.close();
-      const responses = await Promise.all(pending);
+      const responses = await all;
       responses.forEach((response, i) => assertAnswers(end, response, `${i}`));
-      assert.notDeepEqual(order, [...order].sort((a, b) => a - b));
+      assert.ok(!ascending(order), "answered out of order");
       await closing;
       assert.equal(server.stats().connections, 0);
       await waitFor(() => !client.connected, "the client to see the close");
@@ -935,22 +1046,17 @@ export function requestIdSuite(name: string, network: Network): void {
           new DataView(request.buffer).setUint32(end, round * 1000 + i);
           return request;
         });
-        const order: number[] = [];
-        const responses = await Promise.all(
-          requests.map((request, i) =>
-            client.request(request).then((response) => {
-              order.push(i);
-              return response;
-            })
-          ),
+        const { all, order } = tracked(
+          requests.map((request) => client.request(request)),
         );
+        const responses = await all;
         responses.forEach((response, i) =>
           assert.ok(
             sameBytes(response.subarray(end), requests[i].subarray(end)),
             `round ${round}, request ${i}`,
           )
         );
-        assert.notDeepEqual(order, [...order].sort((a, b) => a - b));
+        assert.ok(!ascending(order), "answered out of order");
       }
       await client.close();
       await server.close();
@@ -1075,21 +1181,16 @@ export function requestIdSuite(name: string, network: Network): void {
       });
       const client = await openClient(network, port, { format });
       const bodies = Array.from({ length: 200 }, (_, i) => `m${i}`);
-      const order: number[] = [];
-      const responses = await Promise.all(
-        bodies.map((body, i) =>
-          client.request(frame(text(body))).then((response) => {
-            order.push(i);
-            return response;
-          })
-        ),
+      const { all, order } = tracked(
+        bodies.map((body) => client.request(frame(text(body)))),
       );
+      const responses = await all;
       responses.forEach((response, i) => {
         const opaque = new DataView(response.buffer, response.byteOffset)
           .getUint32(12, false);
         assert.equal(str(response.subarray(24)), `re:${bodies[i]}@${opaque}`);
       });
-      assert.notDeepEqual(order, [...order].sort((a, b) => a - b));
+      assert.ok(!ascending(order), "answered out of order");
       await client.close();
       await server.close();
     },

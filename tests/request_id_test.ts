@@ -2,8 +2,11 @@
 // checked (types, ranges, unknown keys, each with its message), reading and
 // writing ids of every width in both byte orders at any offset, the room a
 // frame must leave for its id, what Outbound sends with ids (written into
-// the copies sent, never into the caller's bytes, large payloads included)
-// and the bytes of the u32le-id and dns presets on the wire.
+// the copies sent, never into the caller's bytes, large payloads included),
+// the bytes of the u32le-id and dns presets on the wire, and the server and
+// client over a fake transport: the exact writes of "any" (as each handler
+// settles, one write per turn) and of "fifo" with ids, the ids a client
+// sends, late responses and unknown ids.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { RequestId } from "../src/_request_id.ts";
@@ -11,13 +14,16 @@ import { Framing } from "../src/_frame_header.ts";
 import { COPY_LIMIT, Outbound } from "../src/_outbound.ts";
 import { FrameDecoder } from "../src/frame_decoder.ts";
 import { encodeFrames } from "../src/frame_encoder.ts";
-import { ProtocolError } from "../src/errors.ts";
+import { ConnectionClosedError, ProtocolError } from "../src/errors.ts";
+import { Server } from "../src/server.ts";
+import { Client } from "../src/client.ts";
 import {
   FRAME_FORMATS,
   type FrameFormat,
   type RequestIdField,
 } from "../src/frame_format.ts";
 import { concat, patternBytes, seededRandom } from "./_helpers.ts";
+import { FakeTransport } from "./_fake_transport.ts";
 
 const MAX = 32 * 1024 * 1024;
 
@@ -484,4 +490,167 @@ test("outbound: random batches of id'd payloads, small and large, in both orders
       });
     }
   }
+});
+
+/** Lets the promise callbacks and the server's end-of-turn flush run. */
+const turn = () => new Promise((resolve) => setTimeout(resolve, 0));
+
+/** A u32le-id frame of `id` and `body`, as handed out. */
+function idFrame(id: number, body: string): Uint8Array {
+  const frame = concat([new Uint8Array(4), new TextEncoder().encode(body)]);
+  new DataView(frame.buffer).setUint32(0, id, true);
+  return frame;
+}
+
+/** The id and body of each u32le-id frame in `bytes`. */
+function idFrames(bytes: Uint8Array): string[] {
+  return decodeAll(bytes, "u32le-id").map((frame) =>
+    `${new DataView(frame.buffer).getUint32(0, true)}:${
+      new TextDecoder().decode(frame.subarray(4))
+    }`
+  );
+}
+
+test('server, ordering "any": each response goes out as its handler settles, those of one turn in one write', async () => {
+  const gates = new Map<string, () => void>();
+  const server = new Server({
+    format: "u32le-id",
+    handler: (request) =>
+      new Promise((resolve) => {
+        const body = new TextDecoder().decode(request.subarray(4));
+        // The answer's id field is left 0: the server writes the id.
+        gates.set(body, () => resolve(idFrame(0, `re:${body}`)));
+      }),
+  });
+  const transport = new FakeTransport();
+  server.serveConnection(transport);
+  transport.deliver(
+    encodeFrames(
+      [
+        idFrame(7, "a"),
+        idFrame(0xffff_fffe, "b"),
+        idFrame(7, "c"),
+        idFrame(3, "d"),
+      ],
+      { format: "u32le-id" },
+    ),
+  );
+  assert.equal(gates.size, 4);
+  gates.get("c")!();
+  await turn();
+  assert.equal(transport.writes.length, 1);
+  assert.deepEqual(idFrames(transport.writes[0]), ["7:re:c"]);
+  gates.get("d")!();
+  gates.get("a")!();
+  await turn();
+  assert.equal(transport.writes.length, 2, "settled in one turn: one write");
+  assert.deepEqual(idFrames(transport.writes[1]), ["3:re:d", "7:re:a"]);
+  gates.get("b")!();
+  await turn();
+  assert.deepEqual(idFrames(transport.writes[2]), ["4294967294:re:b"]);
+  transport.close();
+});
+
+test('server, ordering "fifo" with an id format: answers in request order, ids written', async () => {
+  const gates = new Map<string, () => void>();
+  const server = new Server({
+    format: "dns",
+    ordering: "fifo",
+    handler: (request) =>
+      new Promise((resolve) => {
+        const tag = request[2];
+        gates.set(String(tag), () => resolve(new Uint8Array([0, 0, tag + 1])));
+      }),
+  });
+  const transport = new FakeTransport();
+  server.serveConnection(transport);
+  const requests = [[0x12, 0x34, 1], [0xab, 0xcd, 2], [0x00, 0x01, 3]].map((
+    bytes,
+  ) => new Uint8Array(bytes));
+  transport.deliver(encodeFrames(requests, { format: "dns" }));
+  gates.get("3")!();
+  gates.get("2")!();
+  await turn();
+  assert.equal(transport.writes.length, 0, "the first holds back the rest");
+  gates.get("1")!();
+  await turn();
+  assert.deepEqual(
+    decodeAll(concat(transport.writes), "dns"),
+    [[0x12, 0x34, 2], [0xab, 0xcd, 3], [0x00, 0x01, 4]].map((bytes) =>
+      new Uint8Array(bytes)
+    ),
+  );
+  transport.close();
+});
+
+test("client: the bytes it sends carry fresh ids; responses in any order reach their requests", async () => {
+  const transport = new FakeTransport();
+  const client = new Client(transport, { format: "u32le-id" });
+  const bodies = ["zero", "one", "two", "three"];
+  const requests = bodies.map((body) => idFrame(0xaaaa_aaaa, body));
+  const before = requests.map((r) => r.slice());
+  const pending = requests.map((request) => client.request(request));
+  await turn();
+  assert.equal(transport.writes.length, 1, "one write for one tick");
+  assert.deepEqual(requests, before, "the callers' bytes are unchanged");
+  const sent = decodeAll(transport.writes[0], "u32le-id");
+  assert.deepEqual(
+    sent.map((frame) => new TextDecoder().decode(frame.subarray(4))),
+    bodies,
+  );
+  const ids = sent.map((frame) =>
+    new DataView(frame.buffer).getUint32(0, true)
+  );
+  assert.equal(new Set(ids).size, 4, `distinct ids: ${ids}`);
+  // Answer in reverse, each with its request's id.
+  transport.deliver(
+    encodeFrames(
+      [3, 2, 1, 0].map((i) => idFrame(ids[i], `re:${bodies[i]}`)),
+      { format: "u32le-id" },
+    ),
+  );
+  const responses = await Promise.all(pending);
+  responses.forEach((response, i) => {
+    assert.equal(
+      new DataView(response.buffer, response.byteOffset).getUint32(0, true),
+      ids[i],
+    );
+    assert.equal(
+      new TextDecoder().decode(response.subarray(4)),
+      `re:${bodies[i]}`,
+    );
+  });
+  await client.close({ force: true });
+});
+
+test("client: a late response after an abort is dropped and counted; an unknown id fails the connection", async () => {
+  const transport = new FakeTransport();
+  const client = new Client(transport, { format: "dns" });
+  const controller = new AbortController();
+  const first = client.request(new Uint8Array([0, 0, 1]), {
+    signal: controller.signal,
+  });
+  const second = client.request(new Uint8Array([0, 0, 2]));
+  await turn();
+  const sent = decodeAll(concat(transport.writes), "dns");
+  assert.equal(sent.length, 2);
+  controller.abort(new Error("gone"));
+  await assert.rejects(first, /gone/);
+  // The aborted request's answer comes late: dropped, counted.
+  transport.deliver(encodeFrames([sent[0]], { format: "dns" }));
+  assert.equal(client.lateResponses, 1);
+  // An id no request holds: the connection fails with a protocol error.
+  const unknown = new Uint8Array([
+    sent[1][0] ^ 0xff,
+    sent[1][1] ^ 0xff,
+    9,
+  ]);
+  assert.notDeepEqual(unknown.subarray(0, 2), sent[0].subarray(0, 2));
+  transport.deliver(encodeFrames([unknown], { format: "dns" }));
+  await assert.rejects(second, (error: unknown) => {
+    assert.ok(error instanceof ConnectionClosedError, String(error));
+    assert.ok(error.cause instanceof ProtocolError, String(error.cause));
+    return true;
+  });
+  await client.close({ force: true });
 });
