@@ -25,9 +25,12 @@ export interface Shared {
   sent: number;
   counted: number;
   bytesOut: number;
+  /** Every measured request, or without `slow` only: see the next two. */
   histogram: LatencyHistogram;
   /** With `slow`: the measured requests the server answers at once. */
   fastHistogram: LatencyHistogram;
+  /** With `slow`: the measured requests the server delays. */
+  slowHistogram: LatencyHistogram;
   /** With `slow`: measured responses to requests the server delays. */
   slowCounted: number;
   /** The counters of `LoadTestErrors` a connection adds to. */
@@ -282,10 +285,12 @@ export class LoadConnection implements TransportEvents {
       if (shared.stopping) return;
       shared.counted++;
       const latency = (this.#now - this.#sentAt[slot]) * 1000;
-      shared.histogram.record(latency);
-      if (this.#slow >= 0) {
-        if (this.#delayed[slot] === 1) shared.slowCounted++;
-        else shared.fastHistogram.record(latency);
+      // With slow, each kind has its histogram; runLoadTest merges them.
+      if (this.#slow < 0) shared.histogram.record(latency);
+      else if (this.#delayed[slot] === 0) shared.fastHistogram.record(latency);
+      else {
+        shared.slowCounted++;
+        shared.slowHistogram.record(latency);
       }
       if (shared.counted === shared.target) shared.reached();
     }

@@ -319,6 +319,7 @@ export async function runLoadTest(
     reached: () => {},
     histogram: new LatencyHistogram(),
     fastHistogram: new LatencyHistogram(),
+    slowHistogram: new LatencyHistogram(),
     slowCounted: 0,
     errors,
     settled: () => settle(),
@@ -356,6 +357,7 @@ export async function runLoadTest(
     shared.measuring = true;
     shared.histogram.reset();
     shared.fastHistogram.reset();
+    shared.slowHistogram.reset();
     shared.slowCounted = 0;
     if (requests !== undefined) shared.budget = requests;
     started = performance.now();
@@ -407,6 +409,11 @@ export async function runLoadTest(
     }
   }
   await Promise.all(open.map((c) => c.finish()));
+  if (slow !== undefined) {
+    // Each response went into the histogram of its kind only.
+    shared.histogram.merge(shared.fastHistogram);
+    shared.histogram.merge(shared.slowHistogram);
+  }
 
   return {
     connections,
