@@ -378,8 +378,9 @@ export class LoadConnection implements TransportEvents {
     if (generation === this.#generations) generation = 0;
     this.#generation[slot] = generation;
     const id = generation * this.#slots + slot;
-    const low = id % TWO_32;
-    const high = (id - low) / TWO_32;
+    // Ids of 2 and 4 bytes are below 2^32: no division for them.
+    const low = id < TWO_32 ? id : id % TWO_32;
+    const high = id < TWO_32 ? 0 : (id - low) / TWO_32;
     this.#idLow[slot] = low;
     this.#idHigh[slot] = high;
     this.#busy[slot] = 1;
