@@ -128,7 +128,11 @@ export interface LoadTestErrors {
   closed: number;
   /** Responses that differed from their request (with `verify`). */
   mismatch: number;
-  /** Responses that broke the protocol (a length over the limit). */
+  /**
+   * Connections closed for a response that broke the protocol: a length
+   * over the limit, or, with a request id, an id that matches no request in
+   * flight.
+   */
   protocol: number;
   /**
    * Measured requests sent and still unanswered, on connections still open,
