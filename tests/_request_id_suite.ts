@@ -784,6 +784,51 @@ export function requestIdSuite(name: string, network: Network): void {
   );
 
   t(
+    'a handler timeout with ordering "any" never gives up a call early',
+    async () => {
+      // Calls of 350 ms against a handlerTimeout of 500 ms, begun at
+      // every phase of the server's 250 ms timeout sweep: none may be
+      // given up (a sweep may only make a timeout late). onHandlerError
+      // answers a call given up, saying so.
+      const end = ID_END["u32le-id"];
+      const { server, port } = await startServer(network, {
+        format: "u32le-id",
+        handlerTimeout: 500,
+        onError: () => {},
+        handler: async (request) => {
+          await delay(350);
+          return answer(end, request);
+        },
+        onHandlerError: (_error, request) =>
+          answer(end, concat([request, text(" given up")])),
+      });
+      const client = await openClient(network, port, { format: "u32le-id" });
+      const early: string[] = [];
+      await Promise.all(
+        Array.from({ length: 10 }, async (_, i) => {
+          await delay(i * 27);
+          const asked = performance.now();
+          const response = await client.request(ask(end, `${i}`));
+          const body = str(response.subarray(end));
+          if (body.includes("given up")) {
+            early.push(
+              `${i} after ${Math.round(performance.now() - asked)} ms`,
+            );
+          } else assertAnswers(end, response, `${i}`);
+        }),
+      );
+      assert.deepEqual(
+        early,
+        [],
+        "calls of 350 ms given up under handlerTimeout 500",
+      );
+      assert.equal(server.stats().handlerTimeouts, 0);
+      await client.close();
+      await server.close();
+    },
+  );
+
+  t(
     'a handler timeout with ordering "any": onHandlerError answers it',
     async () => {
       const end = ID_END["u32le-id"];
