@@ -1031,6 +1031,59 @@ export function requestIdSuite(name: string, network: Network): void {
   );
 
   t(
+    "a handler that answers with its request changed in place still sends the request's id",
+    async () => {
+      // The handler owns its request: it may turn it into the response in
+      // place, id field included; the server writes the request's id.
+      const end = ID_END["u32le-id"];
+      const inPlace = (request: Uint8Array) => {
+        request.fill(0xee, 0, end);
+        request.subarray(end).reverse();
+        return request;
+      };
+      for (const sync of [true, false]) {
+        for (const ordering of ["any", "fifo"] as const) {
+          const { server, port } = await startServer(network, {
+            format: "u32le-id",
+            ordering,
+            onError: () => {},
+            handler: sync ? inPlace : async (request) => {
+              await delay(1);
+              return inPlace(request);
+            },
+          });
+          const client = await openClient(network, port, {
+            format: "u32le-id",
+          });
+          const bodies = ["abc", "hello", "xy"];
+          const results = await Promise.allSettled(
+            bodies.map((body) => client.request(ask(end, body))),
+          );
+          const how = `${sync ? "sync" : "async"} handler, ${ordering}`;
+          results.forEach((result, i) => {
+            assert.equal(
+              result.status,
+              "fulfilled",
+              `${how}: ${
+                String((result as PromiseRejectedResult).reason?.cause ?? "")
+              }`,
+            );
+            const response = (result as PromiseFulfilledResult<Uint8Array>)
+              .value;
+            assert.equal(
+              str(response.subarray(end)),
+              [...bodies[i]].reverse().join(""),
+              how,
+            );
+          });
+          await client.close();
+          await server.close();
+        }
+      }
+    },
+  );
+
+  t(
     "one response buffer returned for many requests gets each id in the bytes sent, never in the buffer",
     async () => {
       const end = ID_END["u32le-id"];
