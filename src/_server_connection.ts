@@ -516,6 +516,22 @@ export class ServerConnection
     else this.#timedOut(expired);
   }
 
+  /** The oldest unsettled handler call, or null. */
+  #oldestSlot(): Slot | null {
+    const slots = this.#slots;
+    for (let i = this.#slotHead; i < slots.length; i++) {
+      if (slots[i].response === null) return slots[i];
+    }
+    return null;
+  }
+
+  /** Whether `slot`'s call has run for handlerTimeout or longer. */
+  #overdue(slot: Slot | null): boolean {
+    return slot !== null &&
+      performance.now() - slot.started >=
+        this.#host.limits.timeouts.handlerTimeout;
+  }
+
   /** The sweep in which the oldest unsettled handler call began, or -1. */
   #oldestPending(): number {
     const slots = this.#slots;
@@ -532,6 +548,9 @@ export class ServerConnection
   #timedOut(error: ConnectionTimeoutError): void {
     const stats = this.#host.stats;
     if (error.reason === "handler") {
+      // Sweeps count from the one before the call: it is given up only
+      // once its own time is up, never early.
+      if (!this.#overdue(this.#oldestSlot())) return;
       if (this.#host.anyOrder) {
         this.#dropExpired(error);
         return;
@@ -711,9 +730,13 @@ export class ServerConnection
       (this.#slotHead === this.#slots.length || host.anyOrder)
     ) {
       // Fast path: no promise, nothing awaited ahead (or nothing to wait for).
-      if (result === request && headerAt >= 0) {
+      if (
+        result === request && headerAt >= 0 &&
+        (id === null ||
+          (id.low(request, 0) === idLow && id.high(request, 0) === idHigh))
+      ) {
         // The response frame is the request frame, whole in this read (it
-        // ends where the request does).
+        // ends where the request does), its id unchanged.
         const frameEnd = host.framing.isDefault
           ? headerAt + FRAME_HEADER_SIZE + request.length
           : request.byteOffset - this.#chunk!.byteOffset + request.length;
@@ -886,13 +909,12 @@ export class ServerConnection
    */
   #dropExpired(error: ConnectionTimeoutError): void {
     const host = this.#host;
-    const limits = host.limits;
     const slots = this.#slots;
     for (let i = this.#slotHead; i < slots.length; i++) {
       const slot = slots[i];
       if (slot.response !== null) continue;
       // Slots are in arrival order: the rest are younger.
-      if (limits.tick - slot.tick < limits.sweeps.handlerTimeout) break;
+      if (!this.#overdue(slot)) break;
       slot.dropped = true;
       slot.response = ANSWERED;
       this.#pending--;
