@@ -11,8 +11,8 @@
 // ids copied exactly.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { Server } from "../src/server.ts";
-import { Client } from "../src/client.ts";
+import { Server, type ServerOptions } from "../src/server.ts";
+import { Client, type ClientOptions } from "../src/client.ts";
 import {
   ConnectionClosedError,
   ConnectionTimeoutError,
@@ -144,6 +144,10 @@ async function rawServer(
   };
 }
 
+/** A function's parameters after the first. */
+type DropFirst<T extends unknown[]> = T extends [unknown, ...infer Rest] ? Rest
+  : never;
+
 /** Whether `error` is a ConnectionClosedError caused by a ProtocolError. */
 function closedByProtocolError(error: unknown): boolean {
   assert.ok(error instanceof ConnectionClosedError, String(error));
@@ -156,8 +160,38 @@ function closedByProtocolError(error: unknown): boolean {
 
 /** Registers the suite for one adapter. */
 export function requestIdSuite(name: string, network: Network): void {
+  /** Closes, by force, what the running test opened, whatever its outcome. */
+  const opened: Array<() => unknown> = [];
   const t = (title: string, fn: () => Promise<void>) =>
-    test(`${name}: request ids: ${title}`, fn);
+    test(`${name}: request ids: ${title}`, async () => {
+      try {
+        await fn();
+      } finally {
+        await Promise.allSettled(opened.splice(0).map((close) => close()));
+      }
+    });
+  const serverOn = async (options: ServerOptions) => {
+    const started = await startServer(network, options);
+    opened.push(() => started.server.close({ force: true }));
+    return started;
+  };
+  const clientOf = async (port: number, options?: ClientOptions) => {
+    const client = await openClient(network, port, options);
+    opened.push(() => client.close({ force: true }));
+    return client;
+  };
+  const rawServerOn = async (
+    ...args: DropFirst<Parameters<typeof rawServer>>
+  ) => {
+    const server = await rawServer(network, ...args);
+    opened.push(() => server.close());
+    return server;
+  };
+  const rawOn = async (port: number) => {
+    const raw = await RawConnection.open(network, port);
+    opened.push(() => raw.transport.close());
+    return raw;
+  };
 
   for (const format of ["u32le-id", "dns"] as const) {
     const end = ID_END[format];
@@ -165,14 +199,14 @@ export function requestIdSuite(name: string, network: Network): void {
       `${format}: responses completing in random order are all matched`,
       async () => {
         const random = seededRandom(end);
-        const { server, port } = await startServer(network, {
+        const { server, port } = await serverOn({
           format,
           handler: async (request) => {
             await delay(Math.floor(random() * 15));
             return answer(end, request);
           },
         });
-        const client = await openClient(network, port, { format });
+        const client = await clientOf(port, { format });
         const bodies = Array.from(
           { length: 300 },
           (_, i) => `q${i}:${"x".repeat(i % 50)}`,
@@ -203,8 +237,8 @@ export function requestIdSuite(name: string, network: Network): void {
     t(
       `${format}: the built-in echo answers each request with its id`,
       async () => {
-        const { server, port } = await startServer(network, { format });
-        const client = await openClient(network, port, { format });
+        const { server, port } = await serverOn({ format });
+        const client = await clientOf(port, { format });
         const bodies = Array.from({ length: 1000 }, (_, i) => `echo ${i}`);
         const responses = await Promise.all(
           bodies.map((body) => client.request(ask(end, body))),
@@ -221,14 +255,14 @@ export function requestIdSuite(name: string, network: Network): void {
   t("a slow request does not hold back later ones", async () => {
     const end = ID_END["u32le-id"];
     const slowHandler = gate();
-    const { server, port } = await startServer(network, {
+    const { server, port } = await serverOn({
       format: "u32le-id",
       handler: async (request) => {
         if (str(request.subarray(end)) === "slow") await slowHandler.opened;
         return answer(end, request);
       },
     });
-    const client = await openClient(network, port, { format: "u32le-id" });
+    const client = await clientOf(port, { format: "u32le-id" });
     let slowSettled = false;
     const slow = client.request(ask(end, "slow")).finally(() => {
       slowSettled = true;
@@ -252,7 +286,7 @@ export function requestIdSuite(name: string, network: Network): void {
       const first = gate();
       let settled = 0;
       const random = seededRandom(3);
-      const { server, port } = await startServer(network, {
+      const { server, port } = await serverOn({
         format: "u32le-id",
         ordering: "fifo",
         handler: async (request) => {
@@ -262,7 +296,7 @@ export function requestIdSuite(name: string, network: Network): void {
           return answer(end, request);
         },
       });
-      const client = await openClient(network, port, { format: "u32le-id" });
+      const client = await clientOf(port, { format: "u32le-id" });
       const bodies = Array.from({ length: 40 }, (_, i) => `r${i}`);
       const { all, order } = tracked(
         bodies.map((body) => client.request(ask(end, body))),
@@ -291,15 +325,15 @@ export function requestIdSuite(name: string, network: Network): void {
         return response;
       };
       const end = ID_END["u32le-id"];
-      const fifo = await startServer(network, {
+      const fifo = await serverOn({
         handler: (request) => slowly(text(`re:${str(request)}`)),
       });
-      const any = await startServer(network, {
+      const any = await serverOn({
         format: "u32le-id",
         handler: (request) => slowly(answer(end, request)),
       });
-      const fifoClient = await openClient(network, fifo.port);
-      const anyClient = await openClient(network, any.port, {
+      const fifoClient = await clientOf(fifo.port);
+      const anyClient = await clientOf(any.port, {
         format: "u32le-id",
       });
       const count = 150;
@@ -339,14 +373,14 @@ export function requestIdSuite(name: string, network: Network): void {
     async () => {
       const end = ID_END["u32le-id"];
       const slowHandler = gate();
-      const { server, port } = await startServer(network, {
+      const { server, port } = await serverOn({
         format: "u32le-id",
         handler: async (request) => {
           if (str(request.subarray(end)) === "slow") await slowHandler.opened;
           return answer(end, request);
         },
       });
-      const client = await openClient(network, port, {
+      const client = await clientOf(port, {
         format: "u32le-id",
         requestTimeout: 300,
       });
@@ -376,14 +410,14 @@ export function requestIdSuite(name: string, network: Network): void {
   t("aborting a sent request leaves the connection alone", async () => {
     const end = ID_END.dns;
     const slowHandler = gate();
-    const { server, port } = await startServer(network, {
+    const { server, port } = await serverOn({
       format: "dns",
       handler: async (request) => {
         if (str(request.subarray(end)) === "slow") await slowHandler.opened;
         return answer(end, request);
       },
     });
-    const client = await openClient(network, port, { format: "dns" });
+    const client = await clientOf(port, { format: "dns" });
     const controller = new AbortController();
     const slow = client.request(ask(end, "slow"), {
       signal: controller.signal,
@@ -410,11 +444,11 @@ export function requestIdSuite(name: string, network: Network): void {
     "more than maxInFlight timed-out requests awaiting their answers close the connection",
     async () => {
       const end = ID_END["u32le-id"];
-      const { server, port } = await startServer(network, {
+      const { server, port } = await serverOn({
         format: "u32le-id",
         handler: () => new Promise<Uint8Array>(() => {}), // never answers
       });
-      const client = await openClient(network, port, {
+      const client = await clientOf(port, {
         format: "u32le-id",
         maxInFlight: 2,
         requestTimeout: 100,
@@ -439,11 +473,11 @@ export function requestIdSuite(name: string, network: Network): void {
 
   t("dns: ids wrap around over 70,000 requests on one client", async () => {
     const end = ID_END.dns;
-    const { server, port } = await startServer(network, {
+    const { server, port } = await serverOn({
       format: "dns",
       handler: (request) => answer(end, request),
     });
-    const client = await openClient(network, port, { format: "dns" });
+    const client = await clientOf(port, { format: "dns" });
     const total = 70_000;
     const batch = 7_000;
     for (let from = 0; from < total; from += batch) {
@@ -470,7 +504,7 @@ export function requestIdSuite(name: string, network: Network): void {
       const heldIds = new Map<string, string>();
       let reused = 0;
       const seen = new Set<string>();
-      const { server, port } = await startServer(network, {
+      const { server, port } = await serverOn({
         format: "dns",
         handler: async (request) => {
           const id = idOf(end, request);
@@ -485,7 +519,7 @@ export function requestIdSuite(name: string, network: Network): void {
           return answer(end, request);
         },
       });
-      const client = await openClient(network, port, { format: "dns" });
+      const client = await clientOf(port, { format: "dns" });
       let heldSettled = false;
       const held = client.request(ask(end, "held")).finally(() => {
         heldSettled = true;
@@ -527,11 +561,11 @@ export function requestIdSuite(name: string, network: Network): void {
   );
 
   t(
-    "unknown and duplicate ids from a server are protocol errors",
+    "unknown, duplicate and missing ids from a server are protocol errors",
     async () => {
       const end = ID_END["u32le-id"];
       // Answers with an id no request was given.
-      const unknown = await rawServer(network, 3, (frames, transport) => {
+      const unknown = await rawServerOn(3, (frames, transport) => {
         const ids = frames.map((f) => idOf(end, f));
         const frame = frames[0].slice();
         for (let n = 1; ids.includes(idOf(end, frame)); n++) {
@@ -539,7 +573,7 @@ export function requestIdSuite(name: string, network: Network): void {
         }
         transport.write(encodeFrames([frame]));
       });
-      const client = await openClient(network, unknown.port, {
+      const client = await clientOf(unknown.port, {
         format: "u32le-id",
       });
       const results = await Promise.allSettled(
@@ -552,12 +586,12 @@ export function requestIdSuite(name: string, network: Network): void {
       await client.close();
       unknown.close();
       // Answers the first request twice, then the others.
-      const duplicate = await rawServer(network, 3, (frames, transport) => {
+      const duplicate = await rawServerOn(3, (frames, transport) => {
         transport.write(
           encodeFrames([frames[0], frames[0], frames[1], frames[2]]),
         );
       });
-      const second = await openClient(network, duplicate.port, {
+      const second = await clientOf(duplicate.port, {
         format: "u32le-id",
       });
       const [first, ...rest] = await Promise.allSettled(
@@ -574,6 +608,19 @@ export function requestIdSuite(name: string, network: Network): void {
       }
       await second.close();
       duplicate.close();
+      // Answers with a frame too short to hold an id.
+      const short = await rawServerOn(1, (_frames, transport) => {
+        transport.write(encodeFrames([new Uint8Array([1, 2])]));
+      });
+      const third = await clientOf(short.port, {
+        format: "u32le-id",
+      });
+      await assert.rejects(
+        third.request(ask(end, "a")),
+        closedByProtocolError,
+      );
+      await third.close();
+      short.close();
     },
   );
 
@@ -584,11 +631,11 @@ export function requestIdSuite(name: string, network: Network): void {
       let connection: Transport | null = null;
       let frames: Uint8Array[] = [];
       // Holds both requests and answers them when the test says.
-      const server = await rawServer(network, 2, (received, transport) => {
+      const server = await rawServerOn(2, (received, transport) => {
         frames = received;
         connection = transport;
       });
-      const client = await openClient(network, server.port, {
+      const client = await clientOf(server.port, {
         format: "u32le-id",
       });
       const controller = new AbortController();
@@ -615,14 +662,14 @@ export function requestIdSuite(name: string, network: Network): void {
     async () => {
       const end = ID_END["u32le-id"];
       const release = gate();
-      const { server, port } = await startServer(network, {
+      const { server, port } = await serverOn({
         format: "u32le-id",
         handler: async (request) => {
           await release.opened;
           return answer(end, request);
         },
       });
-      const client = await openClient(network, port, {
+      const client = await clientOf(port, {
         format: "u32le-id",
         maxInFlight: 4,
       });
@@ -657,7 +704,7 @@ export function requestIdSuite(name: string, network: Network): void {
     async () => {
       const end = ID_END["u32le-id"];
       const late = gate();
-      const { server, port } = await startServer(network, {
+      const { server, port } = await serverOn({
         format: "u32le-id",
         maxPendingRequests: 2,
         handlerTimeout: 100,
@@ -669,7 +716,7 @@ export function requestIdSuite(name: string, network: Network): void {
           return answer(end, request);
         },
       });
-      const client = await openClient(network, port, { format: "u32le-id" });
+      const client = await clientOf(port, { format: "u32le-id" });
       const controller = new AbortController();
       const hangs = ["hang 0", "hang 1"].map((body) =>
         client.request(ask(end, body), { signal: controller.signal })
@@ -696,7 +743,7 @@ export function requestIdSuite(name: string, network: Network): void {
     "the server answers two requests in flight with the same id, each with it",
     async () => {
       const end = ID_END["u32le-id"];
-      const { server, port } = await startServer(network, {
+      const { server, port } = await serverOn({
         format: "u32le-id",
         handler: async (request) => {
           // The first waits: the answers go out in the other order.
@@ -704,7 +751,7 @@ export function requestIdSuite(name: string, network: Network): void {
           return answer(end, request);
         },
       });
-      const raw = await RawConnection.open(network, port);
+      const raw = await rawOn(port);
       const id = new Uint8Array([4, 3, 2, 1]);
       const other = new Uint8Array([9, 9, 9, 9]);
       raw.write(encodeFrames([
@@ -741,7 +788,7 @@ export function requestIdSuite(name: string, network: Network): void {
       const end = ID_END["u32le-id"];
       const late = gate();
       const errors: unknown[] = [];
-      const { server, port } = await startServer(network, {
+      const { server, port } = await serverOn({
         format: "u32le-id",
         handlerTimeout: 200,
         onError: (error) => errors.push(error),
@@ -750,7 +797,7 @@ export function requestIdSuite(name: string, network: Network): void {
           return answer(end, request);
         },
       });
-      const client = await openClient(network, port, { format: "u32le-id" });
+      const client = await clientOf(port, { format: "u32le-id" });
       const controller = new AbortController();
       const hang = client.request(ask(end, "hang"), {
         signal: controller.signal,
@@ -791,7 +838,7 @@ export function requestIdSuite(name: string, network: Network): void {
       // given up (a sweep may only make a timeout late). onHandlerError
       // answers a call given up, saying so.
       const end = ID_END["u32le-id"];
-      const { server, port } = await startServer(network, {
+      const { server, port } = await serverOn({
         format: "u32le-id",
         handlerTimeout: 500,
         onError: () => {},
@@ -802,7 +849,7 @@ export function requestIdSuite(name: string, network: Network): void {
         onHandlerError: (_error, request) =>
           answer(end, concat([request, text(" given up")])),
       });
-      const client = await openClient(network, port, { format: "u32le-id" });
+      const client = await clientOf(port, { format: "u32le-id" });
       const early: string[] = [];
       await Promise.all(
         Array.from({ length: 10 }, async (_, i) => {
@@ -834,7 +881,7 @@ export function requestIdSuite(name: string, network: Network): void {
       const end = ID_END["u32le-id"];
       const hooked: unknown[] = [];
       const errors: unknown[] = [];
-      const { server, port } = await startServer(network, {
+      const { server, port } = await serverOn({
         format: "u32le-id",
         handlerTimeout: 150,
         onError: (error) => errors.push(error),
@@ -849,7 +896,7 @@ export function requestIdSuite(name: string, network: Network): void {
           return answer(end, concat([request, text(" timed out")]));
         },
       });
-      const client = await openClient(network, port, { format: "u32le-id" });
+      const client = await clientOf(port, { format: "u32le-id" });
       const [hang, ...fast] = await Promise.all(
         ["hang", "a", "b", "c"].map((body) => client.request(ask(end, body))),
       );
@@ -867,11 +914,59 @@ export function requestIdSuite(name: string, network: Network): void {
   );
 
   t(
+    'onHandlerError answers failed calls with their ids, out of order ("any")',
+    async () => {
+      const end = ID_END.dns;
+      const random = seededRandom(21);
+      const { server, port } = await serverOn({
+        format: "dns",
+        handler: async (request) => {
+          await delay(Math.floor(random() * 10));
+          const body = str(request.subarray(end));
+          if (body.startsWith("throw")) throw new Error(body);
+          if (body.startsWith("text")) return body as unknown as Uint8Array;
+          return answer(end, request);
+        },
+        onHandlerError: (error, request) =>
+          answer(
+            end,
+            concat([request, text(` failed: ${(error as Error).name}`)]),
+          ),
+      });
+      const client = await clientOf(port, { format: "dns" });
+      const bodies = Array.from(
+        { length: 60 },
+        (_, i) =>
+          i % 3 === 0 ? `throw ${i}` : i % 3 === 1 ? `text ${i}` : `ok ${i}`,
+      );
+      const responses = await Promise.all(
+        bodies.map((body) => client.request(ask(end, body))),
+      );
+      responses.forEach((response, i) => {
+        const body = bodies[i];
+        assertAnswers(
+          end,
+          response,
+          body.startsWith("throw")
+            ? `${body} failed: Error`
+            : body.startsWith("text")
+            ? `${body} failed: TypeError`
+            : body,
+        );
+      });
+      assert.equal(server.stats().handlerErrors, 40);
+      assert.equal(client.connected, true);
+      await client.close();
+      await server.close();
+    },
+  );
+
+  t(
     "close() while out-of-order handlers are pending answers them all first",
     async () => {
       const end = ID_END["u32le-id"];
       const count = 15;
-      const { server, port } = await startServer(network, {
+      const { server, port } = await serverOn({
         format: "u32le-id",
         handler: async (request) => {
           // Later requests answer sooner.
@@ -880,7 +975,7 @@ export function requestIdSuite(name: string, network: Network): void {
           return answer(end, request);
         },
       });
-      const client = await openClient(network, port, { format: "u32le-id" });
+      const client = await clientOf(port, { format: "u32le-id" });
       const { all, order } = tracked(
         Array.from(
           { length: count },
@@ -926,7 +1021,7 @@ export function requestIdSuite(name: string, network: Network): void {
       new Server({ format: "u32le", ordering: "fifo" });
       const end = ID_END["u32le-id"];
       const errors: unknown[] = [];
-      const { server, port } = await startServer(network, {
+      const { server, port } = await serverOn({
         format: "u32le-id",
         onError: (error) => errors.push(error),
         handler: (request) => answer(end, request),
@@ -938,7 +1033,7 @@ export function requestIdSuite(name: string, network: Network): void {
         RangeError,
       );
       new Client(transport, { format: "dns", maxInFlight: 32_768 }).close();
-      const client = await openClient(network, port, { format: "u32le-id" });
+      const client = await clientOf(port, { format: "u32le-id" });
       // A request without room for the id is refused before it is sent.
       await assert.rejects(
         client.request(new Uint8Array(end - 1)),
@@ -949,7 +1044,7 @@ export function requestIdSuite(name: string, network: Network): void {
       assertAnswers(end, empty, "");
       await client.close();
       // A frame shorter than the id is a protocol error.
-      const raw = await RawConnection.open(network, port);
+      const raw = await rawOn(port);
       raw.write(encodeFrames([new Uint8Array([1, 2])]));
       await raw.waitClosed();
       await waitFor(() => errors.length === 1, "the error");
@@ -959,11 +1054,11 @@ export function requestIdSuite(name: string, network: Network): void {
       await server.close();
       // dns: a 1-byte message.
       const dnsErrors: unknown[] = [];
-      const dns = await startServer(network, {
+      const dns = await serverOn({
         format: "dns",
         onError: (error) => dnsErrors.push(error),
       });
-      const dnsRaw = await RawConnection.open(network, dns.port);
+      const dnsRaw = await rawOn(dns.port);
       dnsRaw.write(new Uint8Array([0, 1, 0x42]));
       await dnsRaw.waitClosed();
       assert.equal(dns.server.stats().protocolErrors, 1);
@@ -976,12 +1071,12 @@ export function requestIdSuite(name: string, network: Network): void {
     "a response without room for the id is a handler error: the connection closes",
     async () => {
       const errors: unknown[] = [];
-      const { server, port } = await startServer(network, {
+      const { server, port } = await serverOn({
         format: "dns",
         onError: (error) => errors.push(error),
         handler: () => new Uint8Array(1),
       });
-      const client = await openClient(network, port, { format: "dns" });
+      const client = await clientOf(port, { format: "dns" });
       await assert.rejects(
         client.request(ask(2, "x"), { signal: AbortSignal.timeout(5000) }),
         ConnectionClosedError,
@@ -999,7 +1094,7 @@ export function requestIdSuite(name: string, network: Network): void {
     async () => {
       const end = ID_END["u32le-id"];
       const random = seededRandom(5);
-      const { server, port } = await startServer(network, {
+      const { server, port } = await serverOn({
         format: "u32le-id",
         handler: async (request) => {
           await delay(Math.floor(random() * 6));
@@ -1007,7 +1102,7 @@ export function requestIdSuite(name: string, network: Network): void {
           return concat([request, text(`@${idOf(end, request)}`)]);
         },
       });
-      const client = await openClient(network, port, { format: "u32le-id" });
+      const client = await clientOf(port, { format: "u32le-id" });
       for (const size of [10, 100 * 1024]) {
         const request = concat([new Uint8Array(end), patternBytes(size, 9)]);
         const before = request.slice();
@@ -1043,7 +1138,7 @@ export function requestIdSuite(name: string, network: Network): void {
       };
       for (const sync of [true, false]) {
         for (const ordering of ["any", "fifo"] as const) {
-          const { server, port } = await startServer(network, {
+          const { server, port } = await serverOn({
             format: "u32le-id",
             ordering,
             onError: () => {},
@@ -1052,7 +1147,7 @@ export function requestIdSuite(name: string, network: Network): void {
               return inPlace(request);
             },
           });
-          const client = await openClient(network, port, {
+          const client = await clientOf(port, {
             format: "u32le-id",
           });
           const bodies = ["abc", "hello", "xy"];
@@ -1094,14 +1189,14 @@ export function requestIdSuite(name: string, network: Network): void {
           patternBytes(size, 4),
         ]);
         const before = shared.slice();
-        const { server, port } = await startServer(network, {
+        const { server, port } = await serverOn({
           format: "u32le-id",
           handler: async () => {
             await delay(Math.floor(random() * 6));
             return shared;
           },
         });
-        const client = await openClient(network, port, {
+        const client = await clientOf(port, {
           format: "u32le-id",
         });
         const responses = await Promise.all(
@@ -1127,7 +1222,7 @@ export function requestIdSuite(name: string, network: Network): void {
     async () => {
       const end = ID_END["u32le-id"];
       const random = seededRandom(7);
-      const { server, port } = await startServer(network, {
+      const { server, port } = await serverOn({
         format: "u32le-id",
         zeroCopy: true,
         handler: async (request) => {
@@ -1135,7 +1230,7 @@ export function requestIdSuite(name: string, network: Network): void {
           return request;
         },
       });
-      const client = await openClient(network, port, { format: "u32le-id" });
+      const client = await clientOf(port, { format: "u32le-id" });
       const sizes = [4, 5, 100, 4000, 70_000, 1_200_000];
       for (let round = 0; round < 3; round++) {
         const requests = Array.from({ length: 60 }, (_, i) => {
@@ -1166,7 +1261,7 @@ export function requestIdSuite(name: string, network: Network): void {
     async () => {
       const end = ID_END["u32le-id"];
       const gates = new Map<string, () => void>();
-      const { server, port } = await startServer(network, {
+      const { server, port } = await serverOn({
         format: "u32le-id",
         maxPendingRequests: 3,
         handler: async (request) => {
@@ -1175,7 +1270,7 @@ export function requestIdSuite(name: string, network: Network): void {
           return answer(end, request);
         },
       });
-      const client = await openClient(network, port, { format: "u32le-id" });
+      const client = await clientOf(port, { format: "u32le-id" });
       const first = ["a0", "a1", "a2"].map((body) =>
         client.request(ask(end, body))
       );
@@ -1206,7 +1301,7 @@ export function requestIdSuite(name: string, network: Network): void {
       const end = ID_END["u32le-id"];
       const MiB = 1024 * 1024;
       const random = seededRandom(13);
-      const { server, port } = await startServer(network, {
+      const { server, port } = await serverOn({
         format: "u32le-id",
         maxFrameSize: 4 * MiB,
         maxBufferedBytes: 4 * MiB,
@@ -1219,7 +1314,7 @@ export function requestIdSuite(name: string, network: Network): void {
         },
       });
       const clients = await Promise.all(
-        [0, 1].map(() => openClient(network, port, { format: "u32le-id" })),
+        [0, 1].map(() => clientOf(port, { format: "u32le-id" })),
       );
       const requests = Array.from({ length: 8 }, (_, i) => {
         const request = patternBytes(end + 1.5 * MiB, i);
@@ -1266,7 +1361,7 @@ export function requestIdSuite(name: string, network: Network): void {
         return bytes;
       };
       const random = seededRandom(12);
-      const { server, port } = await startServer(network, {
+      const { server, port } = await serverOn({
         format,
         handler: async (request) => {
           await delay(Math.floor(random() * 10));
@@ -1277,7 +1372,7 @@ export function requestIdSuite(name: string, network: Network): void {
           return frame(text(`re:${body}@${opaque}`), 0xdead_beef);
         },
       });
-      const client = await openClient(network, port, { format });
+      const client = await clientOf(port, { format });
       const bodies = Array.from({ length: 200 }, (_, i) => `m${i}`);
       const { all, order } = tracked(
         bodies.map((body) => client.request(frame(text(body)))),
@@ -1296,11 +1391,11 @@ export function requestIdSuite(name: string, network: Network): void {
 
   t("a request aborted before it is written is never sent", async () => {
     const end = ID_END["u32le-id"];
-    const { server, port } = await startServer(network, {
+    const { server, port } = await serverOn({
       format: "u32le-id",
       handler: (request) => answer(end, request),
     });
-    const client = await openClient(network, port, { format: "u32le-id" });
+    const client = await clientOf(port, { format: "u32le-id" });
     const controller = new AbortController();
     const aborted = client.request(ask(end, "never"), {
       signal: controller.signal,
@@ -1319,7 +1414,7 @@ export function requestIdSuite(name: string, network: Network): void {
     'u32le-id with ordering "fifo": a handler timeout still closes the connection',
     async () => {
       const end = ID_END["u32le-id"];
-      const { server, port } = await startServer(network, {
+      const { server, port } = await serverOn({
         format: "u32le-id",
         ordering: "fifo",
         handlerTimeout: 150,
@@ -1329,7 +1424,7 @@ export function requestIdSuite(name: string, network: Network): void {
             ? new Promise<Uint8Array>(() => {})
             : answer(end, request),
       });
-      const client = await openClient(network, port, { format: "u32le-id" });
+      const client = await clientOf(port, { format: "u32le-id" });
       const results = await Promise.allSettled(
         ["a", "hang", "c"].map((body) => client.request(ask(end, body))),
       );
@@ -1351,7 +1446,7 @@ export function requestIdSuite(name: string, network: Network): void {
     'close() does not wait for a handler given up on by its timeout ("any")',
     async () => {
       const end = ID_END["u32le-id"];
-      const { server, port } = await startServer(network, {
+      const { server, port } = await serverOn({
         format: "u32le-id",
         handlerTimeout: 150,
         onError: () => {},
@@ -1362,7 +1457,7 @@ export function requestIdSuite(name: string, network: Network): void {
           return answer(end, request);
         },
       });
-      const client = await openClient(network, port, { format: "u32le-id" });
+      const client = await clientOf(port, { format: "u32le-id" });
       const hang = client.request(ask(end, "hang"), {
         signal: AbortSignal.timeout(5000),
       });
@@ -1385,14 +1480,14 @@ export function requestIdSuite(name: string, network: Network): void {
   t("8-byte ids: round trips, and ids above 2^53 copied exactly", async () => {
     const end = ID_END.id8;
     const random = seededRandom(8);
-    const { server, port } = await startServer(network, {
+    const { server, port } = await serverOn({
       format: ID8,
       handler: async (request) => {
         await delay(Math.floor(random() * 8));
         return answer(end, request);
       },
     });
-    const client = await openClient(network, port, { format: ID8 });
+    const client = await clientOf(port, { format: ID8 });
     const bodies = Array.from({ length: 200 }, (_, i) => `eight ${i}`);
     const responses = await Promise.all(
       bodies.map((body) => client.request(ask(end, body))),
@@ -1406,7 +1501,7 @@ export function requestIdSuite(name: string, network: Network): void {
       0x0123_4567_89ab_cdefn,
       0x8000_0000_0000_0000n,
     ];
-    const raw = await RawConnection.open(network, port);
+    const raw = await rawOn(port);
     raw.write(encodeFrames(ids.map((id, i) => {
       const frame = concat([new Uint8Array(8), text(`big ${i}`)]);
       new DataView(frame.buffer).setBigUint64(0, id, false);
