@@ -6,9 +6,12 @@
 // the bytes of the u32le-id and dns presets on the wire, and the server and
 // client over a fake transport: the exact writes of "any" (as each handler
 // settles, one write per turn) and of "fifo" with ids, the ids a client
-// sends, late responses and unknown ids.
+// sends, late responses and unknown ids, and that a client keeps no
+// answered request's bytes behind an older one still pending.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import v8 from "node:v8";
+import vm from "node:vm";
 import { RequestId } from "../src/_request_id.ts";
 import { Framing } from "../src/_frame_header.ts";
 import { COPY_LIMIT, Outbound } from "../src/_outbound.ts";
@@ -654,3 +657,51 @@ test("client: a late response after an abort is dropped and counted; an unknown 
   });
   await client.close({ force: true });
 });
+
+/** Collects garbage now: Bun's collector, or V8's gc() exposed at run time. */
+function garbageCollector(): () => void {
+  const bun = (globalThis as { Bun?: { gc(force: boolean): void } }).Bun;
+  if (bun !== undefined) return () => bun.gc(true);
+  v8.setFlagsFromString("--expose-gc");
+  return vm.runInNewContext("gc") as () => void;
+}
+
+for (const requestTimeout of [0, 60_000]) {
+  test(`client: answered requests are not kept behind an older one still pending (requestTimeout ${requestTimeout})`, async () => {
+    const collect = garbageCollector();
+    const transport = new FakeTransport();
+    const client = new Client(transport, {
+      format: "u32le-id",
+      requestTimeout,
+    });
+    const slow = client.request(idFrame(0, "slow"));
+    slow.catch(() => {});
+    await turn();
+    transport.writes.length = 0; // the slow request is never answered
+    const kept: WeakRef<Uint8Array>[] = [];
+    for (let round = 0; round < 5; round++) {
+      const pending = Array.from({ length: 200 }, () => {
+        const payload = new Uint8Array(4 + 1024);
+        kept.push(new WeakRef(payload));
+        return client.request(payload);
+      });
+      await turn();
+      // Each answered with itself (its id and body).
+      const sent = decodeAll(concat(transport.writes), "u32le-id");
+      transport.writes.length = 0;
+      transport.deliver(encodeFrames(sent, { format: "u32le-id" }));
+      await Promise.all(pending);
+    }
+    await turn();
+    collect();
+    await turn();
+    collect();
+    const alive = kept.filter((ref) => ref.deref() !== undefined).length;
+    assert.equal(
+      alive,
+      0,
+      `${alive} of ${kept.length} answered requests' payloads still reachable`,
+    );
+    await client.close({ force: true });
+  });
+}
