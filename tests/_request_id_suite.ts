@@ -1257,6 +1257,55 @@ export function requestIdSuite(name: string, network: Network): void {
   );
 
   t(
+    'lent requests: answered large frames free their memory while an older handler is pending ("any")',
+    async () => {
+      // One call waits the whole test; the large requests after it are
+      // answered at once, so their lent memory must come back: were it
+      // held, 8 of them would fill the 16 MiB budget and reading would stop.
+      const end = ID_END["u32le-id"];
+      const MiB = 1024 * 1024;
+      const release = gate();
+      const { server, port } = await serverOn({
+        format: "u32le-id",
+        zeroCopy: true,
+        maxFrameSize: 4 * MiB,
+        maxBufferedBytes: 16 * MiB,
+        handler: async (request) => {
+          if (request.length === end) await release.opened;
+          return request.subarray(0, end + 8);
+        },
+      });
+      const client = await clientOf(port, { format: "u32le-id" });
+      const held = client.request(new Uint8Array(end));
+      held.catch(() => {}); // closed by force if the test fails
+      const deadline = AbortSignal.timeout(5000);
+      let answered = 0;
+      let most = 0;
+      try {
+        for (let i = 0; i < 30; i++) {
+          const request = patternBytes(end + 2 * MiB, i);
+          request.fill(0, 0, end);
+          const response = await client.request(request, { signal: deadline });
+          assert.ok(
+            sameBytes(response.subarray(end), request.subarray(end, end + 8)),
+          );
+          answered++;
+          most = Math.max(most, server.stats().bufferedBytes);
+        }
+      } catch (error) {
+        assert.fail(
+          `${answered} of 30 answered, then ${error}; bufferedBytes ${server.stats().bufferedBytes}, memoryDeferrals ${server.stats().memoryDeferrals}`,
+        );
+      }
+      assert.ok(most <= 8 * MiB, `bufferedBytes reached ${most}`);
+      release.open();
+      assert.equal((await held).length, end + 8);
+      await client.close();
+      await server.close();
+    },
+  );
+
+  t(
     'maxPendingRequests pauses reading with ordering "any" until one settles, in any order',
     async () => {
       const end = ID_END["u32le-id"];
