@@ -33,17 +33,14 @@ export class ClientConnection {
   readonly #events: ClientConnectionEvents;
   readonly #decoder: FrameDecoder;
   readonly #zeroCopy: boolean;
-  /**
-   * Requests written and not yet answered, oldest first. With request ids,
-   * only kept for the request timer (`#timed`), and answered ones are
-   * skipped when they come first.
-   */
+  /** Requests written and not yet answered, oldest first (not with ids). */
   readonly #inFlight = new Fifo<PendingRequest>();
   /** The request id field, or null: responses are matched in order. */
   readonly #idField: RequestId | null;
   /**
    * With ids: the requests written, by id, and those timed out or aborted
-   * whose late response is still to come (their ids are not reused).
+   * whose late response is still to come (their ids are not reused). A
+   * Map iterates in insertion order: oldest first.
    */
   readonly #byId: Map<number, PendingRequest> | null;
   /** The next id to try. */
@@ -52,8 +49,6 @@ export class ClientConnection {
   #abandoned = 0;
   /** At most this many may be abandoned before the connection is given up. */
   readonly #maxAbandoned: number;
-  /** The client times requests out: keep #inFlight in order with ids too. */
-  readonly #timed: boolean;
   readonly #closedGate = new Gate();
   readonly #outbound: Outbound;
   readonly #write = (bytes: Uint8Array) => this.#transport.write(bytes);
@@ -76,7 +71,6 @@ export class ClientConnection {
    * @param maxInFlight The client's: with ids, more requests abandoned
    * (timed out, aborted) than this with their responses not come close the
    * connection.
-   * @param timed The client times requests out (it asks for `oldest()`).
    */
   constructor(
     transport: Transport,
@@ -84,13 +78,11 @@ export class ClientConnection {
     zeroCopy: boolean,
     events: ClientConnectionEvents,
     maxInFlight = Infinity,
-    timed = false,
   ) {
     this.#transport = transport;
     this.#idField = framing.id;
     this.#byId = framing.id === null ? null : new Map();
     this.#maxAbandoned = maxInFlight;
-    this.#timed = timed;
     this.#outbound = new Outbound(false, framing);
     this.#events = events;
     this.#zeroCopy = zeroCopy;
@@ -124,17 +116,21 @@ export class ClientConnection {
       : byId.size - this.#abandoned) + this.#batchLive;
   }
 
-  /** The oldest unanswered request. */
+  /**
+   * The oldest unanswered request. With ids, the first in #byId not
+   * abandoned: there are at most maxInFlight abandoned ones to pass.
+   */
   oldest(): PendingRequest | undefined {
-    const inFlight = this.#inFlight;
+    let written = this.#inFlight.peek();
     if (this.#byId !== null) {
-      while (
-        inFlight.length > 0 && inFlight.peek()!.state !== RequestState.sent
-      ) {
-        inFlight.shift();
+      written = undefined;
+      for (const pending of this.#byId.values()) {
+        if (pending.state === RequestState.sent) {
+          written = pending;
+          break;
+        }
       }
     }
-    const written = inFlight.peek();
     if (written !== undefined || this.#batchLive === 0) return written;
     return this.#batch.find((p) => p.state !== RequestState.dropped);
   }
@@ -220,7 +216,6 @@ export class ClientConnection {
       const id = this.#takeId(byId);
       pending.id = id;
       byId.set(id, pending);
-      if (this.#timed) inFlight.push(pending);
       const low = id % TWO_32;
       outbound.addWithId(pending.payload, low, (id - low) / TWO_32);
     }

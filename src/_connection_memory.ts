@@ -9,6 +9,17 @@ import { type BufferPool, POOL_MIN_SIZE } from "./_buffer_pool.ts";
 import type { ServerLimits, ServerLimitsEvents } from "./_server_limits.ts";
 
 /**
+ * A pooled buffer lent to a request, and the calls that still hold it: its
+ * handler until the request's answer is queued (and, if it timed out, until
+ * it settles), `onHandlerError` the same way. At 0 the buffer can go back
+ * once the answers queued are written.
+ */
+export interface LentBuffer {
+  readonly buffer: Uint8Array;
+  holders: number;
+}
+
+/**
  * Reserves and gives back one connection's frame memory. A frame that does
  * not fit in the budget waits (`waiting`) until the limits admit the
  * connection with the memory reserved for it.
@@ -23,7 +34,7 @@ export class ConnectionMemory {
   /** The buffer the frame being assembled is in, pooled or not. */
   #frame: Uint8Array | null = null;
   /** Pooled buffers of requests handed out, given back once nothing can use them. */
-  #lent: Uint8Array[] | null = null;
+  #lent: LentBuffer[] | null = null;
   /** The limits reserved memory for the frame that waited. */
   #granted = false;
   /** A frame waits for memory: reading stays paused until `admitted()`. */
@@ -101,16 +112,18 @@ export class ConnectionMemory {
 
   /**
    * Notes an assembled request handed to the handler: a pooled buffer stays
-   * lent until `giveBackLent()`.
+   * lent, and is returned (to mark once the request is answered), or null.
    */
-  handedOut(request: Uint8Array): void {
+  handedOut(request: Uint8Array): LentBuffer | null {
     this.#frame = null;
-    if (
-      this.#assembling !== null && request.buffer === this.#assembling.buffer
-    ) {
-      (this.#lent ??= []).push(this.#assembling);
-      this.#assembling = null;
+    const assembling = this.#assembling;
+    if (assembling === null || request.buffer !== assembling.buffer) {
+      return null;
     }
+    this.#assembling = null;
+    const lent: LentBuffer = { buffer: assembling, holders: 1 };
+    (this.#lent ??= []).push(lent);
+    return lent;
   }
 
   /** Whether pooled request buffers are lent. */
@@ -122,7 +135,7 @@ export class ConnectionMemory {
   get lentBytes(): number {
     let bytes = 0;
     if (this.#lent !== null) {
-      for (const buffer of this.#lent) bytes += buffer.length;
+      for (const lent of this.#lent) bytes += lent.buffer.length;
     }
     return bytes;
   }
@@ -136,11 +149,20 @@ export class ConnectionMemory {
       !this.#granted && !this.waiting && this.deferred === null;
   }
 
-  /** Returns the lent buffers to the pool: nothing may use them any more. */
-  giveBackLent(): void {
-    if (this.#lent === null) return;
-    for (const buffer of this.#lent) this.#pool!.give(buffer);
-    this.#lent = null;
+  /**
+   * Returns the lent buffers of answered requests to the pool (all of them
+   * with `all`): the caller knows their answers are written.
+   */
+  giveBackLent(all = false): void {
+    const lent = this.#lent;
+    if (lent === null) return;
+    let kept = 0;
+    for (const entry of lent) {
+      if (all || entry.holders === 0) this.#pool!.give(entry.buffer);
+      else lent[kept++] = entry;
+    }
+    lent.length = kept;
+    if (kept === 0) this.#lent = null;
   }
 
   /**
@@ -152,7 +174,7 @@ export class ConnectionMemory {
     if (this.#assembling !== null) this.#pool!.give(this.#assembling);
     this.#assembling = null;
     this.#frame = null;
-    if (!handlersRunning) this.giveBackLent();
+    if (!handlersRunning) this.giveBackLent(true);
     this.#lent = null;
     this.deferred = null;
     this.#limits.forget(this.#connection);

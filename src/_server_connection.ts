@@ -2,7 +2,7 @@ import { FrameDecoder } from "./frame_decoder.ts";
 import { assertFrameSize } from "./frame_encoder.ts";
 import { COPY_LIMIT, Outbound } from "./_outbound.ts";
 import type { BufferPool } from "./_buffer_pool.ts";
-import { ConnectionMemory } from "./_connection_memory.ts";
+import { ConnectionMemory, type LentBuffer } from "./_connection_memory.ts";
 import type { Transport, TransportEvents } from "./transport.ts";
 import {
   type ConnectionActivity,
@@ -88,6 +88,8 @@ interface Slot {
   request: Uint8Array | null;
   /** Its handler timed out (`ordering: "any"`): what it settles with is discarded. */
   dropped: boolean;
+  /** The pooled buffer lent to its request (`zeroCopy`), or null. */
+  lent: LentBuffer | null;
 }
 
 /** The response of a slot answered ahead of the slots before it, or given up. */
@@ -683,7 +685,7 @@ export class ServerConnection
 
   /** `headerAt`: where the frame starts in the chunk, or -1 when assembled. */
   #onRequest(request: Uint8Array, headerAt: number): void {
-    if (headerAt < 0) this.#memory?.handedOut(request);
+    const lent = headerAt < 0 ? this.#memory?.handedOut(request) ?? null : null;
     this.#frames++;
     if (this.#state !== OPEN) return;
     const host = this.#host;
@@ -746,6 +748,7 @@ export class ServerConnection
         return;
       }
       this.#respond(result, idLow, idHigh);
+      if (lent !== null) lent.holders--;
       return;
     }
     const slot: Slot = {
@@ -758,6 +761,7 @@ export class ServerConnection
       idHigh,
       request: host.anyOrder ? request : null,
       dropped: false,
+      lent,
     };
     if (result instanceof Uint8Array) {
       slot.response = result; // due after the answers awaited ahead
@@ -829,7 +833,7 @@ export class ServerConnection
     recovering: boolean,
   ): void {
     if (slot.dropped) {
-      this.#abandonedSettled();
+      this.#abandonedSettled(slot);
       return;
     }
     let recovered: Uint8Array | Promise<unknown> | undefined;
@@ -845,7 +849,7 @@ export class ServerConnection
 
   #settled(slot: Slot, response: Uint8Array): void {
     if (slot.dropped) {
-      this.#abandonedSettled();
+      this.#abandonedSettled(slot);
       return;
     }
     this.#pending--;
@@ -856,6 +860,7 @@ export class ServerConnection
       this.#respond(response, slot.idLow, slot.idHigh);
       slot.response = ANSWERED;
       slot.request = null;
+      if (slot.lent !== null) slot.lent.holders--;
     } else {
       slot.response = response;
     }
@@ -875,6 +880,7 @@ export class ServerConnection
       const slot = slots[head];
       if (slot.response !== ANSWERED) {
         this.#respond(slot.response!, slot.idLow, slot.idHigh);
+        if (slot.lent !== null) slot.lent.holders--;
       }
       head++;
     }
@@ -958,6 +964,7 @@ export class ServerConnection
         request,
         dropped: false,
       };
+      if (slot.lent !== null) slot.lent.holders++; // as long as the hook runs
       this.#pending++;
       this.#slots.push(slot);
       this.#await(slot, response, request, true);
@@ -975,21 +982,22 @@ export class ServerConnection
   }
 
   /** A handler given up on has settled: its request memory is free. */
-  #abandonedSettled(): void {
+  #abandonedSettled(slot: Slot): void {
     this.#abandoned--;
+    if (slot.lent !== null) slot.lent.holders--;
     this.#settleMemory();
   }
 
   /**
-   * Gives pooled request buffers back once no handler is running and every
-   * write has gone out (a response may be the request itself).
+   * Gives back the pooled buffers of requests answered, once their answers
+   * are written (a response may be a view of its request): no response is
+   * queued on this connection and every write has gone out.
    */
   #releaseLarge(memory: ConnectionMemory): void {
     if (
-      this.#pending !== 0 || this.#abandoned !== 0 ||
+      decoding === this || this.#outbound !== null ||
       this.#transport.bufferedAmount !== 0
     ) return;
-    if (this.#slotHead !== this.#slots.length) return;
     memory.giveBackLent();
   }
 

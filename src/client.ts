@@ -432,7 +432,6 @@ export class Client implements AsyncDisposable {
       this.#zeroCopy,
       this.#connectionEvents,
       this.#maxInFlight,
-      this.#timer !== null,
     );
   }
 
