@@ -49,7 +49,7 @@ export class RequestId {
         );
       }
     }
-    const offset = field.offset ?? 0;
+    const offset = field.offset === undefined ? 0 : field.offset;
     if (typeof offset !== "number" || !Number.isInteger(offset)) {
       throw new TypeError(
         `Invalid frame format: requestId.offset must be an integer, got ${

@@ -197,7 +197,9 @@ export function idleExpired(
   lastRead: number,
 ): ConnectionTimeoutError | null {
   const sweeps = limits.sweeps.idleTimeout;
-  return sweeps > 0 && tick - lastRead >= sweeps
+  // The last read came after sweep `lastRead`: `sweeps` more sweeps may
+  // take a little less than the timeout, one more never does.
+  return sweeps > 0 && tick - lastRead > sweeps
     ? new ConnectionTimeoutError("idle", limits.timeouts.idleTimeout)
     : null;
 }
