@@ -7,11 +7,16 @@
 //    by the load tester (`bench --slow 0.01 --verify`, on Deno) at -c 50
 //    -P 32: p50 and p99 of the fast requests, and req/s. Goal: p99 of the
 //    fast requests at or below 2 ms with ids.
+//    The same at -c 50 -P 8 (--light-P), a load that leaves the machine
+//    room, to tell what ids change from what saturation costs.
 // 2. The plain echo in u32le and u32le-id back to back in each round: req/s
-//    and the median of the rounds' ratios. Goal: u32le-id at 0.85x or more.
+//    and the median of the rounds' ratios, and p99 (with nothing slow, the
+//    floor of the first table's p99 at this load). Goal: u32le-id at 0.85x
+//    or more.
 //
 //   deno task bench:hol [--rounds 3] [--seconds 4] [--runtimes deno,bun,node]
-//     [-c 50] [-P 32] [--pin] [--json] [--out bench/results/head_of_line.md]
+//     [-c 50] [-P 32] [--light-P 8] [--pin] [--json]
+//     [--out bench/results/head_of_line.md]
 //
 // Writes the markdown tables to --out (unless --json). Everything targets
 // 127.0.0.1 and stops by itself.
@@ -35,6 +40,7 @@ const rounds = Number(flag("rounds") ?? 3);
 const seconds = Number(flag("seconds") ?? 4);
 const connections = flag("c") ?? "50";
 const pipeline = flag("P") ?? "32";
+const lightPipeline = flag("light-P") ?? "8";
 const runtimes = (flag("runtimes") ?? "deno,bun,node").split(",");
 const out = flag("out") ?? "bench/results/head_of_line.md";
 // --pin: the server on CPU 1 and the load tester on CPU 0 (see pinned()).
@@ -73,12 +79,18 @@ interface Sample {
   rps: number;
   fastP50: number;
   fastP99: number;
+  /** p99 of every request. */
+  p99: number;
   slowRequests: number;
   errors: number;
 }
 
 /** Runs the load tester against the server on PORT. */
-async function measure(format: string, slow: boolean): Promise<Sample> {
+async function measure(
+  format: string,
+  slow: boolean,
+  depth: string,
+): Promise<Sample> {
   const load = pinned(0, "deno", [
     "run",
     "-A",
@@ -91,7 +103,7 @@ async function measure(format: string, slow: boolean): Promise<Sample> {
     "-c",
     connections,
     "-P",
-    pipeline,
+    depth,
     "-d",
     String(seconds),
     "--verify",
@@ -112,16 +124,22 @@ async function measure(format: string, slow: boolean): Promise<Sample> {
     rps: result.requestsPerSecond ?? 0,
     fastP50: result.fastLatencyUs?.p50 ?? NaN,
     fastP99: result.fastLatencyUs?.p99 ?? NaN,
+    p99: result.latencyUs?.p99 ?? NaN,
     slowRequests: result.slowRequests ?? 0,
     errors: result.errorCount ?? 1,
   };
 }
 
 /** Starts `spec`, measures, stops it. */
-async function run(spec: ServerSpec, format: string, slow: boolean) {
+async function run(
+  spec: ServerSpec,
+  format: string,
+  slow: boolean,
+  depth: string,
+) {
   const running = await start(spec);
   try {
-    return await measure(format, slow);
+    return await measure(format, slow, depth);
   } finally {
     await stop(running);
   }
@@ -138,15 +156,17 @@ console.error(
 );
 for (let round = 1; round <= rounds; round++) {
   for (const runtime of runtimes) {
-    for (const slow of [true, false]) {
+    for (const section of ["slow", "light", "echo"] as const) {
+      const slow = section !== "echo";
+      const depth = section === "light" ? lightPipeline : pipeline;
       for (const format of FORMATS) {
-        const section = slow ? "slow" : "echo";
         const key = `${section} ${runtime} ${format}`;
         const args = ["--framing", format, ...(slow ? ["--slow", SLOW] : [])];
         const sample = await run(
           await server(runtime, key, args),
           format,
           slow,
+          depth,
         );
         errors += sample.errors;
         add(key, sample);
@@ -154,7 +174,7 @@ for (let round = 1; round <= rounds; round++) {
           `round ${round} ${key}: ${Math.round(sample.rps)} req/s${
             slow
               ? `, fast p50 ${sample.fastP50} us, p99 ${sample.fastP99} us, ${sample.slowRequests} slow`
-              : ""
+              : `, p99 ${sample.p99} us`
           }${sample.errors > 0 ? `, ${sample.errors} errors` : ""}`,
         );
       }
@@ -165,19 +185,22 @@ for (let round = 1; round <= rounds; round++) {
 const of = (key: string, field: keyof Sample) =>
   median(samples.get(key)!.map((s) => s[field]));
 const ms = (us: number) => (us / 1000).toFixed(2);
-const latency = runtimes.flatMap((runtime) =>
-  FORMATS.map((format) => {
-    const key = `slow ${runtime} ${format}`;
-    return {
-      runtime,
-      format,
-      rps: Math.round(of(key, "rps")),
-      fastP50Us: of(key, "fastP50"),
-      fastP99Us: of(key, "fastP99"),
-      slowRequests: Math.round(of(key, "slowRequests")),
-    };
-  })
-);
+const latencyAt = (section: "slow" | "light") =>
+  runtimes.flatMap((runtime) =>
+    FORMATS.map((format) => {
+      const key = `${section} ${runtime} ${format}`;
+      return {
+        runtime,
+        format,
+        rps: Math.round(of(key, "rps")),
+        fastP50Us: of(key, "fastP50"),
+        fastP99Us: of(key, "fastP99"),
+        slowRequests: Math.round(of(key, "slowRequests")),
+      };
+    })
+  );
+const latency = latencyAt("slow");
+const light = latencyAt("light");
 const throughput = runtimes.map((runtime) => {
   const base = samples.get(`echo ${runtime} u32le`)!.map((s) => s.rps);
   const ids = samples.get(`echo ${runtime} u32le-id`)!.map((s) => s.rps);
@@ -188,6 +211,8 @@ const throughput = runtimes.map((runtime) => {
     pairedRatio: Number(
       median(ids.map((rps, i) => rps / base[i])).toFixed(3),
     ),
+    u32leP99Us: of(`echo ${runtime} u32le`, "p99"),
+    u32leIdP99Us: of(`echo ${runtime} u32le-id`, "p99"),
   };
 });
 
@@ -198,8 +223,10 @@ if (Deno.args.includes("--json")) {
       seconds,
       connections,
       pipeline,
+      lightPipeline,
       slow: SLOW,
       latency,
+      light,
       throughput,
       errors,
     }),
@@ -213,10 +240,23 @@ if (Deno.args.includes("--json")) {
     }).output()).stdout,
   ).trim();
   const count = (n: number) => n.toLocaleString("en-US");
+  const latencyTable = (rows: typeof latency) => [
+    "| runtime | format | req/s | fast p50 | fast p99 | slow requests | p99 <= 2 ms |",
+    "| --- | --- | --- | --- | --- | --- | --- |",
+    ...rows.map((r) =>
+      `| ${r.runtime} | ${r.format} (${
+        r.format === "u32le" ? "in order" : "out of order"
+      }) | ${count(r.rps)} | ${ms(r.fastP50Us)} ms | ${ms(r.fastP99Us)} ms | ${
+        count(r.slowRequests)
+      } | ${r.format === "u32le" ? "-" : r.fastP99Us <= 2000 ? "yes" : "no"} |`
+    ),
+  ];
   const lines = [
     "# Head-of-line blocking: u32le (in order) vs u32le-id (out of order)",
     "",
-    `\`deno task bench:hol --rounds ${rounds} --seconds ${seconds}\` at ${commit}, ${
+    `\`deno task bench:hol --rounds ${rounds} --seconds ${seconds}${
+      Deno.args.includes("--pin") ? " --pin" : ""
+    }\` at ${commit}, ${
       new Date().toISOString().slice(0, 10)
     }, ${navigator.hardwareConcurrency} CPUs${
       Deno.args.includes("--pin")
@@ -234,26 +274,26 @@ if (Deno.args.includes("--json")) {
     "",
     "Goal: p99 of the fast requests at or below 2 ms with ids.",
     "",
-    "| runtime | format | req/s | fast p50 | fast p99 | slow requests | p99 <= 2 ms |",
-    "| --- | --- | --- | --- | --- | --- | --- |",
-    ...latency.map((r) =>
-      `| ${r.runtime} | ${r.format} (${
-        r.format === "u32le" ? "in order" : "out of order"
-      }) | ${count(r.rps)} | ${ms(r.fastP50Us)} ms | ${ms(r.fastP99Us)} ms | ${
-        count(r.slowRequests)
-      } | ${r.format === "u32le" ? "-" : r.fastP99Us <= 2000 ? "yes" : "no"} |`
-    ),
+    ...latencyTable(latency),
+    "",
+    `The same at ${connections} connections x ${lightPipeline} in flight, a load that leaves the machine room:`,
+    "",
+    ...latencyTable(light),
     "",
     "## Throughput of the plain echo, u32le-id against u32le",
     "",
     "Both formats back to back in each round; goal: 0.85x or more.",
     "",
-    "| runtime | u32le req/s | u32le-id req/s | u32le-id / u32le (median of round ratios) | >= 0.85x |",
-    "| --- | --- | --- | --- | --- |",
+    "p99 is that of every request: with nothing slow, the floor of the fast requests' p99 at this load.",
+    "",
+    "| runtime | u32le req/s | u32le-id req/s | u32le-id / u32le (median of round ratios) | >= 0.85x | p99 u32le | p99 u32le-id |",
+    "| --- | --- | --- | --- | --- | --- | --- |",
     ...throughput.map((r) =>
       `| ${r.runtime} | ${count(r.u32le)} | ${count(r.u32leId)} | ${
         r.pairedRatio.toFixed(3)
-      }x | ${r.pairedRatio >= 0.85 ? "yes" : "no"} |`
+      }x | ${r.pairedRatio >= 0.85 ? "yes" : "no"} | ${ms(r.u32leP99Us)} ms | ${
+        ms(r.u32leIdP99Us)
+      } ms |`
     ),
     "",
     `Response errors: ${errors}.`,
