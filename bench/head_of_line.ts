@@ -7,8 +7,9 @@
 //    by the load tester (`bench --slow 0.01 --verify`, on Deno) at -c 50
 //    -P 32: p50 and p99 of the fast requests, and req/s. Goal: p99 of the
 //    fast requests at or below 2 ms with ids.
-//    The same at -c 50 -P 8 (--light-P), a load that leaves the machine
-//    room, to tell what ids change from what saturation costs.
+//    The same at -c 50 -P 8 (--light-P): a quarter of the requests in
+//    flight, in smaller batches (the closed loop still keeps the load
+//    tester's core busy).
 // 2. The plain echo in u32le and u32le-id back to back in each round: req/s
 //    and the median of the rounds' ratios, and p99 (with nothing slow, the
 //    floor of the first table's p99 at this load). Goal: u32le-id at 0.85x
@@ -276,7 +277,7 @@ if (Deno.args.includes("--json")) {
     "",
     ...latencyTable(latency),
     "",
-    `The same at ${connections} connections x ${lightPipeline} in flight, a load that leaves the machine room:`,
+    `The same at ${connections} connections x ${lightPipeline} in flight: fewer requests in flight, in smaller batches (the closed loop still keeps the load tester's core busy):`,
     "",
     ...latencyTable(light),
     "",
