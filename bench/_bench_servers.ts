@@ -1,5 +1,8 @@
 // What the server benchmarks share: finding lpload, starting a server
-// process and waiting for its listening line, stopping it, and medians.
+// process and waiting for its listening line, stopping it, running the load
+// tester, and medians.
+import { transpileForNode } from "./_transpile_for_node.ts";
+import type { LoadTestResult } from "../src/cli/load_tester.ts";
 
 /** The repository root, with a trailing slash. */
 export const root = new URL("..", import.meta.url).pathname;
@@ -118,4 +121,67 @@ export async function treeCpuSeconds(pid: number): Promise<number> {
     ticks += Number(fields[11]) + Number(fields[12]); // utime + stime
   }
   return ticks / ticksPerSecond;
+}
+
+let nodeMain: string | undefined;
+
+/**
+ * framewire's `serve` with `args` on `runtime` (deno, bun, or node, which
+ * runs src/node_main.ts transpiled once into a temporary folder), on CPU 1
+ * with --pin.
+ */
+export async function serveOn(
+  runtime: string,
+  name: string,
+  args: string[],
+): Promise<ServerSpec> {
+  const serve = ["serve", "--host", "127.0.0.1", ...args];
+  if (runtime === "deno") {
+    return {
+      name,
+      ...pinned(1, "deno", ["run", "-A", "mod.ts", ...serve]),
+    };
+  }
+  if (runtime === "bun") {
+    return {
+      name,
+      ...pinned(1, "bun", ["run", "src/bun_main.ts", ...serve]),
+    };
+  }
+  nodeMain ??= await transpileForNode(
+    root,
+    "src/node_main.ts",
+    await Deno.makeTempDir({ prefix: "framewire-bench-" }),
+  );
+  return { name, ...pinned(1, "node", [nodeMain, ...serve]) };
+}
+
+/**
+ * Runs framewire's load tester on Deno (`bench ... --verify --json`, on
+ * CPU 0 with --pin) against 127.0.0.1:`port` and returns its JSON result
+ * (an empty object if it printed none) and whether it exited 0.
+ */
+export async function loadTest(
+  port: number,
+  args: string[],
+): Promise<{ result: Partial<LoadTestResult>; success: boolean }> {
+  const load = pinned(0, "deno", [
+    "run",
+    "-A",
+    "mod.ts",
+    "bench",
+    "--port",
+    String(port),
+    ...args,
+    "--verify",
+    "--json",
+  ]);
+  const out = await new Deno.Command(load.command, {
+    args: load.args,
+    cwd: root,
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  const line = new TextDecoder().decode(out.stdout).trim().split("\n").at(-1);
+  return { result: JSON.parse(line || "{}"), success: out.success };
 }

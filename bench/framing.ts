@@ -10,12 +10,11 @@
 //
 // Everything targets 127.0.0.1 and stops by itself.
 
-import { transpileForNode } from "./_transpile_for_node.ts";
 import {
   flag,
+  loadTest,
   median,
-  pinned,
-  root,
+  serveOn,
   type ServerSpec,
   start,
   stop,
@@ -33,41 +32,19 @@ if (formats[0] !== "u32le") formats.unshift("u32le");
 // --pin: the server on CPU 1 and the load tester on CPU 0 (see pinned()).
 
 /** The serve command of `runtime` with `format`. */
-async function server(runtime: string, format: string): Promise<ServerSpec> {
-  const serve = [
-    "serve",
-    "--host",
-    "127.0.0.1",
+function server(runtime: string, format: string): Promise<ServerSpec> {
+  return serveOn(runtime, `${runtime} ${format}`, [
     "--port",
     String(PORT),
     "--framing",
     format,
-  ];
-  const name = `${runtime} ${format}`;
-  if (runtime === "deno") {
-    return { name, ...pinned(1, "deno", ["run", "-A", "mod.ts", ...serve]) };
-  }
-  if (runtime === "bun") {
-    return { name, ...pinned(1, "bun", ["run", "src/bun_main.ts", ...serve]) };
-  }
-  nodeMain ??= await transpileForNode(
-    root,
-    "src/node_main.ts",
-    await Deno.makeTempDir({ prefix: "framewire-framing-" }),
-  );
-  return { name, ...pinned(1, "node", [nodeMain, ...serve]) };
+  ]);
 }
-let nodeMain: string | undefined;
 
 /** req/s, and the server's CPU time per request in nanoseconds. */
 async function measure(format: string, serverPid: number) {
-  const load = pinned(0, "deno", [
-    "run",
-    "-A",
-    "mod.ts",
-    "bench",
-    "--port",
-    String(PORT),
+  const cpuBefore = await treeCpuSeconds(serverPid);
+  const { result, success } = await loadTest(PORT, [
     "--framing",
     format,
     "-c",
@@ -76,29 +53,11 @@ async function measure(format: string, serverPid: number) {
     pipeline,
     "-d",
     String(seconds),
-    "--verify",
-    "--json",
   ]);
-  const cpuBefore = await treeCpuSeconds(serverPid);
-  const out = await new Deno.Command(load.command, {
-    args: load.args,
-    cwd: root,
-    stdout: "piped",
-    stderr: "null",
-  }).output();
   const cpu = (await treeCpuSeconds(serverPid)) - cpuBefore;
-  const line = new TextDecoder().decode(out.stdout).trim().split("\n").at(-1);
-  const result = JSON.parse(line || "{}");
-  const rps = result.requestsPerSecond ?? result.rps ?? 0;
-  const requests = result.requests ?? rps * seconds;
-  const errors = result.errors === undefined
-    ? (out.success ? 0 : 1)
-    : typeof result.errors === "number"
-    ? result.errors
-    : Object.values(result.errors as Record<string, number>).reduce(
-      (a, b) => a + b,
-      0,
-    );
+  const rps = Number(result.requestsPerSecond ?? 0);
+  const requests = Number(result.requests ?? rps * seconds);
+  const errors = result.errorCount ?? (success ? 0 : 1);
   return { rps, cpuNs: requests > 0 ? (cpu * 1e9) / requests : NaN, errors };
 }
 

@@ -22,12 +22,12 @@
 // Writes the markdown tables to --out (unless --json). Everything targets
 // 127.0.0.1 and stops by itself.
 
-import { transpileForNode } from "./_transpile_for_node.ts";
 import {
   flag,
+  loadTest,
   median,
-  pinned,
   root,
+  serveOn,
   type ServerSpec,
   start,
   stop,
@@ -46,33 +46,13 @@ const runtimes = (flag("runtimes") ?? "deno,bun,node").split(",");
 const out = flag("out") ?? "bench/results/head_of_line.md";
 // --pin: the server on CPU 1 and the load tester on CPU 0 (see pinned()).
 
-let nodeMain: string | undefined;
-
 /** The server of `runtime` running `serve` with `args`. */
-async function server(
+function server(
   runtime: string,
   name: string,
   args: string[],
 ): Promise<ServerSpec> {
-  const serve = ["serve", "--host", "127.0.0.1", "--port", String(PORT)];
-  if (runtime === "deno") {
-    return {
-      name,
-      ...pinned(1, "deno", ["run", "-A", "mod.ts", ...serve, ...args]),
-    };
-  }
-  if (runtime === "bun") {
-    return {
-      name,
-      ...pinned(1, "bun", ["run", "src/bun_main.ts", ...serve, ...args]),
-    };
-  }
-  nodeMain ??= await transpileForNode(
-    root,
-    "src/node_main.ts",
-    await Deno.makeTempDir({ prefix: "framewire-hol-" }),
-  );
-  return { name, ...pinned(1, "node", [nodeMain, ...serve, ...args]) };
+  return serveOn(runtime, name, ["--port", String(PORT), ...args]);
 }
 
 /** What one load test measured. */
@@ -92,13 +72,7 @@ async function measure(
   slow: boolean,
   depth: string,
 ): Promise<Sample> {
-  const load = pinned(0, "deno", [
-    "run",
-    "-A",
-    "mod.ts",
-    "bench",
-    "--port",
-    String(PORT),
+  const { result } = await loadTest(PORT, [
     "--framing",
     format,
     "-c",
@@ -107,20 +81,8 @@ async function measure(
     depth,
     "-d",
     String(seconds),
-    "--verify",
-    "--json",
     ...(slow ? ["--slow", FRACTION] : []),
   ]);
-  const output = await new Deno.Command(load.command, {
-    args: load.args,
-    cwd: root,
-    stdout: "piped",
-    stderr: "null",
-  }).output();
-  const line = new TextDecoder().decode(output.stdout).trim().split("\n").at(
-    -1,
-  );
-  const result = JSON.parse(line || "{}");
   return {
     rps: result.requestsPerSecond ?? 0,
     fastP50: result.fastLatencyUs?.p50 ?? NaN,
