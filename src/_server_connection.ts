@@ -202,6 +202,12 @@ export class ServerConnection
   #paused = false;
   #flushScheduled = false;
   /**
+   * Responses of handlers (not echoed frames) are queued and not yet
+   * written, or being written: a lent request buffer one of them may view
+   * cannot go back yet.
+   */
+  #unwritten = false;
+  /**
    * The chunk being decoded, and whether a view of it outlives the read. Its
    * `buffer` is read only when needed: on JavaScriptCore, reading the buffer
    * of a view the runtime made costs an allocation.
@@ -994,10 +1000,7 @@ export class ServerConnection
    * queued on this connection and every write has gone out.
    */
   #releaseLarge(memory: ConnectionMemory): void {
-    if (
-      decoding === this || this.#outbound !== null ||
-      this.#transport.bufferedAmount !== 0
-    ) return;
+    if (this.#unwritten || this.#transport.bufferedAmount !== 0) return;
     memory.giveBackLent();
   }
 
@@ -1030,6 +1033,7 @@ export class ServerConnection
       );
     if (framing.id === null) outbound.add(response);
     else outbound.addWithId(response, idLow, idHigh);
+    this.#unwritten = true;
   }
 
   #handlerFailed(error: unknown): void {
@@ -1056,6 +1060,7 @@ export class ServerConnection
     if (outbound === null) return;
     flushTo(outbound, this.#state < FINISHED ? this.#transport : null);
     if (outbound === this.#outbound) this.#outbound = null;
+    this.#unwritten = false;
   }
 
   #flush(): void {
