@@ -76,7 +76,7 @@ test("cli: serve --log-format json writes one JSON object per event", async () =
   );
   assert.deepEqual(
     events.map((e) => e.event ?? e.reason),
-    ["listening", "protocol_error", "shutdown", "stopped"],
+    ["listening", "protocol_error", "draining", "shutdown", "stopped"],
   );
   const closed = events[1];
   assert.equal(closed.level, "warn");

@@ -293,10 +293,10 @@ test("cli: workers log JSON lines that say which worker wrote them", async () =>
   const primary = events.filter((e) => e.worker === undefined);
   assert.deepEqual(
     primary.map((e) => e.event),
-    ["listening", "metrics", "shutdown", "stopped"],
+    ["listening", "metrics", "draining", "shutdown", "stopped"],
   );
   assert.equal(primary[0].workers, 2);
-  assert.equal(primary[3].connections, 1);
+  assert.equal(primary[4].connections, 1);
 });
 
 test("cli: a second signal while workers drain kills them and exits at once", async () => {

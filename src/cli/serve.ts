@@ -28,11 +28,16 @@ import { loadHandlerModule, moduleUrl } from "./handler_module.ts";
 import { parseSlowFlag, slowEchoHandler } from "./_slow_requests.ts";
 import { formatMetrics, METRICS_CONTENT_TYPE } from "../metrics.ts";
 import {
+  drainDelay,
   eventLog,
+  healthResponse,
   listeningLine,
+  maxConnectionsOf,
   NOT_FOUND,
+  type Readiness,
   type ServeSettings,
   shutdownSignal,
+  startAgent,
   startMetrics,
   statsDocument,
 } from "./serve_common.ts";
@@ -50,8 +55,13 @@ const SERVE_FLAGS: FlagSpec = {
   "drain-timeout": "value",
   "proxy-protocol": "boolean",
   "proxy-protocol-timeout": "value",
+  "admin-port": "value",
+  "admin-host": "value",
   "metrics-port": "value",
   "metrics-host": "value",
+  "agent-port": "value",
+  "agent-host": "value",
+  "drain-delay": "value",
   "log-level": "value",
   "log-format": "value",
   workers: "value",
@@ -66,9 +76,16 @@ function serveHelp(programName: string): string {
        [limits]
 
 Serves an application (the echo one unless --handler names another) until
-SIGINT or SIGTERM, then closes gracefully: stops accepting, answers every
-request already received, closes each connection (by force after
---drain-timeout). A second signal exits at once.
+SIGINT or SIGTERM, then drains: (1) /readyz answers 503 and the agent check
+says drain at once; (2) for --drain-delay it keeps serving and accepting, so
+load balancers notice; (3) it stops accepting; (4) it answers every request
+already received; (5) it closes idle connections with FIN; (6) it closes the
+rest by force after --drain-timeout, and exits. A second signal exits at once.
+
+Choosing --drain-delay: at least the time the balancer takes to see /readyz
+fail, HAProxy's inter x fall (inter 2s fall 3: 6s), or Kubernetes' readiness
+periodSeconds x failureThreshold; terminationGracePeriodSeconds must cover
+--drain-delay plus --drain-timeout.
 
 Options:
   --handler FILE              serve the module FILE (relative to the current
@@ -111,14 +128,23 @@ Options:
   --frame-timeout TIME        close a connection whose frame takes longer (default 30s)
   --write-timeout TIME        close a peer that reads no response this long (default 30s)
   --drain-timeout TIME        on shutdown, force connections closed after (default 10s)
+  --drain-delay TIME          on shutdown, keep accepting this long after
+                              readiness fails, so balancers notice (default 0)
   --proxy-protocol            every connection starts with a PROXY protocol v1/v2
                               header from a load balancer (HAProxy send-proxy-v2,
                               nginx proxy_protocol); handlers see the real client.
                               Only behind one: anyone else could claim any address
   --proxy-protocol-timeout TIME  the header must arrive within this (default 5s)
-  --metrics-port PORT         serve Prometheus metrics over HTTP at /metrics on
-                              this port
-  --metrics-host HOST         interface for the metrics port (default 127.0.0.1)
+  --admin-port PORT           serve HTTP on this port: /livez (200 while the
+                              process serves), /readyz (200 while accepting,
+                              503 once draining or at --max-connections),
+                              /metrics (Prometheus) and /stats (JSON)
+  --admin-host HOST           interface for the admin port (default 127.0.0.1)
+  --metrics-port, --metrics-host  old names of --admin-port and --admin-host
+  --agent-port PORT           answer HAProxy's agent-check on this TCP port:
+                              one line per connection, 'ready maxconn:N', or
+                              'drain' once draining
+  --agent-host HOST           interface for the agent port (default 127.0.0.1)
   --log-level LEVEL           debug, info, warn or error (default info)
   --log-format FORMAT         text or json: one JSON object per line (default text)
   -h, --help                  show this help
@@ -177,12 +203,8 @@ async function serveSettings(
       "option '--proxy-protocol-timeout' needs --proxy-protocol",
     );
   }
-  const metricsPort = typeof flags["metrics-port"] === "string"
-    ? parsePort(flags["metrics-port"], "metrics-port")
-    : undefined;
-  if (metricsPort === undefined && flags["metrics-host"] !== undefined) {
-    throw new UsageError("option '--metrics-host' needs --metrics-port");
-  }
+  const metrics = portAndHost(flags, "admin", "metrics");
+  const agent = portAndHost(flags, "agent");
   const workers = workersFlag(host, flags);
   if (workers > 1 && flags.unix !== undefined) {
     throw new UsageError(
@@ -214,11 +236,46 @@ async function serveSettings(
     options,
     listen,
     handler: handlerUrl?.href,
-    metrics: metricsPort === undefined ? undefined : {
-      host: (flags["metrics-host"] as string | undefined) ?? "127.0.0.1",
-      port: metricsPort,
-    },
+    metrics,
+    agent,
+    drainDelay: durationFlag(flags, "drain-delay") ?? 0,
     workers,
+  };
+}
+
+/**
+ * `--NAME-port` and `--NAME-host` (or their old names `--ALIAS-port` and
+ * `--ALIAS-host`): the address to bind, or undefined without a port.
+ */
+function portAndHost(
+  flags: Record<string, string | true>,
+  name: string,
+  alias?: string,
+): { host: string; port: number } | undefined {
+  const pick = (suffix: string): [string, string | true | undefined] => {
+    const own = `${name}-${suffix}`;
+    const old = alias === undefined ? undefined : `${alias}-${suffix}`;
+    if (old !== undefined && flags[old] !== undefined) {
+      if (flags[own] !== undefined) {
+        throw new UsageError(
+          `option '--${old}' is another name for '--${own}': give one`,
+        );
+      }
+      return [old, flags[old]];
+    }
+    return [own, flags[own]];
+  };
+  const [portName, port] = pick("port");
+  const [hostName, host] = pick("host");
+  if (typeof port !== "string") {
+    if (host !== undefined) {
+      throw new UsageError(`option '--${hostName}' needs --${portName}`);
+    }
+    return undefined;
+  }
+  return {
+    host: (host as string | undefined) ?? "127.0.0.1",
+    port: parsePort(port, portName),
   };
 }
 
@@ -289,6 +346,14 @@ async function serveHere(
   });
   const server = new Server(options);
   let metrics: HttpServerHandle | undefined;
+  let agent: { close(): void } | undefined;
+  let draining = false;
+  const maxConnections = maxConnectionsOf(settings.options);
+  const readiness = (): Readiness => ({
+    draining,
+    full: server.stats().connections >= maxConnections,
+    maxConnections,
+  });
   try {
     const addr = await server.listen(host.network, settings.listen);
     log.info(listeningLine(addr, settings.listen), {
@@ -296,7 +361,9 @@ async function serveHere(
       address: addr.hostname,
       port: addr.port,
     });
-    metrics = await startMetrics(host, settings, log, (path) => {
+    metrics = await startMetrics(host, settings, log, async (path) => {
+      const health = await healthResponse(path, readiness);
+      if (health !== undefined) return health;
       if (path === "/metrics") {
         return {
           status: 200,
@@ -313,18 +380,23 @@ async function serveHere(
       }
       return NOT_FOUND;
     });
+    agent = await startAgent(host, settings, log, readiness);
   } catch (error) {
     signal.unsubscribe();
     await server.close();
     await metrics?.close();
+    agent?.close();
     throw error;
   }
   await signal.requested;
-  log.info("Shutting down: answering requests already received", {
-    event: "shutdown",
-    connections: server.stats().connections,
-  });
+  draining = true;
+  await drainDelay(settings, log);
+  log.info(
+    "Shutting down: stopped accepting; answering requests already received, closing idle connections with FIN",
+    { event: "shutdown", connections: server.stats().connections },
+  );
   await server.close();
+  agent?.close();
   await metrics?.close();
   const stats = server.stats();
   log.info(

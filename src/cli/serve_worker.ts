@@ -44,19 +44,36 @@ export async function serveWorker(
   if (role.port !== null) listen.port = role.port;
   if (host.workers?.sharing === "reusePort") listen.reusePort = true;
   let link: WorkerLink;
+  // The primary asks for the shutdown once its own drain delay has passed;
+  // a signal sent to this worker itself (Ctrl-C to the process group) waits
+  // for the delay here, cut short if the primary asks meanwhile.
+  let primaryAsked!: () => void;
+  const fromPrimary = new Promise<void>((resolve) => (primaryAsked = resolve));
+  const shutdown = () => {
+    primaryAsked();
+    signal.request();
+  };
   try {
     const addr = await server.listen(host.network, listen);
     link = await WorkerLink.open(host.network, role, {
       pid: host.pid,
       hostname: addr.hostname,
       port: addr.port,
-    }, { report: () => reportOf(server), shutdown: signal.request });
+    }, { report: () => reportOf(server), shutdown });
   } catch (error) {
     signal.unsubscribe();
     await server.close();
     throw error;
   }
   await signal.requested;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([
+    fromPrimary,
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, settings.drainDelay);
+    }),
+  ]);
+  clearTimeout(timer);
   await server.close();
   await link.stopped(reportOf(server));
   signal.unsubscribe();

@@ -12,10 +12,15 @@ import type { CliHost, HttpResponse } from "./host.ts";
 import { CONTROL_MAX_FRAME } from "./worker_control.ts";
 import { WorkerPool } from "./worker_pool.ts";
 import {
+  drainDelay,
+  healthResponse,
   listeningLine,
+  maxConnectionsOf,
   NOT_FOUND,
+  type Readiness,
   type ServeSettings,
   shutdownSignal,
+  startAgent,
   startMetrics,
   statsDocument,
 } from "./serve_common.ts";
@@ -42,7 +47,10 @@ async function respond(
   pool: WorkerPool,
   configured: number,
   path: string,
+  readiness: () => Promise<Readiness>,
 ): Promise<HttpResponse> {
+  const health = await healthResponse(path, readiness);
+  if (health !== undefined) return health;
   const perWorker = /^\/workers\/(\d+)\/metrics$/.exec(path);
   if (path !== "/metrics" && path !== "/stats" && perWorker === null) {
     return NOT_FOUND;
@@ -91,6 +99,22 @@ export async function servePrimary(
     onError: () => {}, // a stranger's connection is closed; workers never err
   });
   let metrics;
+  let agent: { close(): void } | undefined;
+  let draining = false;
+  const perWorker = maxConnectionsOf(settings.options);
+  // The set is ready while no drain started and at least one running worker
+  // is below its own maxConnections; it can take count x maxConnections.
+  const readiness = async (): Promise<Readiness> => {
+    if (draining) {
+      return { draining, full: false, maxConnections: perWorker * count };
+    }
+    const { workers } = await pool.snapshot();
+    return {
+      draining,
+      full: !workers.some((w) => w.stats.connections < perWorker),
+      maxConnections: perWorker * count,
+    };
+  };
   try {
     const { port: controlPort } = await control.listen(host.network, {
       host: "127.0.0.1",
@@ -108,9 +132,12 @@ export async function servePrimary(
       host,
       settings,
       log,
-      (path) => respond(pool, count, path),
+      (path) => respond(pool, count, path, readiness),
     );
+    agent = await startAgent(host, settings, log, readiness);
   } catch (error) {
+    agent?.close();
+    await metrics?.close();
     pool.killAll();
     await pool.shutdown(0);
     await control.close();
@@ -118,11 +145,14 @@ export async function servePrimary(
     throw error;
   }
   await signal.requested;
-  log.info("Shutting down: each worker answers the requests it received", {
-    event: "shutdown",
-    workers: pool.running,
-  });
+  draining = true;
+  await drainDelay(settings, log);
+  log.info(
+    "Shutting down: each worker stops accepting, answers the requests it received and closes idle connections with FIN",
+    { event: "shutdown", workers: pool.running },
+  );
   const clean = await pool.shutdown(settings.options.closeTimeout ?? 10_000);
+  agent?.close();
   await metrics?.close();
   await control.close();
   const { total } = await pool.snapshot();
