@@ -53,6 +53,29 @@ async function agentSays(port: number): Promise<string> {
   return said;
 }
 
+/**
+ * The status line of `GET path HTTP/1.0` with no Host header, as HAProxy's
+ * `option httpchk` sends it.
+ */
+async function bareStatus(port: number, path: string): Promise<string> {
+  const transport = await network.connect({ host: "127.0.0.1", port });
+  let said = "";
+  const decoder = new TextDecoder();
+  await new Promise<void>((resolve) => {
+    transport.start({
+      data: (chunk) => {
+        said += decoder.decode(chunk, { stream: true });
+        return true;
+      },
+      end: () => transport.close(),
+      drain: () => {},
+      closed: () => resolve(),
+    });
+    transport.write(text(`GET ${path} HTTP/1.0\r\n\r\n`));
+  });
+  return said.split("\r\n")[0];
+}
+
 /** Whether a new connection to `port` is refused. */
 async function refused(port: number): Promise<boolean> {
   try {
@@ -85,6 +108,10 @@ test("cli: serve --admin-port: /livez and /readyz, and 503 at --max-connections"
     assert.equal(await status(ports.admin, "/livez"), 200);
     assert.equal(await status(ports.admin, "/readyz"), 200);
     assert.equal(await status(ports.admin, "/metrics"), 200);
+    assert.match(
+      await bareStatus(ports.admin, "/readyz"),
+      /^HTTP\/1\.[01] 200/,
+    );
     assert.equal(await agentSays(ports.agent), "ready maxconn:1\n");
     const raw = await RawConnection.open(network, ports.serve);
     raw.write(encodeFrames([text("hold")]));

@@ -16,6 +16,15 @@ interface BunServe {
 }
 
 /**
+ * The path of a request's URL. A request without a Host header (HTTP/1.0,
+ * as HAProxy's `option httpchk` sends) has a URL that Bun cannot make
+ * absolute, so it is read against a placeholder base.
+ */
+function pathOf(url: string): string {
+  return new URL(url, "http://localhost").pathname;
+}
+
+/**
  * Serves `respond(path)` for every request on `host:port`.
  *
  * @example
@@ -39,7 +48,7 @@ export function bunServeHttp(
       port: options.port,
       async fetch(request) {
         const { status, contentType, body } = await respond(
-          new URL(request.url).pathname,
+          pathOf(request.url),
         );
         return new Response(body, {
           status,

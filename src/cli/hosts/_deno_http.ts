@@ -20,6 +20,15 @@ interface DenoServe {
 }
 
 /**
+ * The path of a request's URL. A request without a Host header (HTTP/1.0,
+ * as HAProxy's `option httpchk` sends) has a URL that Bun cannot make
+ * absolute, so it is read against a placeholder base.
+ */
+function pathOf(url: string): string {
+  return new URL(url, "http://localhost").pathname;
+}
+
+/**
  * Serves `respond(path)` for every request on `host:port`.
  *
  * @example
@@ -52,7 +61,7 @@ export function denoServeHttp(
         },
         async (request) => {
           const { status, contentType, body } = await respond(
-            new URL(request.url).pathname,
+            pathOf(request.url),
           );
           return new Response(body, {
             status,
