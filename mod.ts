@@ -43,6 +43,7 @@ export * from "./src/server.ts";
 export * from "./src/metrics.ts";
 export * from "./src/latency_histogram.ts";
 export * from "./src/client.ts";
+export * from "./src/pool.ts";
 export * from "./src/adapters/auto.ts";
 
 // Run as a program on Deno (`deno run -A mod.ts serve`): the command line,

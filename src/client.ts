@@ -163,7 +163,7 @@ export class Client implements AsyncDisposable {
           client.#rejectWaiting(
             new ConnectionClosedError(
               `Cannot send request: reconnect failed after ${attempts} attempts`,
-              { cause: lastError },
+              { cause: lastError, sent: false },
             ),
           ),
       });
@@ -286,7 +286,9 @@ export class Client implements AsyncDisposable {
     if (this.#closing !== null || this.#closedError !== null) {
       return Promise.reject(
         this.#closedError ??
-          new ConnectionClosedError("Cannot send request: client is closing"),
+          new ConnectionClosedError("Cannot send request: client is closing", {
+            sent: false,
+          }),
       );
     }
     try {
@@ -384,6 +386,7 @@ export class Client implements AsyncDisposable {
     this.#rejectWaiting(
       new ConnectionClosedError(
         "Cannot send request: client closed before reconnecting",
+        { sent: false },
       ),
     );
     await stopped;
@@ -407,7 +410,9 @@ export class Client implements AsyncDisposable {
     clearTimeout(this.#forceTimer);
     this.#redialer?.stop(); // close() waits for a dial under way
     this.#rejectWaiting(
-      new ConnectionClosedError("Cannot send request: client was destroyed"),
+      new ConnectionClosedError("Cannot send request: client was destroyed", {
+        sent: false,
+      }),
     );
     this.#connection.fail(
       new ConnectionClosedError(
@@ -481,8 +486,15 @@ export class Client implements AsyncDisposable {
     } else {
       // After close(), requests reject for that reason, not for this loss.
       if (this.#closing === null) this.#closedError ??= error;
-      for (const pending of unwritten) pending.reject(error);
-      this.#rejectWaiting(error);
+      // Never written: `sent: false` says they can be sent again (a pool does).
+      const unsent = unwritten.length > 0 || this.#waiting.length > 0
+        ? new ConnectionClosedError(error.message, {
+          cause: error.cause,
+          sent: false,
+        })
+        : error;
+      for (const pending of unwritten) pending.reject(unsent);
+      this.#rejectWaiting(unsent);
       this.#timer?.stop();
     }
     this.#wakeIfIdle();

@@ -121,14 +121,28 @@ export class FrameTooLargeError extends ProtocolError {
  */
 export class ConnectionClosedError extends FramewireError {
   /**
+   * False when the request is known never to have been written (it was
+   * still in the client's batch or queue when its connection was lost for
+   * good), so sending it again cannot run it twice; true when it may have
+   * reached the server.
+   */
+  readonly sent: boolean;
+
+  /**
    * Creates the error.
    *
    * @param message What failed, then a colon and the detail.
-   * @param options `cause`: the error that closed the connection, if any.
+   * @param options `cause`: the error that closed the connection, if any;
+   * `sent`: false when the request is known never to have been written
+   * (default true).
    */
-  constructor(message: string, options?: ErrorOptions) {
+  constructor(
+    message: string,
+    options?: ErrorOptions & { sent?: boolean },
+  ) {
     super(message, options);
     this.name = "ConnectionClosedError";
+    this.sent = options?.sent ?? true;
   }
 }
 

@@ -2,10 +2,12 @@
 import { networkSuite } from "./_network_suite.ts";
 import { framingSuite } from "./_framing_suite.ts";
 import { requestIdSuite } from "./_request_id_suite.ts";
+import { poolSuite } from "./_pool_suite.ts";
 import { availableNetworks } from "./_runtime.ts";
 
 for (const [name, network] of await availableNetworks()) {
   networkSuite(name, network);
   framingSuite(name, network);
   requestIdSuite(name, network);
+  poolSuite(name, network);
 }
