@@ -4,7 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Pool } from "../src/pool.ts";
-import { ConnectionClosedError } from "../src/errors.ts";
+import { ConnectionClosedError, RequestTimeoutError } from "../src/errors.ts";
 import type { ConnectOptions, Network } from "../src/transport.ts";
 import { FakeTransport } from "./_fake_transport.ts";
 import { concat, delay, str, text } from "./_helpers.ts";
@@ -89,4 +89,32 @@ test("pool: endpoints are checked", () => {
     () => new Pool({ endpoints: ["a:1"], connectionsPerEndpoint: 0, network }),
     RangeError,
   );
+});
+
+test("pool: with every endpoint down, requests wait in the pool until requestTimeout or abort", async () => {
+  const network: Network = {
+    listen: () => Promise.reject(new Error("not here")),
+    connect: () => Promise.reject(new Error("refused")),
+  };
+  const pool = new Pool({
+    endpoints: ["127.0.0.1:1"],
+    requestTimeout: 20,
+    reconnect: { initialDelay: 1000 },
+    network,
+  });
+  await pool.ready();
+  assert.equal(pool.stats().endpoints[0].state, "backoff");
+  const controller = new AbortController();
+  const aborted = pool.request(text("a"), { signal: controller.signal });
+  const timed = pool.request(text("b"));
+  assert.equal(pool.stats().queued, 2);
+  controller.abort(new Error("stop"));
+  await assert.rejects(aborted, /stop/);
+  await assert.rejects(timed, (error: unknown) => {
+    assert.ok(error instanceof RequestTimeoutError);
+    assert.equal(error.sent, false);
+    return true;
+  });
+  assert.equal(pool.stats().queued, 0);
+  await pool.close();
 });
