@@ -1,8 +1,8 @@
 // The client pool over real loopback servers, written once as a function of
 // a runtime's Network adapter: least-in-flight routing, an endpoint down at
 // start that joins later, a graceful server close that loses nothing, a
-// killed connection (idempotent requests retried once), request ids through
-// the pool, close() draining, and the counters.
+// killed connection (idempotent requests retried once), request ids
+// (u32le-id, dns) through the pool, close() draining, and the counters.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Server, type ServerOptions } from "../src/server.ts";
@@ -163,30 +163,36 @@ export function poolSuite(name: string, network: Network): void {
     },
   );
 
-  t("request ids (u32le-id) through the pool", async () => {
-    const handler = async (request: Uint8Array) => {
-      await delay(request[4] % 7); // out of order
-      return concat([request.subarray(0, 4), text("re:"), request.subarray(4)]);
-    };
-    const a = await startServer(network, { format: "u32le-id", handler });
-    const b = await startServer(network, { format: "u32le-id", handler });
-    const pool = await poolOf([a.port, b.port], {
-      format: "u32le-id",
-      connectionsPerEndpoint: 2,
+  for (const [format, end] of [["u32le-id", 4], ["dns", 2]] as const) {
+    t(`request ids (${format}) through the pool`, async () => {
+      const handler = async (request: Uint8Array) => {
+        await delay(request[request.length - 1] % 7); // out of order
+        return concat([
+          request.subarray(0, end),
+          text("re:"),
+          request.subarray(end),
+        ]);
+      };
+      const a = await startServer(network, { format, handler });
+      const b = await startServer(network, { format, handler });
+      const pool = await poolOf([a.port, b.port], {
+        format,
+        connectionsPerEndpoint: 2,
+      });
+      const bodies = Array.from({ length: 60 }, (_, i) => `id${i}`);
+      const answers = await Promise.all(
+        bodies.map((body) =>
+          pool.request(concat([new Uint8Array(end), text(body)]))
+        ),
+      );
+      answers.forEach((answer, i) => {
+        assert.equal(str(answer.subarray(end)), `re:${bodies[i]}`);
+      });
+      await pool.close();
+      await a.server.close();
+      await b.server.close();
     });
-    const bodies = Array.from({ length: 60 }, (_, i) => `id${i}`);
-    const answers = await Promise.all(
-      bodies.map((body) =>
-        pool.request(concat([new Uint8Array(4), text(body)]))
-      ),
-    );
-    answers.forEach((answer, i) => {
-      assert.equal(str(answer.subarray(4)), `re:${bodies[i]}`);
-    });
-    await pool.close();
-    await a.server.close();
-    await b.server.close();
-  });
+  }
 
   t("close() drains: answers come, then new requests reject", async () => {
     const a = await startServer(network, { handler: slowEcho(30) });
