@@ -11,13 +11,20 @@ import { readFileSync } from "node:fs";
 import { parseAllDocuments } from "yaml";
 import { startServeProcess, stopServe } from "./_cli_process.ts";
 import { freePort } from "./_peer_process.ts";
+import { sourceExtension } from "./_runtime.ts";
 import { connect } from "../src/adapters/auto.ts";
 import { parseDuration } from "../src/cli/args.ts";
 
 // deno-lint-ignore no-explicit-any
 type Manifest = Record<string, any>;
 
-const dir = new URL("../deploy/kubernetes/", import.meta.url);
+// The repository's deploy/ (compiled for Node, this file lies in npm/esm/tests/).
+const dir = new URL(
+  sourceExtension === ".js"
+    ? "../../../deploy/kubernetes/"
+    : "../deploy/kubernetes/",
+  import.meta.url,
+);
 
 /** Every object in `file` of deploy/kubernetes/. */
 function manifests(file: string): Manifest[] {
