@@ -10,6 +10,8 @@ import {
   framingFlag,
   numberFlag,
   parseArgs,
+  type ParsedArgs,
+  parsePort,
   parseSize,
   UsageError,
 } from "./args.ts";
@@ -20,6 +22,7 @@ import {
 } from "./transport_flags.ts";
 import type { CliHost } from "./host.ts";
 import { fractionFlag } from "./_slow_requests.ts";
+import { runPoolLoadTest } from "./_pool_load.ts";
 
 const BENCH_FLAGS: FlagSpec = {
   ...CONNECT_TRANSPORT_FLAGS,
@@ -35,6 +38,7 @@ const BENCH_FLAGS: FlagSpec = {
   verify: "boolean",
   json: "boolean",
   slow: "value",
+  endpoints: "value",
 };
 
 const BENCH_SHORT = {
@@ -82,6 +86,11 @@ Options:
                            request id (u32le-id, dns) each request carries its
                            own id, responses are matched by it in any order,
                            and PIPELINE_DEPTH is at most half the id space
+  --endpoints LIST         drive the load through framewire's client pool over
+                           these servers (host:port,host:port,...), instead of
+                           connections of its own: -c connections spread over
+                           them, routed by least requests in flight, redialed
+                           when lost; requests that reject count as 'closed'
   --verify                 compare every response with its request, id included
   --slow FRACTION          the server runs 'serve --slow FRACTION:DURATION':
                            also report the latency of the requests it answers
@@ -218,6 +227,16 @@ export async function benchCommand(
       );
     }
   }
+  if (typeof flags.endpoints === "string") {
+    return await benchThroughPool(host, flags, {
+      endpoints: endpointsFlag(flags.endpoints),
+      format,
+      payloadSize,
+      pipeline,
+      requests,
+      duration,
+    });
+  }
   const target = await connectFlags(host, flags);
   const progress = host.isTerminal && !flags.json;
   const result = await runLoadTest({
@@ -257,6 +276,84 @@ export async function benchCommand(
       format,
     );
     for (const line of lines) {
+      host.print(line);
+    }
+  }
+  return result.errorCount === 0 && result.connected > 0 ? 0 : 1;
+}
+
+/** `--endpoints host:port,...`: the pool's endpoints. */
+function endpointsFlag(text: string): string[] {
+  const endpoints = text.split(",").map((e) => e.trim()).filter((e) =>
+    e !== ""
+  );
+  if (endpoints.length === 0) {
+    throw new UsageError(
+      "option '--endpoints' expects host:port[,host:port...]",
+    );
+  }
+  for (const endpoint of endpoints) {
+    const colon = endpoint.lastIndexOf(":");
+    if (colon <= 0) {
+      throw new UsageError(
+        `option '--endpoints' expects host:port, got '${endpoint}'`,
+      );
+    }
+    parsePort(endpoint.slice(colon + 1), "endpoints");
+  }
+  return endpoints;
+}
+
+/** `bench --endpoints`: the load through a pool (see `_pool_load.ts`). */
+async function benchThroughPool(
+  host: CliHost,
+  flags: ParsedArgs["flags"],
+  settings: {
+    endpoints: string[];
+    format: FrameFormatOption | undefined;
+    payloadSize: number | undefined;
+    pipeline: number | undefined;
+    requests: number | undefined;
+    duration: number | undefined;
+  },
+): Promise<number> {
+  for (const name of ["host", "port", "unix", "tls", "slow"]) {
+    if (flags[name] !== undefined) {
+      throw new UsageError(
+        `option '--${name}' cannot be used with '--endpoints'`,
+      );
+    }
+  }
+  const format = settings.format;
+  if (framingOf(format, MAX_FRAME_SIZE_LIMIT).encodes !== "header") {
+    throw new UsageError(
+      "option '--endpoints' needs a format whose header framewire writes (not initialBytesToStrip 0)",
+    );
+  }
+  const requests = settings.requests;
+  const result = await runPoolLoadTest({
+    network: host.network,
+    endpoints: settings.endpoints,
+    connections: positiveInteger("connections", flags.connections) ?? 1,
+    pipeline: settings.pipeline ?? 1,
+    payloadSize: settings.payloadSize ?? DEFAULT_PAYLOAD_SIZE,
+    format,
+    requests,
+    duration: settings.duration ?? (requests === undefined ? 5 : 60),
+    warmup: seconds("warmup", flags.warmup) ?? (requests === undefined ? 1 : 0),
+    verify: flags.verify === true,
+  });
+  if (flags.json) {
+    host.print(
+      JSON.stringify({
+        endpoints: settings.endpoints,
+        framing: format ?? "u32le",
+        ...result,
+      }),
+    );
+  } else {
+    const where = `pool of ${settings.endpoints.join(", ")}`;
+    for (const line of formatBenchResult(result, where, requests, format)) {
       host.print(line);
     }
   }
