@@ -10,9 +10,7 @@ import { Gate } from "./_gate.ts";
 import { Fifo } from "./_fifo.ts";
 import { type PendingRequest, RequestState } from "./_pending_request.ts";
 import type { NetAddr, Transport } from "./transport.ts";
-import type { RequestId } from "./_request_id.ts";
-
-const TWO_32 = 0x1_0000_0000;
+import { idHigh, idLow, type RequestId } from "./_request_id.ts";
 
 /** What a connection reports to its client. */
 export interface ClientConnectionEvents {
@@ -216,8 +214,7 @@ export class ClientConnection {
       const id = this.#takeId(byId);
       pending.id = id;
       byId.set(id, pending);
-      const low = id % TWO_32;
-      outbound.addWithId(pending.payload, low, (id - low) / TWO_32);
+      outbound.addWithId(pending.payload, idLow(id), idHigh(id));
     }
     batch.length = 0;
     this.#batchLive = 0;

@@ -147,7 +147,18 @@ export class RequestId {
 
   /** Writes `id` (below {@linkcode space}) into the frame handed out at `at` in `out`. */
   write(out: Uint8Array, at: number, id: number): void {
-    const low = id % TWO_32;
-    this.writeHalves(out, at, low, (id - low) / TWO_32);
+    this.writeHalves(out, at, idLow(id), idHigh(id));
   }
+}
+
+// Ids of 2 and 4 bytes are below 2^32: no division for them.
+
+/** The low 32 bits of an id a client assigned (below 2^53). */
+export function idLow(id: number): number {
+  return id < TWO_32 ? id : id % TWO_32;
+}
+
+/** The high bits of an id a client assigned (below 2^53), above the low 32. */
+export function idHigh(id: number): number {
+  return id < TWO_32 ? 0 : Math.floor(id / TWO_32);
 }

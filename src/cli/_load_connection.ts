@@ -9,7 +9,7 @@
 import { FrameDecoder } from "../frame_decoder.ts";
 import type { FrameFormatOption } from "../frame_format.ts";
 import type { Framing } from "../_frame_header.ts";
-import type { RequestId } from "../_request_id.ts";
+import { idHigh, idLow, type RequestId } from "../_request_id.ts";
 import type { LatencyHistogram } from "../latency_histogram.ts";
 import type { Transport, TransportEvents } from "../transport.ts";
 import type { RequestTemplate } from "./_request_frames.ts";
@@ -55,8 +55,6 @@ export interface LoadRequests {
   /** The server's `--slow` fraction, to tell fast requests from slow ones; or undefined. */
   slow: number | undefined;
 }
-
-const TWO_32 = 0x1_0000_0000;
 
 /**
  * The most requests in flight a connection may keep with `id`: slots take
@@ -378,9 +376,8 @@ export class LoadConnection implements TransportEvents {
     if (generation === this.#generations) generation = 0;
     this.#generation[slot] = generation;
     const id = generation * this.#slots + slot;
-    // Ids of 2 and 4 bytes are below 2^32: no division for them.
-    const low = id < TWO_32 ? id : id % TWO_32;
-    const high = id < TWO_32 ? 0 : (id - low) / TWO_32;
+    const low = idLow(id);
+    const high = idHigh(id);
     this.#idLow[slot] = low;
     this.#idHigh[slot] = high;
     this.#busy[slot] = 1;

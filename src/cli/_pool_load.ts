@@ -15,7 +15,11 @@ import type { PoolEndpoint } from "../pool.ts";
 import type { FrameFormatOption } from "../frame_format.ts";
 import { framingOf, MAX_FRAME_SIZE_LIMIT } from "../_frame_header.ts";
 import type { Network } from "../transport.ts";
-import type { LoadTestErrors, LoadTestResult } from "./load_tester.ts";
+import {
+  latencySummary,
+  type LoadTestErrors,
+  type LoadTestResult,
+} from "./load_tester.ts";
 
 /** Settings of {@linkcode runPoolLoadTest}. */
 export interface PoolLoadOptions {
@@ -118,7 +122,6 @@ export async function runPoolLoadTest(
   await Promise.all(running);
   const stats = pool.stats();
   await pool.close({ timeout: 2000 });
-  const round = (n: number) => Math.round(n * 10) / 10;
   return {
     connections: perEndpoint * endpoints.length,
     connected: stats.endpoints.reduce((n, e) => n + e.connected, 0),
@@ -133,15 +136,7 @@ export async function runPoolLoadTest(
     errors,
     errorCount: errors.closed + errors.mismatch,
     connectError: null,
-    latencyUs: {
-      p50: round(histogram.percentile(50)),
-      p90: round(histogram.percentile(90)),
-      p99: round(histogram.percentile(99)),
-      p999: round(histogram.percentile(99.9)),
-      max: round(histogram.max),
-      min: round(histogram.min),
-      mean: round(histogram.mean),
-    },
+    latencyUs: latencySummary(histogram),
     verified: options.verify,
   };
 }

@@ -205,8 +205,23 @@ export interface LoadTestResult {
   fastLatencyUs?: LoadTestResult["latencyUs"];
 }
 
-/** The summary of a latency histogram in microseconds, to 0.1 us. */
-function summary(h: LatencyHistogram): LoadTestResult["latencyUs"] {
+/**
+ * The summary of a latency histogram in microseconds, to 0.1 us, as load
+ * test results give it.
+ *
+ * @example
+ * ```ts
+ * import { latencySummary } from "./load_tester.ts";
+ * import { LatencyHistogram } from "../latency_histogram.ts";
+ *
+ * const histogram = new LatencyHistogram();
+ * histogram.record(250);
+ * console.log(latencySummary(histogram).p50);
+ * ```
+ */
+export function latencySummary(
+  h: LatencyHistogram,
+): LoadTestResult["latencyUs"] {
   const round = (n: number) => Math.round(n * 10) / 10;
   return {
     p50: round(h.percentile(50)),
@@ -434,12 +449,12 @@ export async function runLoadTest(
     errorCount: errors.connect + errors.closed + errors.mismatch +
       errors.protocol + errors.timeout,
     connectError,
-    latencyUs: summary(shared.histogram),
+    latencyUs: latencySummary(shared.histogram),
     verified: options.verify ?? false,
     ...(slow === undefined ? {} : {
       slow,
       slowRequests: shared.slowCounted,
-      fastLatencyUs: summary(shared.fastHistogram),
+      fastLatencyUs: latencySummary(shared.fastHistogram),
     }),
   };
 }
