@@ -1,4 +1,4 @@
-// A real peer (dnsmasq, memcached) run as a child process on a free loopback
+// A real peer (dnsmasq, memcached, HAProxy) run as a child process on a free loopback
 // port: started, waited for until it accepts TCP connections, and stopped by
 // its own PID. Written with node:child_process and node:net, so the tests
 // (and bench/memcached.ts) that use it run on Deno, Bun and Node alike.
@@ -98,4 +98,37 @@ export async function startPeer(
     throw new Error(`Cannot start ${command}: it exited; it said: ${output}`);
   }
   return { port, pid, output: () => output, stop };
+}
+
+/**
+ * An HAProxy configuration for the tests: TCP mode, frontend 127.0.0.1:
+ * `frontend`, at most `maxconn` connections, short timeouts, a refused
+ * connect retried on another server, and the backend `framewire` balanced
+ * round robin, whose check and `server` lines are `backend` (each line
+ * indented and ending in a newline).
+ */
+export function haproxyTcpConfig(
+  frontend: number,
+  maxconn: number,
+  backend: string,
+): string {
+  return `global
+  maxconn ${maxconn}
+
+defaults
+  mode tcp
+  timeout connect 2s
+  timeout client 30s
+  timeout server 30s
+  timeout check 1s
+  retries 2
+  option redispatch
+
+frontend framewire
+  bind 127.0.0.1:${frontend}
+  default_backend framewire
+
+backend framewire
+  balance roundrobin
+${backend}`;
 }

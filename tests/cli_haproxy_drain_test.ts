@@ -9,7 +9,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { availableNetworks } from "./_runtime.ts";
-import { startPeer } from "./_peer_process.ts";
+import { haproxyTcpConfig, startPeer } from "./_peer_process.ts";
 import {
   exited,
   type ServeProcess,
@@ -91,35 +91,21 @@ function haproxyConfig(
   servers: Instance[],
   agent = false,
 ): string {
-  return `global
-  maxconn 200
-
-defaults
-  mode tcp
-  timeout connect 2s
-  timeout client 30s
-  timeout server 30s
-  timeout check 1s
-  retries 2
-  option redispatch
-
-frontend framewire
-  bind 127.0.0.1:${frontend}
-  default_backend framewire
-
-backend framewire
-  balance roundrobin
-${
-    agent
-      ? ""
-      : "  option httpchk GET /readyz\n  http-check expect status 200\n"
-  }${
-    servers.map((s, i) =>
-      `  server fw${i} 127.0.0.1:${s.port} send-proxy-v2 check port ${s.admin} inter 100ms fall 1 rise 1${
-        agent ? ` agent-check agent-port ${s.agent} agent-inter 100ms` : ""
-      }\n`
-    ).join("")
-  }`;
+  return haproxyTcpConfig(
+    frontend,
+    200,
+    `${
+      agent
+        ? ""
+        : "  option httpchk GET /readyz\n  http-check expect status 200\n"
+    }${
+      servers.map((s, i) =>
+        `  server fw${i} 127.0.0.1:${s.port} send-proxy-v2 check port ${s.admin} inter 100ms fall 1 rise 1${
+          agent ? ` agent-check agent-port ${s.agent} agent-inter 100ms` : ""
+        }\n`
+      ).join("")
+    }`,
+  );
 }
 /**
  * Starts two instances behind HAProxy, SIGTERMs the first and checks that

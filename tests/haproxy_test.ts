@@ -7,7 +7,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { freePort } from "./_peer_process.ts";
+import { freePort, haproxyTcpConfig } from "./_peer_process.ts";
 import { Client } from "../src/client.ts";
 import { ConnectionClosedError } from "../src/errors.ts";
 import { defaultNetwork } from "../src/adapters/auto.ts";
@@ -94,32 +94,18 @@ function haproxyConfig(frontend: number, backends: number[]): string {
   // answered with itself: on a LOCAL PROXY v2 connection, as HAProxy sends
   // for checks. (A bare `check` opens, sends the header and closes at once,
   // which some adapters' accept() reports as an error.)
-  return `global
-  maxconn 2000
-
-defaults
-  mode tcp
-  timeout connect 2s
-  timeout client 30s
-  timeout server 30s
-  timeout check 1s
-  retries 2
-  option redispatch
-
-frontend framewire
-  bind 127.0.0.1:${frontend}
-  default_backend framewire
-
-backend framewire
-  balance roundrobin
-  option tcp-check
+  return haproxyTcpConfig(
+    frontend,
+    2000,
+    `  option tcp-check
   tcp-check send-binary 0400000070696e67
   tcp-check expect binary 0400000070696e67
 ${
-    backends.map((port, i) =>
-      `  server fw${i} 127.0.0.1:${port} send-proxy-v2 check inter 200 fall 1 rise 1\n`
-    ).join("")
-  }`;
+      backends.map((port, i) =>
+        `  server fw${i} 127.0.0.1:${port} send-proxy-v2 check inter 200 fall 1 rise 1\n`
+      ).join("")
+    }`,
+  );
 }
 
 /** A client through HAProxy, and its own address (what the instance must see). */
