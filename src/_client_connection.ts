@@ -3,7 +3,11 @@
 // when it can carry no more requests.
 import type { Framing } from "./_frame_header.ts";
 import type { FrameFormatOption } from "./frame_format.ts";
-import { ConnectionClosedError, ProtocolError } from "./errors.ts";
+import {
+  ConnectionClosedError,
+  DrainNoticeError,
+  ProtocolError,
+} from "./errors.ts";
 import { FrameDecoder } from "./frame_decoder.ts";
 import { Outbound } from "./_outbound.ts";
 import { Gate } from "./_gate.ts";
@@ -18,7 +22,8 @@ export interface ClientConnectionEvents {
   answered(): void;
   /**
    * The connection carries no more requests: every request written on it has
-   * been rejected with `error`; `unwritten` never left the process.
+   * been rejected with `error`, but for those in `unwritten`, which never
+   * left the process or (after a drain notice) were not processed.
    */
   lost(error: ConnectionClosedError, unwritten: PendingRequest[]): void;
   /** A response came for a request that had timed out or was aborted, and was dropped. */
@@ -241,11 +246,14 @@ export class ClientConnection {
     try {
       this.#decoder.push(chunk);
     } catch (error) {
-      this.fail(
-        new ConnectionClosedError("Cannot read response: protocol error", {
-          cause: error,
-        }),
-      );
+      if (error instanceof DrainNoticeError) this.#drained(error);
+      else {
+        this.fail(
+          new ConnectionClosedError("Cannot read response: protocol error", {
+            cause: error,
+          }),
+        );
+      }
     }
     this.#chunk = null;
     return !this.#chunkRetained;
@@ -317,6 +325,22 @@ export class ClientConnection {
     this.#transport.closeWrite();
   }
 
+  /**
+   * The server's drain notice: it answered every request it processed, so
+   * those still unanswered go back to the client, to be sent again, and
+   * this end half-closes so the server can close at once.
+   */
+  #drained(notice: DrainNoticeError): void {
+    this.#lose(
+      new ConnectionClosedError(
+        "Cannot complete request: the server is draining (drain notice)",
+        { cause: notice, sent: false },
+      ),
+      true,
+    );
+    this.#transport.closeWrite();
+  }
+
   #closed(error?: unknown): void {
     this.#lose(
       new ConnectionClosedError(
@@ -327,7 +351,12 @@ export class ClientConnection {
     this.#closedGate.open();
   }
 
-  #lose(error: ConnectionClosedError): void {
+  /**
+   * Rejects the requests written on the connection with `error` (or, when
+   * the server said it did not process them, hands them back with those
+   * never written), once.
+   */
+  #lose(error: ConnectionClosedError, unprocessed = false): void {
     if (!this.#alive) return;
     this.#alive = false;
     const byId = this.#byId;
@@ -337,13 +366,19 @@ export class ClientConnection {
       byId.clear();
       this.#abandoned = 0;
     }
-    const unwritten = this.#batchLive === 0
+    const batch = this.#batchLive === 0
       ? []
       : this.#batch.filter((p) => p.state !== RequestState.dropped);
     this.#batch = [];
     this.#batchLive = 0;
-    for (const pending of written) {
-      if (pending.state === RequestState.sent) pending.reject(error);
+    let unwritten = batch;
+    if (unprocessed) {
+      unwritten = written.filter((p) => p.state === RequestState.sent);
+      for (const pending of batch) unwritten.push(pending);
+    } else {
+      for (const pending of written) {
+        if (pending.state === RequestState.sent) pending.reject(error);
+      }
     }
     this.#events.lost(error, unwritten);
   }

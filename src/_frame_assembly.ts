@@ -9,7 +9,7 @@
  */
 import type { FrameFormatOption } from "./frame_format.ts";
 import { Framing, framingOf } from "./_frame_header.ts";
-import { FrameTooLargeError, type ProtocolError } from "./errors.ts";
+import type { ProtocolError } from "./errors.ts";
 import { maxFrameSizeOption } from "./_validate.ts";
 
 /** Options for {@linkcode FrameDecoder} and {@linkcode FrameRangeDecoder}. */
@@ -295,9 +295,7 @@ export class FrameAssembly {
 
   /** Fails the decoder on a default-format header that declares `length` bytes. */
   fail(length: number): never {
-    this.failWith(
-      new FrameTooLargeError("decode", length, this.framing.maxFrameSize),
-    );
+    this.failWith(this.framing.tooLarge(length));
   }
 
   /** Keeps the start of a header that a later chunk completes. */

@@ -13,7 +13,11 @@ import {
   type FrameFormatName,
   type FrameFormatOption,
 } from "./frame_format.ts";
-import { FrameTooLargeError, ProtocolError } from "./errors.ts";
+import {
+  DrainNoticeError,
+  FrameTooLargeError,
+  ProtocolError,
+} from "./errors.ts";
 import { RequestId } from "./_request_id.ts";
 import { readUint32 } from "./_uint32.ts";
 
@@ -166,6 +170,16 @@ export class Framing {
   readonly encodes: "header" | "whole" | null;
   /** The request id field, or null: frames are then matched by order. */
   readonly id: RequestId | null;
+  /**
+   * The drain notice of this format with this maxFrameSize: the header of a
+   * frame whose length field holds its largest value (`lengthFieldOffset`
+   * zero bytes, then the field's bytes all 0xff), which no frame within
+   * maxFrameSize can have. Null where that value is a frame's (a varint, or
+   * a field no wider than maxFrameSize needs).
+   */
+  readonly drainNotice: Uint8Array | null;
+  /** The length field's value in {@linkcode drainNotice}, or -1. */
+  readonly noticeValue: number;
   /** Set by {@linkcode frameEnd}: where the handed-out part of the frame starts. */
   start = 0;
   /** Set by {@linkcode frameEnd}: where the frame's header ends. */
@@ -261,11 +275,28 @@ export class Framing {
     this.id = format.requestId === undefined
       ? null
       : new RequestId(format.requestId);
+    this.noticeValue = this.#noticeValue();
+    this.drainNotice = this.noticeValue === -1
+      ? null
+      : new Uint8Array(this.offset + this.width).fill(0xff, this.offset);
     this.isDefault = this.width === 4 && this.littleEndian &&
       this.offset === 0 && this.adjustment === 0 && this.strip === -1 &&
       this.id === null;
     if (this.isDefault) name = "u32le";
     this.name = name;
+  }
+
+  /** The field value of the drain notice, or -1 when a frame may have it. */
+  #noticeValue(): number {
+    const width = this.width;
+    if (width === 0) return -1;
+    // An 8-byte field of all ones is above Number.MAX_SAFE_INTEGER: never a length.
+    if (width === 8) return Infinity;
+    const value = FIELD_MAX[width];
+    const header = this.offset + width;
+    const handedOut = value + this.adjustment +
+      (this.strip === -1 ? 0 : header - this.strip);
+    return handedOut > this.maxFrameSize ? value : -1;
   }
 
   /**
@@ -318,6 +349,7 @@ export class Framing {
     // Small numbers first: a body near 2^53 stays exact.
     const handedOut = headerEnd - at - strip + body;
     if (handedOut > this.maxFrameSize || handedOut < 0) {
+      if (value === this.noticeValue) return this.#notice();
       return this.#refuse(handedOut, strip, headerEnd - at + body);
     }
     this.start = at + strip;
@@ -343,6 +375,9 @@ export class Framing {
         ? readUint32(bytes, at + 4, true)
         : readUint32(bytes, at, false);
       if (high > 0x1f_ffff) {
+        if (high === 0xffff_ffff && this.#allOnes(bytes, at)) {
+          return this.#notice();
+        }
         return this.#fail(
           "Cannot decode frame: 8-byte length field exceeds Number.MAX_SAFE_INTEGER",
         );
@@ -368,6 +403,28 @@ export class Framing {
     }
     this.error = new FrameTooLargeError("decode", handedOut, this.maxFrameSize);
     return -2;
+  }
+
+  /** Returns -2 with {@linkcode error} set to a DrainNoticeError. */
+  #notice(): number {
+    this.error = new DrainNoticeError();
+    return -2;
+  }
+
+  /** Whether the 8-byte field at `at` is all ones. */
+  #allOnes(bytes: Uint8Array, at: number): boolean {
+    for (let i = at; i < at + 8; i++) if (bytes[i] !== 0xff) return false;
+    return true;
+  }
+
+  /**
+   * The error of a default-format header that declares `length` bytes, over
+   * maxFrameSize: a FrameTooLargeError, or a DrainNoticeError.
+   */
+  tooLarge(length: number): ProtocolError {
+    return length === this.noticeValue
+      ? new DrainNoticeError()
+      : new FrameTooLargeError("decode", length, this.maxFrameSize);
   }
 
   /** Returns -2 with {@linkcode error} set to a ProtocolError of `message`. */

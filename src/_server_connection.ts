@@ -59,6 +59,8 @@ export interface ConnectionHost {
   readonly highWaterMark: number;
   readonly maxPendingRequests: number;
   readonly closeTimeout: number;
+  /** The drain notice written before the FIN of a connection closed by the server, or null. */
+  readonly drainNotice: Uint8Array | null;
   readonly stats: ServerStats;
   /** Reused memory for large frames. */
   readonly pool: BufferPool;
@@ -115,6 +117,12 @@ interface Ending {
   deadline: number;
   /** `waitClosed()` callers. */
   waiters: Array<() => void> | null;
+  /**
+   * A request was given up on and left unanswered (`ordering: "any"`): the
+   * connection may not end with a drain notice, which tells the client
+   * that every unanswered request was never processed.
+   */
+  unanswered: boolean;
 }
 
 /**
@@ -278,6 +286,7 @@ export class ServerConnection
       timer: undefined,
       deadline: Infinity,
       waiters: null,
+      unanswered: false,
     };
   }
 
@@ -367,6 +376,9 @@ export class ServerConnection
       }
       this.#chunk = null;
       this.#flush();
+      // A close during the read (a handler closed the server) finishes now,
+      // after the answers of the read's handlers.
+      if (this.#state === ENDING) this.#finishIfDone();
       done = true;
     } finally {
       decoding = outerConnection;
@@ -983,6 +995,7 @@ export class ServerConnection
         ),
       );
     } else {
+      this.#end().unanswered = true;
       host.report(error, this.#context());
     }
   }
@@ -1109,9 +1122,27 @@ export class ServerConnection
     }
   }
 
+  /**
+   * Whether the connection ends with every request it processed answered,
+   * by the server's choice: on shutdown, or an idle or frame timeout (not
+   * a handler or protocol error, or the peer's own end).
+   */
+  #mayNotify(): boolean {
+    const ending = this.#ending;
+    if (ending === null || ending.unanswered) return false;
+    if (ending.reason === "shutdown") return true;
+    const error = ending.error;
+    return ending.reason === "timeout" &&
+      error instanceof ConnectionTimeoutError &&
+      (error.reason === "idle" || error.reason === "frame");
+  }
+
   #finishIfDone(): void {
     if (this.#state !== ENDING || this.#slotHead < this.#slots.length) return;
+    if (decoding === this && this.#chunk !== null) return; // after the read
     this.#writeQueued();
+    const notice = this.#host.drainNotice;
+    if (notice !== null && this.#mayNotify()) this.#transport.write(notice);
     this.#state = FINISHED;
     // Read on (discarding) so the peer's FIN is seen and no reset is sent.
     if (this.#paused) {

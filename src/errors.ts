@@ -107,6 +107,39 @@ export class FrameTooLargeError extends ProtocolError {
 }
 
 /**
+ * The peer sent a drain notice: a frame header whose length field holds its
+ * largest value, which no frame within `maxFrameSize` can have. A server
+ * with `drainNotice` writes it when it closes a connection after answering
+ * every request it read (on shutdown, or an idle or frame timeout): every
+ * request on that connection still unanswered was never processed, and can
+ * be sent again elsewhere. framewire's client does so itself; a
+ * `FrameDecoder` user gets this error.
+ *
+ * @example
+ * ```ts
+ * import { DrainNoticeError } from "./errors.ts";
+ *
+ * const error = new DrainNoticeError();
+ * console.log(error.message);
+ * // "Cannot decode frame: the peer sent a drain notice (it is closing; it processed no request it did not answer)"
+ * ```
+ */
+export class DrainNoticeError extends ProtocolError {
+  /**
+   * Creates the error.
+   *
+   * @param options `cause`: the underlying error, if any.
+   */
+  constructor(options?: ErrorOptions) {
+    super(
+      "Cannot decode frame: the peer sent a drain notice (it is closing; it processed no request it did not answer)",
+      options,
+    );
+    this.name = "DrainNoticeError";
+  }
+}
+
+/**
  * The connection closed before a request was answered, or a request was made
  * on a client that is closing or closed. A request rejected with this error
  * may or may not have reached the server.
@@ -121,10 +154,11 @@ export class FrameTooLargeError extends ProtocolError {
  */
 export class ConnectionClosedError extends FramewireError {
   /**
-   * False when the request is known never to have been written (it was
-   * still in the client's batch or queue when its connection was lost for
-   * good), so sending it again cannot run it twice; true when it may have
-   * reached the server.
+   * False when the request is known not to have run: it was never written
+   * (it was still in the client's batch or queue when its connection was
+   * lost for good), or the server's drain notice came before its answer
+   * (see {@linkcode DrainNoticeError}). Sending it again then cannot run it
+   * twice. True when it may have reached the server's handler.
    */
   readonly sent: boolean;
 
@@ -133,7 +167,7 @@ export class ConnectionClosedError extends FramewireError {
    *
    * @param message What failed, then a colon and the detail.
    * @param options `cause`: the error that closed the connection, if any;
-   * `sent`: false when the request is known never to have been written
+   * `sent`: false when the request is known not to have run
    * (default true).
    */
   constructor(

@@ -108,6 +108,20 @@ export interface ServerOptions<State = Record<string, unknown>>
    */
   closeTimeout?: number;
   /**
+   * End each connection the server closes with every request it read
+   * answered (on `close()`, or an idle or frame timeout) with a drain
+   * notice: a frame header whose length field holds its largest value,
+   * which no frame within `maxFrameSize` can have. framewire's client then
+   * knows the requests it had written and that got no answer were never
+   * processed, and sends them again (on its next connection, or a pool's
+   * other ones), so a draining server loses none. Other clients see a frame
+   * too large. Needs a format whose length field can hold more than
+   * maxFrameSize (not a varint, nor `dns` at its full 65535).
+   *
+   * @default {false}
+   */
+  drainNotice?: boolean;
+  /**
    * Connections served at once; one accepted past it is closed at once and
    * counted in `rejectedConnections`. @default {10000}
    */
@@ -273,6 +287,17 @@ export class Server<State = Record<string, unknown>>
         }`,
       );
     }
+    const drainNotice = options.drainNotice ?? false;
+    if (typeof drainNotice !== "boolean") {
+      throw new TypeError(
+        "Cannot create server: drainNotice is not a boolean",
+      );
+    }
+    if (drainNotice && framing.drainNotice === null) {
+      throw new RangeError(
+        `Cannot create server: drainNotice needs a length field that can hold more than maxFrameSize ${maxFrameSize} (format ${framing.name})`,
+      );
+    }
     if (ordering === "any" && framing.id === null) {
       throw new RangeError(
         'Cannot create server: ordering "any" needs a format with a requestId, by which clients match responses',
@@ -334,6 +359,7 @@ export class Server<State = Record<string, unknown>>
         10_000,
         0,
       ),
+      drainNotice: drainNotice ? framing.drainNotice : null,
       stats: {
         connections: 0,
         totalConnections: 0,

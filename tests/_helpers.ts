@@ -1,6 +1,7 @@
 // Shared test helpers: seeded randomness, byte utilities, an in-memory duplex
 // pair and a raw connection that reads and writes frames by hand.
 import { FrameDecoder } from "../src/frame_decoder.ts";
+import { DrainNoticeError } from "../src/errors.ts";
 import type { StreamDuplex } from "../src/stream_transport.ts";
 import type { Network, Transport } from "../src/transport.ts";
 
@@ -103,21 +104,32 @@ export class RawConnection {
   ended = false;
   closed = false;
   closeError: unknown = undefined;
+  /** A drain notice came (with `noticeAware`). */
+  notice = false;
   readonly transport: Transport;
-  #decoder = new FrameDecoder((frame) => this.frames.push(frame.slice()), {
-    maxFrameSize: 0xffff_ffff,
-  });
+  #decoder: FrameDecoder;
 
   /**
    * @param transport The connection.
    * @param slowReadMs When set, reading pauses for this long after every chunk.
+   * @param noticeAware Decode with the default maxFrameSize, so that a drain
+   * notice is told from a frame (and recorded in `notice`).
    */
-  constructor(transport: Transport, slowReadMs?: number) {
+  constructor(transport: Transport, slowReadMs?: number, noticeAware = false) {
     this.transport = transport;
+    this.#decoder = new FrameDecoder(
+      (frame) => this.frames.push(frame.slice()),
+      noticeAware ? {} : { maxFrameSize: 0xffff_ffff },
+    );
     transport.start({
       data: (chunk) => {
         this.bytesReceived += chunk.length;
-        this.#decoder.push(chunk);
+        try {
+          this.#decoder.push(chunk);
+        } catch (error) {
+          if (!(error instanceof DrainNoticeError)) throw error;
+          this.notice = true;
+        }
         if (slowReadMs !== undefined && !this.closed) {
           transport.pause();
           setTimeout(() => transport.resume(), slowReadMs);
@@ -140,9 +152,10 @@ export class RawConnection {
     network: Network,
     port: number,
     slowReadMs?: number,
+    noticeAware = false,
   ): Promise<RawConnection> {
     const transport = await network.connect({ host: "127.0.0.1", port });
-    return new RawConnection(transport, slowReadMs);
+    return new RawConnection(transport, slowReadMs, noticeAware);
   }
 
   write(bytes: Uint8Array): void {

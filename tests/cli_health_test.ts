@@ -192,6 +192,29 @@ test("cli: serve SIGTERM sequence: readiness fails, --drain-delay keeps acceptin
   during.transport.close();
 });
 
+test("cli: serve --drain-notice ends each connection with the drain notice on SIGTERM", async () => {
+  const server = await startServeProcess(
+    ["--host", "127.0.0.1", "--port", "0", "--drain-notice"],
+    /Server listening on 127\.0\.0\.1:(\d+)/,
+  );
+  const exit = exited(server.child);
+  const raw = await RawConnection.open(
+    network,
+    Number(server.match[1]),
+    undefined,
+    true,
+  );
+  raw.write(encodeFrames([text("before")]));
+  await waitFor(() => raw.frames.length === 1, "the answer");
+  assert.equal(raw.notice, false);
+  server.child.kill("SIGTERM");
+  await waitFor(() => raw.ended, "the FIN");
+  assert.deepEqual(raw.frames.map(str), ["before"]);
+  assert.ok(raw.notice, "the notice came before the FIN");
+  assert.equal(await exit, 0);
+  raw.transport.close();
+});
+
 test("cli: a second signal during --drain-delay exits at once", async () => {
   const server = await startServeProcess(
     ["--host", "127.0.0.1", "--port", "0", "--drain-delay", "60s"],

@@ -140,6 +140,10 @@ test("cli: bad operations flags exit 2 with a clear error", async () => {
       ["serve", "--proxy-protocol-timeout", "1s"],
       /error: option '--proxy-protocol-timeout' needs --proxy-protocol/,
     ],
+    [
+      ["serve", "--framing", "varint", "--drain-notice"],
+      /error: option '--drain-notice' needs a length field that can hold more than --max-frame-size \(33554432\)/,
+    ],
   ];
   for (const [args, message] of cases) {
     const run = await runCli(args);

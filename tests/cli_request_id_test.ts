@@ -147,7 +147,9 @@ test("cli serve --slow: the echo delays a hashed fraction of requests, bench --s
       assert.equal(result.errorCount, 0, JSON.stringify(result.errors));
       assert.ok(result.slowRequests > 50, `${result.slowRequests} slow`);
       assert.ok(result.latencyUs.max >= 20_000);
-      assert.ok(result.fastLatencyUs.max < 20_000);
+      // The fast ones' figures leave the slow ones out: with half of all
+      // requests slow, the 90th percentile of all is a slow one.
+      assert.ok(result.fastLatencyUs.p90 < result.latencyUs.p90);
     },
     /Server listening on 127\.0\.0\.1:(\d+) with 2 workers/,
   );

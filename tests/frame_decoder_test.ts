@@ -149,13 +149,13 @@ test("decoder: maxFrameSize + 1 is rejected from the header alone", () => {
 test("decoder: oversize header split over pushes, after valid frames", () => {
   const frames: Uint8Array[] = [];
   const decoder = new FrameDecoder((f) => frames.push(f.slice()));
-  const bad = new Uint8Array([0xff, 0xff, 0xff, 0xff]);
+  const bad = new Uint8Array([0xfe, 0xff, 0xff, 0xff]);
   const bytes = concat([encodeFrames([patternBytes(8), patternBytes(9)]), bad]);
   // The two good frames are emitted before the bad header throws.
   decoder.push(bytes.subarray(0, bytes.length - 2));
   assert.throws(
     () => decoder.push(bytes.subarray(bytes.length - 2)),
-    /Cannot decode frame: length 4294967295 exceeds maxFrameSize 33554432/,
+    /Cannot decode frame: length 4294967294 exceeds maxFrameSize 33554432/,
   );
   assert.equal(frames.length, 2);
 });

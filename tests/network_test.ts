@@ -3,6 +3,7 @@ import { networkSuite } from "./_network_suite.ts";
 import { framingSuite } from "./_framing_suite.ts";
 import { requestIdSuite } from "./_request_id_suite.ts";
 import { poolSuite } from "./_pool_suite.ts";
+import { drainNoticeSuite } from "./_drain_notice_suite.ts";
 import { availableNetworks } from "./_runtime.ts";
 
 for (const [name, network] of await availableNetworks()) {
@@ -10,4 +11,5 @@ for (const [name, network] of await availableNetworks()) {
   framingSuite(name, network);
   requestIdSuite(name, network);
   poolSuite(name, network);
+  drainNoticeSuite(name, network);
 }

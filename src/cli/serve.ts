@@ -23,6 +23,7 @@ import {
   UsageError,
 } from "./args.ts";
 import { checkNumber } from "../_validate.ts";
+import { framingOf } from "../_frame_header.ts";
 import { listenFlags, SERVE_TRANSPORT_FLAGS } from "./transport_flags.ts";
 import { loadHandlerModule, moduleUrl } from "./handler_module.ts";
 import { parseSlowFlag, slowEchoHandler } from "./_slow_requests.ts";
@@ -62,6 +63,7 @@ const SERVE_FLAGS: FlagSpec = {
   "agent-port": "value",
   "agent-host": "value",
   "drain-delay": "value",
+  "drain-notice": "boolean",
   "log-level": "value",
   "log-format": "value",
   workers: "value",
@@ -79,7 +81,9 @@ Serves an application (the echo one unless --handler names another) until
 SIGINT or SIGTERM, then drains: (1) /readyz answers 503 and the agent check
 says drain at once; (2) for --drain-delay it keeps serving and accepting, so
 load balancers notice; (3) it stops accepting; (4) it answers every request
-already received; (5) it closes idle connections with FIN; (6) it closes the
+already received; (5) it closes each connection with FIN once it has
+answered what it read (with --drain-notice, after a notice that tells
+framewire's client to send what is unanswered elsewhere); (6) it closes the
 rest by force after --drain-timeout, and exits. A second signal exits at once.
 
 Choosing --drain-delay: at least the time the balancer takes to see /readyz
@@ -130,6 +134,13 @@ Options:
   --drain-timeout TIME        on shutdown, force connections closed after (default 10s)
   --drain-delay TIME          on shutdown, keep accepting this long after
                               readiness fails, so balancers notice (default 0)
+  --drain-notice              end each connection closed on shutdown (or an
+                              idle or frame timeout) with a drain notice, a
+                              header whose length is all ones: framewire's
+                              client then sends the requests left unanswered
+                              again, knowing they were not processed; other
+                              clients see a frame too large. Not with varint,
+                              nor dns at --max-frame-size 65535
   --proxy-protocol            every connection starts with a PROXY protocol v1/v2
                               header from a load balancer (HAProxy send-proxy-v2,
                               nginx proxy_protocol); handlers see the real client.
@@ -193,6 +204,14 @@ async function serveSettings(
           `option '--max-buffered-bytes' must be at least --max-frame-size (${maxFrameSize}), got ${bytes}`,
         ),
     );
+  }
+  if (flags["drain-notice"] === true) {
+    if (framingOf(options.format, maxFrameSize).drainNotice === null) {
+      throw new UsageError(
+        `option '--drain-notice' needs a length field that can hold more than --max-frame-size (${maxFrameSize}): not with this --framing`,
+      );
+    }
+    options.drainNotice = true;
   }
   if (flags["proxy-protocol"] === true) {
     options.proxyProtocol = {
