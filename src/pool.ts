@@ -1,7 +1,7 @@
 /**
  * A pool of pipelining clients over several servers: least-in-flight
  * routing, failover with backoff, and retries of requests that were never
- * written.
+ * written or never processed.
  *
  * @module
  */
@@ -52,7 +52,8 @@ interface PoolRequest {
  * flight; it waits in the pool while none has room (`maxInFlight`). A
  * connection that is refused or closed (a draining server closes it) is
  * skipped and redialed with exponential backoff. A request lost before it
- * was written is sent again on another connection; one lost after it was
+ * was written, or that a draining server's drain notice says it never
+ * processed, is sent again on another connection; one lost after it was
  * written rejects with a {@linkcode ConnectionClosedError}, unless it is
  * `idempotent`: then it is sent once more.
  *
