@@ -6,12 +6,12 @@
  * @module
  */
 import type { ClientCloseOptions } from "./client_options.ts";
-import { ConnectionClosedError, RequestTimeoutError } from "./errors.ts";
+import { ConnectionClosedError } from "./errors.ts";
 import { clientSettings, closeSettings } from "./_client_settings.ts";
 import { integerOption } from "./_validate.ts";
-import { Fifo } from "./_fifo.ts";
 import { PoolConnection } from "./_pool_connection.ts";
 import { type EndpointRecord, parseEndpoint } from "./_pool_endpoint.ts";
+import { PoolRequests } from "./_pool_requests.ts";
 import type {
   PoolEndpointStats,
   PoolOptions,
@@ -27,24 +27,6 @@ export type {
   PoolRequestOptions,
   PoolStats,
 } from "./pool_options.ts";
-
-/** A pool request until it settles. */
-interface PoolRequest {
-  payload: Uint8Array;
-  signal: AbortSignal | undefined;
-  idempotent: boolean;
-  /** Already sent once more after its written copy was lost. */
-  replayed: boolean;
-  /** The endpoint it failed on: another is preferred. */
-  avoid: number;
-  settled: boolean;
-  /** In the pool's queue. */
-  queued: boolean;
-  onAbort: (() => void) | undefined;
-  timer: ReturnType<typeof setTimeout> | undefined;
-  resolve(response: Uint8Array): void;
-  reject(error: unknown): void;
-}
 
 /**
  * Pipelining clients to several endpoints, `connectionsPerEndpoint` each.
@@ -71,14 +53,8 @@ interface PoolRequest {
 export class Pool implements AsyncDisposable {
   #endpoints: EndpointRecord[];
   #connections: PoolConnection[] = [];
-  #queue = new Fifo<PoolRequest>();
-  /** Requests in #queue not settled. */
-  #queued = 0;
+  #requests: PoolRequests;
   #maxInFlight: number;
-  #requestTimeout: number;
-  /** Requests made and not settled, queued or handed out. */
-  #outstanding = 0;
-  #idleWaiters: Array<() => void> = [];
   #closing: Promise<void> | null = null;
   #forced = false;
   #firstDials: Promise<void>;
@@ -113,7 +89,10 @@ export class Pool implements AsyncDisposable {
       reconnect: { ...reconnect, maxAttempts: Infinity },
     });
     this.#maxInFlight = settings.maxInFlight;
-    this.#requestTimeout = settings.requestTimeout;
+    this.#requests = new PoolRequests(
+      settings.requestTimeout,
+      () => this.#dispatch(),
+    );
     const host = { up: () => this.#dispatch() };
     const dials: Promise<void>[] = [];
     this.#endpoints.forEach((endpoint, index) => {
@@ -168,37 +147,7 @@ export class Pool implements AsyncDisposable {
         }),
       );
     }
-    const signal = options?.signal;
-    if (signal?.aborted) return Promise.reject(signal.reason);
-    this.#outstanding++;
-    return new Promise<Uint8Array>((resolve, reject) => {
-      const request: PoolRequest = {
-        payload,
-        signal,
-        idempotent: options?.idempotent === true,
-        replayed: false,
-        avoid: -1,
-        settled: false,
-        queued: false,
-        onAbort: undefined,
-        timer: undefined,
-        resolve,
-        reject,
-      };
-      this.#enqueue(request, false);
-      this.#dispatch();
-      if (request.settled) return;
-      if (this.#requestTimeout > 0 && request.queued) this.#arm(request);
-      if (signal !== undefined) {
-        request.onAbort = () => {
-          if (request.queued) this.#settle(request, signal.reason);
-        };
-        signal.addEventListener("abort", request.onAbort, { once: true });
-      }
-    }).finally(() => {
-      this.#outstanding--;
-      this.#wakeIfIdle();
-    });
+    return this.#requests.make(payload, options);
   }
 
   /**
@@ -232,7 +181,7 @@ export class Pool implements AsyncDisposable {
       e.inFlight += connection.inFlight;
       if (rank[connection.state] > rank[e.state]) e.state = connection.state;
     }
-    return { queued: this.#queued, endpoints };
+    return { queued: this.#requests.queued, endpoints };
   }
 
   /**
@@ -269,9 +218,7 @@ export class Pool implements AsyncDisposable {
   }
 
   async #close(): Promise<void> {
-    if (this.#outstanding > 0) {
-      await new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
-    }
+    if (this.#requests.outstanding > 0) await this.#requests.idle();
     await Promise.all(this.#connections.map((c) => c.close(this.#forced)));
   }
 
@@ -282,55 +229,21 @@ export class Pool implements AsyncDisposable {
       "Cannot send request: pool was destroyed",
       { sent: false },
     );
-    for (const request of this.#queue.drain()) this.#settle(request, error);
+    this.#requests.destroy(error);
     for (const connection of this.#connections) connection.close(true);
-  }
-
-  #wakeIfIdle(): void {
-    if (this.#outstanding === 0 && this.#idleWaiters.length > 0) {
-      for (const resolve of this.#idleWaiters.splice(0)) resolve();
-    }
-  }
-
-  #enqueue(request: PoolRequest, first: boolean): void {
-    request.queued = true;
-    this.#queued++;
-    if (first) this.#queue.prepend([request]);
-    else this.#queue.push(request);
-  }
-
-  /** Rejects a queued request after requestTimeout ms in the pool. */
-  #arm(request: PoolRequest): void {
-    const timeout = this.#requestTimeout;
-    request.timer = setTimeout(() => {
-      request.timer = undefined;
-      this.#settle(request, new RequestTimeoutError("send", timeout));
-    }, timeout);
   }
 
   /** Hands queued requests to the least busy connections that have room. */
   #dispatch(): void {
-    const queue = this.#queue;
-    while (queue.length > 0) {
-      const request = queue.peek()!;
-      if (request.settled) {
-        queue.shift();
-        continue;
-      }
-      if (request.signal?.aborted) {
-        this.#settle(request, request.signal.reason);
-        queue.shift();
-        continue;
-      }
+    const requests = this.#requests;
+    for (
+      let request = requests.next();
+      request !== undefined;
+      request = requests.next()
+    ) {
       const connection = this.#pick(request.avoid);
       if (connection === null) return;
-      queue.shift();
-      request.queued = false;
-      this.#queued--;
-      // From here the client's own requestTimeout applies.
-      clearTimeout(request.timer);
-      request.timer = undefined;
-      this.#send(connection, request);
+      requests.sendNext(connection, this.#endpoints[connection.endpoint]);
     }
   }
 
@@ -349,59 +262,6 @@ export class Pool implements AsyncDisposable {
       }
     }
     return best;
-  }
-
-  #send(connection: PoolConnection, request: PoolRequest): void {
-    const endpoint = this.#endpoints[connection.endpoint];
-    endpoint.sent++;
-    const signal = request.signal;
-    connection.client!.request(
-      request.payload,
-      signal === undefined ? undefined : { signal },
-    ).then(
-      (response) => {
-        endpoint.answered++;
-        this.#settle(request, null, response);
-        this.#dispatch();
-      },
-      (error) => {
-        if (this.#retries(request, error)) {
-          endpoint.retried++;
-          request.avoid = connection.endpoint;
-          this.#enqueue(request, true);
-          if (this.#requestTimeout > 0) this.#arm(request);
-        } else {
-          endpoint.failed++;
-          this.#settle(request, error);
-        }
-        this.#dispatch();
-      },
-    );
-  }
-
-  /** Whether a rejected request is sent again. */
-  #retries(request: PoolRequest, error: unknown): boolean {
-    if (request.settled || this.#forced) return false;
-    if (!(error instanceof ConnectionClosedError)) return false;
-    if (!error.sent) return true;
-    if (!request.idempotent || request.replayed) return false;
-    request.replayed = true;
-    return true;
-  }
-
-  #settle(request: PoolRequest, error: unknown, response?: Uint8Array): void {
-    if (request.settled) return;
-    request.settled = true;
-    if (request.queued) {
-      request.queued = false;
-      this.#queued--;
-    }
-    clearTimeout(request.timer);
-    if (request.onAbort !== undefined) {
-      request.signal!.removeEventListener("abort", request.onAbort);
-    }
-    if (response !== undefined) request.resolve(response);
-    else request.reject(error);
   }
 }
 
