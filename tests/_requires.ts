@@ -25,6 +25,8 @@ export const INSTALL_HINTS = {
   bun: "npm i -g bun@1.4.5",
   deno: "npm i -g deno@2.9.6",
   node: "Node 20 or later",
+  workerd: "npm i -g workerd@1.20261117.1",
+  esbuild: "npm i -g esbuild@0.28.2",
 } as const;
 
 /** An outside program that some tests need. */
