@@ -34,6 +34,7 @@ export * from "./src/frame_decoder_stream.ts";
 export * from "./src/frame_encoder_stream.ts";
 export * from "./src/transport.ts";
 export * from "./src/stream_transport.ts";
+export * from "./src/websocket_transport.ts";
 export * from "./src/proxy_header.ts";
 export * from "./src/proxy_protocol.ts";
 export * from "./src/proxy_transport.ts";

@@ -6,7 +6,7 @@
  * @module
  */
 import type { Framing } from "./_frame_header.ts";
-import { ConnectionClosedError } from "./errors.ts";
+import { ConnectError, ConnectionClosedError } from "./errors.ts";
 import { assertFrameSize } from "./frame_encoder.ts";
 import { clientSettings, closeSettings } from "./_client_settings.ts";
 import { Redialer } from "./_reconnect.ts";
@@ -28,6 +28,11 @@ import {
 import { RequestTimer, type RequestTimerHost } from "./_request_timer.ts";
 import { type StreamDuplex, streamTransport } from "./stream_transport.ts";
 import type { NetAddr, Transport } from "./transport.ts";
+import type { FrameFormatOption } from "./frame_format.ts";
+import {
+  type WebSocketLike,
+  webSocketTransport,
+} from "./websocket_transport.ts";
 
 export type {
   ClientCloseOptions,
@@ -189,6 +194,66 @@ export class Client implements AsyncDisposable {
    */
   static fromStream(duplex: StreamDuplex, options?: ClientOptions): Client {
     return new Client(streamTransport(duplex), options);
+  }
+
+  /**
+   * Runs a client over a WebSocket: each request goes out as one binary
+   * message (the payload as the format hands it out: with `u32le-id`, the
+   * id and the payload), and each binary message received is one response.
+   * The same `request()` API, pipelining, request ids, errors and `close()`
+   * as over TCP; `close()` ends with the WebSocket closing handshake (code
+   * 1000) once every answer has come. See {@linkcode webSocketTransport}.
+   *
+   * @param target A `ws:` or `wss:` URL, opened with the runtime's
+   * `WebSocket` (the browser's, Deno's, Bun's, Node 22's), or a
+   * {@linkcode WebSocketLike} already made (such as the npm `ws` package's
+   * `WebSocket` on Node 20), used as it is.
+   * @param options Limits, format and callbacks; see {@linkcode ClientOptions}
+   * (not `reconnect`).
+   * @returns Resolves with the client once the socket is open.
+   * @throws {TypeError} (rejection) `target` is not a URL or a WebSocket, the
+   * runtime has no `WebSocket` for a URL, or an option has the wrong type.
+   * @throws {RangeError} (rejection) An option is out of range.
+   * @throws {ConnectError} (rejection) The socket closed before it opened
+   * (code `"EUNKNOWN"`: a WebSocket does not say why).
+   *
+   * @example Pipeline over a WebSocket gateway
+   * ```ts
+   * import { Client } from "./client.ts";
+   *
+   * const client = await Client.fromWebSocket("ws://127.0.0.1:8080/", {
+   *   format: "u32le-id",
+   * });
+   * const encoder = new TextEncoder();
+   * const answers = await Promise.all(
+   *   ["a", "b", "c"].map((text) => client.request(encoder.encode(`....${text}`))),
+   * );
+   * await client.close();
+   * ```
+   */
+  static async fromWebSocket(
+    target: string | URL | WebSocketLike,
+    options: ClientOptions = {},
+  ): Promise<Client> {
+    const settings = clientSettings(options); // invalid options throw first
+    if (settings.backoff !== null) {
+      throw new TypeError(
+        "Cannot use reconnect: a client given one WebSocket cannot redial",
+      );
+    }
+    const { socket, remoteAddr } = openWebSocket(target);
+    const transport = webSocketTransport(socket, {
+      // Resolved already, with its maxFrameSize.
+      format: settings.framing as unknown as FrameFormatOption,
+      remoteAddr,
+    });
+    if (socket.readyState === 0) await webSocketOpened(socket, remoteAddr);
+    else if (socket.readyState !== 1) {
+      throw new ConnectError(addressOf(remoteAddr), "EUNKNOWN", {
+        detail: "the WebSocket is closing or closed",
+      });
+    }
+    return new Client(transport, options);
   }
 
   /** The server's address (of the latest connection). */
@@ -525,6 +590,82 @@ export class Client implements AsyncDisposable {
     this.#pump();
     notify(this.#onReconnect, attempt);
   }
+}
+
+/** The WebSocket of `Client.fromWebSocket()`'s target, and the peer's address. */
+function openWebSocket(
+  target: string | URL | WebSocketLike,
+): { socket: WebSocketLike; remoteAddr: NetAddr } {
+  if (typeof target !== "string" && !(target instanceof URL)) {
+    if (
+      target === null || typeof target !== "object" ||
+      typeof target.send !== "function" ||
+      typeof target.addEventListener !== "function"
+    ) {
+      throw new TypeError(
+        "Cannot connect: target is not a URL, a string or a WebSocket",
+      );
+    }
+    const url = (target as { url?: unknown }).url;
+    return {
+      socket: target,
+      remoteAddr: typeof url === "string" && URL.canParse(url)
+        ? webSocketAddr(new URL(url))
+        : { transport: "websocket", hostname: "", port: 0 },
+    };
+  }
+  const url = new URL(target);
+  const WebSocketClass = (globalThis as {
+    WebSocket?: new (url: string) => WebSocketLike;
+  }).WebSocket;
+  if (typeof WebSocketClass !== "function") {
+    throw new TypeError(
+      "Cannot connect: this runtime has no global WebSocket (Node 20 has none: pass a WebSocket of the npm ws package)",
+    );
+  }
+  return {
+    socket: new WebSocketClass(url.href),
+    remoteAddr: webSocketAddr(url),
+  };
+}
+
+/** The address of a `ws:` or `wss:` URL. */
+function webSocketAddr(url: URL): NetAddr {
+  const port = url.port !== ""
+    ? Number(url.port)
+    : url.protocol === "wss:" || url.protocol === "https:"
+    ? 443
+    : 80;
+  return {
+    transport: "websocket",
+    hostname: url.hostname.replace(/^\[(.*)\]$/, "$1"),
+    port,
+  };
+}
+
+function addressOf(addr: NetAddr): string {
+  return addr.hostname.includes(":")
+    ? `[${addr.hostname}]:${addr.port}`
+    : `${addr.hostname}:${addr.port}`;
+}
+
+/** Resolves once `socket` is open; rejects if it closes first. */
+function webSocketOpened(socket: WebSocketLike, addr: NetAddr): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let failure: unknown = undefined;
+    socket.addEventListener("open", () => resolve());
+    socket.addEventListener("error", (event) => {
+      failure ??= event?.error ?? event;
+    });
+    socket.addEventListener("close", (event) => {
+      reject(
+        new ConnectError(addressOf(addr), "EUNKNOWN", {
+          detail: `the WebSocket closed before it opened (code ${event?.code})`,
+          cause: failure,
+        }),
+      );
+    });
+  });
 }
 
 /** Why requests reject once close() is done (or forced). */

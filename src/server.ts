@@ -24,6 +24,10 @@ import {
 } from "./server_stats.ts";
 import { connectionClosed, formatText } from "./_log_format.ts";
 import { type StreamDuplex, streamTransport } from "./stream_transport.ts";
+import {
+  type WebSocketLike,
+  webSocketTransport,
+} from "./websocket_transport.ts";
 // PROXY protocol (begin)
 import { proxyProtocolOption, ServerProxyProtocol } from "./_server_proxy.ts";
 import type { ProxyHeaderOptions } from "./proxy_transport.ts";
@@ -529,6 +533,51 @@ export class Server<State = Record<string, unknown>>
    */
   serveStream(duplex: StreamDuplex, remoteAddr?: NetAddr): void {
     this.serveConnection(streamTransport(duplex, { remoteAddr }));
+  }
+
+  /**
+   * Serves one accepted WebSocket: each binary message is one request (the
+   * frame as the format hands it out, with no length prefix) and each
+   * response goes back as one binary message, with the server's handler,
+   * format, ordering, limits and timeouts. A text message closes it with
+   * code 1003, a message over `maxFrameSize` with 1009 (see
+   * {@linkcode webSocketTransport}).
+   *
+   * A WebSocket cannot half-close, so a graceful `close()` answers every
+   * request already received, then starts the closing handshake with code
+   * 1001 ("going away"); requests the client sent after that are not
+   * answered (with `drainNotice`, the close says so: framewire's client
+   * hands them back as never processed). A client's own close ends the
+   * connection at once: answers not yet sent are dropped, so a client
+   * closes once it has its answers (framewire's does). The PROXY protocol
+   * does not apply (it belongs to the HTTP connection the socket was
+   * upgraded from): pass the client's address as `remoteAddr`.
+   *
+   * @param socket The server side of the WebSocket: Deno's from
+   * `Deno.upgradeWebSocket`, the npm `ws` package's from its server, or an
+   * object that forwards Bun's `websocket` handlers.
+   * @param remoteAddr What handlers see as the peer's address.
+   *
+   * @example With Deno.serve
+   * ```ts
+   * import { Server } from "./server.ts";
+   *
+   * const server = new Server({ format: "u32le-id" });
+   * Deno.serve({ port: 8080 }, (request) => {
+   *   const { socket, response } = Deno.upgradeWebSocket(request);
+   *   server.serveWebSocket(socket);
+   *   return response;
+   * });
+   * ```
+   */
+  serveWebSocket(socket: WebSocketLike, remoteAddr?: NetAddr): void {
+    const transport = webSocketTransport(socket, {
+      // Resolved already, with its maxFrameSize.
+      format: this.#host.framing as unknown as FrameFormatOption,
+      closeCode: () => this.#closing === null ? 1000 : 1001,
+      remoteAddr,
+    });
+    this.#serve(transport); // no PROXY header inside a WebSocket
   }
 
   /**

@@ -20,7 +20,8 @@
 export interface NetAddr {
   /**
    * `"tcp"` for TCP sockets (with or without TLS), `"unix"` for Unix domain
-   * sockets, or a short name of another carrier (`"stream"`).
+   * sockets, `"websocket"` for WebSockets, or a short name of another
+   * carrier (`"stream"`).
    */
   transport: string;
   /**
