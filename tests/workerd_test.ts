@@ -125,15 +125,19 @@ function makePayloads(seed: number, minLength: number): Uint8Array[] {
   });
 }
 
-/** Asks the Worker to pipeline `payloads` to 127.0.0.1:`port` in `format`. */
+/**
+ * Asks the Worker to pipeline `payloads` to 127.0.0.1:`port` in `format`,
+ * with a client made by `open` ("fromStream" or "dial").
+ */
 async function pipelineThroughWorker(
   worker: PeerProcess,
   port: number,
   format: string,
+  open: string,
   payloads: Uint8Array[],
 ): Promise<WorkerSummary> {
   const response = await fetch(
-    `http://127.0.0.1:${worker.port}/?port=${port}&format=${format}`,
+    `http://127.0.0.1:${worker.port}/?port=${port}&format=${format}&open=${open}`,
     {
       method: "POST",
       headers: { "content-type": "application/json" },
@@ -185,7 +189,7 @@ function checkResponses(
 
 for (const variant of BUNDLES) {
   test(
-    `workerd: a Worker bundled with esbuild (${variant.name}) pipelines ${REQUESTS} requests to serve on ${runtime}, u32le and u32le-id`,
+    `workerd: a Worker bundled with esbuild (${variant.name}) pipelines ${REQUESTS} requests over connect() to serve on ${runtime}, u32le and u32le-id`,
     { skip },
     async () => {
       workerd.check();
@@ -208,6 +212,7 @@ for (const variant of BUNDLES) {
           (port) => ["serve", config, `--socket-addr=http=127.0.0.1:${port}`],
           20_000,
         );
+        let seed = 1;
         for (
           const [format, framing, minLength] of [
             ["u32le", [], 0],
@@ -219,19 +224,23 @@ for (const variant of BUNDLES) {
             /Server listening on 127\.0\.0\.1:(\d+)/,
           );
           try {
-            const payloads = makePayloads(format.length, minLength);
-            const summary = await pipelineThroughWorker(
-              worker,
-              Number(server.match[1]),
-              format,
-              payloads,
-            );
-            checkResponses(summary, format, payloads);
-            console.log(
-              `workerd: ${variant.name} bundle (${
-                (bytes / 1024).toFixed(1)
-              } KiB), serve on ${runtime}, ${format}: ${summary.requests} requests pipelined (${summary.inFlightAtFirstResponse} in flight at the first response) in ${summary.elapsedMs} ms, every response checked`,
-            );
+            for (const open of ["fromStream", "dial"]) {
+              const payloads = makePayloads(seed++, minLength);
+              const summary = await pipelineThroughWorker(
+                worker,
+                Number(server.match[1]),
+                format,
+                open,
+                payloads,
+              );
+              assert.equal(summary.open, open);
+              checkResponses(summary, format, payloads);
+              console.log(
+                `workerd: ${variant.name} bundle (${
+                  (bytes / 1024).toFixed(1)
+                } KiB), Client.${open}(), serve on ${runtime}, ${format}: ${summary.requests} requests pipelined (${summary.inFlightAtFirstResponse} in flight at the first response) in ${summary.elapsedMs} ms, every response checked`,
+              );
+            }
           } finally {
             assert.equal(await stopServe(server), 0, server.output());
           }
