@@ -203,7 +203,20 @@ async function rewriteDeclarationSpecifiers(): Promise<void> {
   }
 }
 
-function packageJson(): Record<string, unknown> {
+/**
+ * The version of `ws` that deno.json pins for the tests: the package's
+ * optional dependency, loaded only by `serve --ws-port` on Node.
+ */
+async function wsVersion(): Promise<string> {
+  const config = JSON.parse(
+    await Deno.readTextFile(new URL("./deno.json", import.meta.url)),
+  );
+  const pinned = /^npm:ws@(\d+\.\d+\.\d+)$/.exec(config.imports?.ws ?? "");
+  if (pinned === null) throw new Error("deno.json pins no npm:ws@X.Y.Z");
+  return `^${pinned[1]}`;
+}
+
+function packageJson(ws: string): Record<string, unknown> {
   // One ES module per entry point, for `import` and `require()` alike:
   // Node ^20.19 or >= 22.12 (and Bun) require() an ES module with no
   // top-level await. `default` rather than `import` is what lets require()
@@ -232,6 +245,8 @@ function packageJson(): Record<string, unknown> {
     },
     bin: { framewire: "./esm/src/node_main.js" },
     engines: { node: ">=20" },
+    // Only `serve --ws-port` loads it (with import()); the library never does.
+    optionalDependencies: { ws },
     files: [
       "esm/mod.js",
       "esm/mod.js.map",
@@ -392,7 +407,7 @@ await transpile(scripts.sort());
 await rewriteDeclarationSpecifiers();
 await Deno.writeTextFile(
   `${npmDir}/package.json`,
-  JSON.stringify(packageJson(), null, 2) + "\n",
+  JSON.stringify(packageJson(await wsVersion()), null, 2) + "\n",
 );
 await Deno.copyFile(`${root}/README.md`, `${npmDir}/README.md`);
 await Deno.copyFile(`${root}/LICENSE`, `${npmDir}/LICENSE`);

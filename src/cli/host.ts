@@ -1,12 +1,13 @@
 /**
  * What the command line needs from the runtime it runs on: arguments,
- * output, signals, files, the current directory, an HTTP server for metrics
- * and worker processes.
+ * output, signals, files, the current directory, an HTTP server for metrics,
+ * WebSocket connections for the gateway and worker processes.
  * Each runtime implements it in `hosts/`.
  *
  * @module
  */
-import type { Network } from "../transport.ts";
+import type { NetAddr, Network, TlsListenOptions } from "../transport.ts";
+import type { WebSocketLike } from "../websocket_transport.ts";
 
 /**
  * What the command line needs from the runtime it runs on.
@@ -44,6 +45,15 @@ export interface CliHost {
   serveHttp?(
     options: { host: string; port: number },
     respond: (path: string) => HttpResponse | Promise<HttpResponse>,
+  ): Promise<HttpServerHandle>;
+  /**
+   * Accepts WebSocket connections (`serve --ws-port`) with the runtime's
+   * own HTTP server: each upgraded socket goes to `accept`. Absent where
+   * the runtime has none.
+   */
+  serveWebSockets?(
+    options: WebSocketListenOptions,
+    accept: (socket: WebSocketLike, peer: WebSocketPeer) => void,
   ): Promise<HttpServerHandle>;
   /** Reads a UTF-8 file (TLS certificates and keys given by path). */
   readTextFile(path: string): Promise<string>;
@@ -154,4 +164,55 @@ export interface HttpServerHandle {
   port: number;
   /** Stops listening and closes open connections. */
   close(): Promise<void>;
+}
+
+/**
+ * Where {@linkcode CliHost.serveWebSockets} listens: the TLS certificate
+ * and key make it `wss:`.
+ *
+ * @example
+ * ```ts
+ * import type { WebSocketListenOptions } from "./host.ts";
+ *
+ * const options: WebSocketListenOptions = {
+ *   host: "127.0.0.1",
+ *   port: 8080,
+ *   maxMessageSize: 33554432,
+ * };
+ * ```
+ */
+export interface WebSocketListenOptions {
+  host: string;
+  port: number;
+  tls?: TlsListenOptions;
+  /**
+   * The largest message the runtime's server takes; a longer one closes
+   * the socket with 1009 (the transport checks maxFrameSize too).
+   */
+  maxMessageSize: number;
+  /**
+   * Whether upgrades are still taken: once false, requests get 503 while
+   * the sockets already open drain (closing the listener would cut them
+   * on some runtimes).
+   */
+  accepting?: () => boolean;
+}
+
+/**
+ * Who connected a WebSocket: the TCP peer, and the `X-Forwarded-For`
+ * header an HTTP balancer added (null without one).
+ *
+ * @example
+ * ```ts
+ * import type { WebSocketPeer } from "./host.ts";
+ *
+ * const peer: WebSocketPeer = {
+ *   remoteAddr: { transport: "websocket", hostname: "127.0.0.1", port: 50000 },
+ *   forwardedFor: null,
+ * };
+ * ```
+ */
+export interface WebSocketPeer {
+  remoteAddr: NetAddr;
+  forwardedFor: string | null;
 }

@@ -24,6 +24,7 @@ import {
 } from "./args.ts";
 import { checkNumber } from "../_validate.ts";
 import { framingOf } from "../_frame_header.ts";
+import { startWebSocketGateway, type WebSocketGateway } from "./_ws_gateway.ts";
 import { listenFlags, SERVE_TRANSPORT_FLAGS } from "./transport_flags.ts";
 import { loadHandlerModule, moduleUrl } from "./handler_module.ts";
 import { parseSlowFlag, slowEchoHandler } from "./_slow_requests.ts";
@@ -41,6 +42,7 @@ import {
   startAgent,
   startMetrics,
   statsDocument,
+  type WebSocketGatewaySettings,
 } from "./serve_common.ts";
 import type { EventLog } from "./log.ts";
 
@@ -64,6 +66,9 @@ const SERVE_FLAGS: FlagSpec = {
   "agent-host": "value",
   "drain-delay": "value",
   "drain-notice": "boolean",
+  "ws-port": "value",
+  "ws-host": "value",
+  "ws-forwarded-for": "boolean",
   "log-level": "value",
   "log-format": "value",
   workers: "value",
@@ -150,6 +155,13 @@ Options:
                               process serves), /readyz (200 while accepting,
                               503 once draining or at --max-connections),
                               /metrics (Prometheus) and /stats (JSON)
+  --ws-port PORT              also accept WebSocket connections on this port
+                              (wss: with --tls-cert): each binary message is
+                              one request, each answer one message, served
+                              like TCP connections. Not with --workers
+  --ws-host HOST              interface for --ws-port (default: --host)
+  --ws-forwarded-for          behind an HTTP balancer: the client's address is
+                              the X-Forwarded-For header's last entry
   --admin-host HOST           interface for the admin port (default 127.0.0.1)
   --metrics-port, --metrics-host  old names of --admin-port and --admin-host
   --agent-port PORT           answer HAProxy's agent-check on this TCP port:
@@ -224,7 +236,13 @@ async function serveSettings(
   }
   const metrics = portAndHost(flags, "admin", "metrics");
   const agent = portAndHost(flags, "agent");
+  const webSocket = webSocketFlags(flags);
   const workers = workersFlag(host, flags);
+  if (workers > 1 && webSocket !== undefined) {
+    throw new UsageError(
+      "option '--ws-port' serves in one process: not with --workers",
+    );
+  }
   if (workers > 1 && flags.unix !== undefined) {
     throw new UsageError(
       "option '--workers' needs a TCP port: workers cannot share a Unix socket path",
@@ -257,6 +275,7 @@ async function serveSettings(
     handler: handlerUrl?.href,
     metrics,
     agent,
+    webSocket,
     drainDelay: durationFlag(flags, "drain-delay") ?? 0,
     workers,
   };
@@ -295,6 +314,35 @@ function portAndHost(
   return {
     host: (host as string | undefined) ?? "127.0.0.1",
     port: parsePort(port, portName),
+  };
+}
+
+/**
+ * `--ws-port`, `--ws-host` (default: `--host`, else 0.0.0.0) and
+ * `--ws-forwarded-for`: the gateway's settings, or undefined without a port.
+ */
+function webSocketFlags(
+  flags: Record<string, string | true>,
+): WebSocketGatewaySettings | undefined {
+  const port = flags["ws-port"];
+  if (typeof port !== "string") {
+    for (const name of ["ws-host", "ws-forwarded-for"]) {
+      if (flags[name] !== undefined) {
+        throw new UsageError(`option '--${name}' needs --ws-port`);
+      }
+    }
+    return undefined;
+  }
+  if (flags.unix !== undefined) {
+    throw new UsageError(
+      "option '--ws-port' needs a TCP server: not with --unix",
+    );
+  }
+  const host = flags["ws-host"] ?? flags.host;
+  return {
+    host: typeof host === "string" ? host : "0.0.0.0",
+    port: parsePort(port, "ws-port"),
+    forwardedFor: flags["ws-forwarded-for"] === true,
   };
 }
 
@@ -366,6 +414,7 @@ async function serveHere(
   const server = new Server(options);
   let metrics: HttpServerHandle | undefined;
   let agent: { close(): void } | undefined;
+  let gateway: WebSocketGateway | undefined;
   let draining = false;
   const maxConnections = maxConnectionsOf(settings.options);
   const readiness = (): Readiness => ({
@@ -400,6 +449,7 @@ async function serveHere(
       return NOT_FOUND;
     });
     agent = await startAgent(host, settings, log, readiness);
+    gateway = await startWebSocketGateway(host, settings, server, log);
   } catch (error) {
     signal.unsubscribe();
     await server.close();
@@ -414,7 +464,9 @@ async function serveHere(
     "Shutting down: stopped accepting; answering requests already received, closing idle connections with FIN",
     { event: "shutdown", connections: server.stats().connections },
   );
+  const gatewayClosed = gateway?.close();
   await server.close();
+  await gatewayClosed;
   agent?.close();
   await metrics?.close();
   const stats = server.stats();

@@ -44,6 +44,27 @@ export function eventLog(
   });
 }
 
+/**
+ * The gateway's settings: where it listens, and whether the client's
+ * address is the `X-Forwarded-For` header's last entry.
+ *
+ * @example
+ * ```ts
+ * import type { WebSocketGatewaySettings } from "./serve_common.ts";
+ *
+ * const gateway: WebSocketGatewaySettings = {
+ *   host: "0.0.0.0",
+ *   port: 8080,
+ *   forwardedFor: false,
+ * };
+ * ```
+ */
+export interface WebSocketGatewaySettings {
+  host: string;
+  port: number;
+  forwardedFor: boolean;
+}
+
 /** What `serve`'s flags ask for, validated. */
 export interface ServeSettings {
   /** The server's options: limits, and the `--handler` application's fields. */
@@ -57,6 +78,8 @@ export interface ServeSettings {
   metrics: { host: string; port: number } | undefined;
   /** The HAProxy agent-check port's address, if `--agent-port` was given. */
   agent: { host: string; port: number } | undefined;
+  /** The WebSocket gateway (`--ws-port`), if asked for. */
+  webSocket: WebSocketGatewaySettings | undefined;
   /**
    * Milliseconds between the first signal (readiness fails) and the end of
    * accepting (`--drain-delay`, default 0).

@@ -8,6 +8,7 @@
 import { bunNetwork } from "../../adapters/bun.ts";
 import type { CliHost } from "../host.ts";
 import { bunServeHttp } from "./_bun_http.ts";
+import { bunServeWebSockets } from "./_bun_ws.ts";
 import { bunWorkers } from "./_bun_workers.ts";
 import { nodeCliHost } from "./node.ts";
 
@@ -30,6 +31,7 @@ export function bunCliHost(args?: readonly string[]): CliHost {
     args,
     network: bunNetwork,
     serveHttp: bunServeHttp,
+    serveWebSockets: bunServeWebSockets,
     workers: bunWorkers(),
     programName: "bun run src/bun_main.ts",
   });

@@ -9,6 +9,7 @@
 import { denoDefaultNetwork } from "../../adapters/_deno_default.ts";
 import type { CliHost } from "../host.ts";
 import { denoServeHttp } from "./_deno_http.ts";
+import { denoServeWebSockets } from "./_deno_ws.ts";
 import { denoWorkers } from "./_deno_workers.ts";
 
 /** The part of the `Deno` namespace the command line host uses. */
@@ -52,6 +53,7 @@ export function denoCliHost(args: readonly string[] = deno().args): CliHost {
     network: denoDefaultNetwork,
     programName: "deno run -A mod.ts",
     serveHttp: denoServeHttp,
+    serveWebSockets: denoServeWebSockets,
     print: (line) => console.log(line),
     printError: (line) => console.error(line),
     exit: (code) => deno().exit(code),

@@ -13,6 +13,7 @@ import { nodeHasReusePort } from "../../adapters/_node_version.ts";
 import type { Network } from "../../transport.ts";
 import type { CliHost } from "../host.ts";
 import { nodeServeHttp } from "./_node_http.ts";
+import { nodeServeWebSockets } from "./_node_ws.ts";
 import { nodeWorkers } from "./_node_workers.ts";
 
 /** The part of `process` the command line host uses. */
@@ -53,6 +54,8 @@ export interface NodeCliHostOptions {
   args?: readonly string[];
   /** The HTTP server for metrics. @default {`node:http`} */
   serveHttp?: CliHost["serveHttp"];
+  /** The WebSocket gateway's listener. @default {`node:http` and `ws`} */
+  serveWebSockets?: CliHost["serveWebSockets"];
   /** How `serve --workers` starts workers. @default {`node:cluster`} */
   workers?: CliHost["workers"];
 }
@@ -79,6 +82,7 @@ export function nodeCliHost(options: NodeCliHostOptions = {}): CliHost {
     network: options.network ?? nodeNetwork,
     programName: options.programName ?? "framewire",
     serveHttp: options.serveHttp ?? nodeServeHttp,
+    serveWebSockets: options.serveWebSockets ?? nodeServeWebSockets,
     print: (line) => console.log(line),
     printError: (line) => console.error(line),
     exit: (code) => process.exit(code),

@@ -1,0 +1,215 @@
+// `serve --ws-port`, the WebSocket gateway, as a real process on this
+// runtime (Deno.serve, Bun.serve or node:http with ws): a framewire client
+// over a WebSocket pipelines 1,000 requests and one of 1 MiB, with u32le
+// and u32le-id, and over wss: with --tls-cert; a text message is refused
+// with 1003 and an oversize one with 1009; SIGTERM answers what was
+// received, closes the socket with 1001 and exits 0; the flags are checked.
+// The client side is the npm ws package's WebSocket, which every runtime
+// (and Node 20, which has no global WebSocket) can run.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { WebSocket } from "ws";
+import { Client } from "../src/client.ts";
+import type { FrameFormatOption } from "../src/frame_format.ts";
+import type { WebSocketLike } from "../src/websocket_transport.ts";
+import {
+  exited,
+  runCli,
+  type ServeProcess,
+  startServeProcess,
+  stopServe,
+} from "./_cli_process.ts";
+import { makeTlsFixture } from "./_tls_fixture.ts";
+import { requireProgram } from "./_requires.ts";
+import { gatewayPeerAddress } from "../src/cli/_ws_gateway.ts";
+import { concat, delay, patternBytes, sameBytes, text } from "./_helpers.ts";
+
+const GATEWAY = /WebSocket gateway on (wss?):\/\/127\.0\.0\.1:(\d+)\//;
+const needsOpenssl = requireProgram("openssl", import.meta.url);
+
+/** `serve --ws-port 0` with `args`, and the gateway's URL. */
+async function startGateway(
+  args: string[] = [],
+): Promise<{ server: ServeProcess; url: string }> {
+  const server = await startServeProcess(
+    ["--host", "127.0.0.1", "--port", "0", "--ws-port", "0", ...args],
+    GATEWAY,
+  );
+  return {
+    server,
+    url: `${server.match[1]}://127.0.0.1:${server.match[2]}/`,
+  };
+}
+
+/** A ws WebSocket to `url`, as the WebSocketLike the client takes. */
+function openSocket(url: string, ca?: string): WebSocket {
+  return new WebSocket(url, ca === undefined ? {} : { ca });
+}
+
+/** The close code and reason `socket` ends with. */
+function closeOf(socket: WebSocket): Promise<{ code: number; reason: string }> {
+  return new Promise((resolve) =>
+    socket.on(
+      "close",
+      (code, reason) => resolve({ code, reason: reason.toString() }),
+    )
+  );
+}
+
+/**
+ * Pipelines 1,000 small requests and one of 1 MiB through the gateway and
+ * checks every answer (the echo), with `format` (ids leave 4 bytes).
+ */
+async function pipelineThrough(
+  url: string,
+  format: FrameFormatOption,
+  ca?: string,
+): Promise<void> {
+  const client = await Client.fromWebSocket(
+    openSocket(url, ca) as unknown as WebSocketLike,
+    { format },
+  );
+  const room = format === "u32le-id" ? new Uint8Array(4) : new Uint8Array(0);
+  const requests = Array.from(
+    { length: 1000 },
+    (_, i) => concat([room, text(`request ${i}`)]),
+  );
+  requests.push(concat([room, patternBytes(1 << 20, 3)]));
+  const answers = await Promise.all(requests.map((r) => client.request(r)));
+  answers.forEach((answer, i) => {
+    const body = answer.subarray(room.length);
+    assert.ok(
+      sameBytes(body, requests[i].subarray(room.length)),
+      `answer ${i} is its request's`,
+    );
+  });
+  await client.close();
+}
+
+for (const format of ["u32le", "u32le-id"] as const) {
+  test(`cli: serve --ws-port pipelines 1,000 requests and one of 1 MiB (${format})`, async () => {
+    const { server, url } = await startGateway(["--framing", format]);
+    try {
+      await pipelineThrough(url, format);
+    } finally {
+      assert.equal(await stopServe(server), 0);
+    }
+    assert.match(
+      server.output(),
+      /Server stopped: \d+ connections, 1001 requests served/,
+    );
+  });
+}
+
+test(
+  "cli: serve --ws-port with --tls-cert serves wss:",
+  { skip: needsOpenssl.skip },
+  async () => {
+    needsOpenssl.check();
+    const tls = await makeTlsFixture();
+    try {
+      const { server, url } = await startGateway([
+        "--tls-cert",
+        tls.certPath,
+        "--tls-key",
+        tls.keyPath,
+      ]);
+      try {
+        assert.ok(url.startsWith("wss://"), url);
+        await pipelineThrough(url, "u32le", tls.ca);
+      } finally {
+        assert.equal(await stopServe(server), 0);
+      }
+    } finally {
+      tls.remove();
+    }
+  },
+);
+
+test("cli: the gateway refuses text with 1003 and oversize messages with 1009", async () => {
+  const { server, url } = await startGateway(["--max-frame-size", "1k"]);
+  try {
+    const texting = openSocket(url);
+    await new Promise((resolve) => texting.once("open", resolve));
+    const textClosed = closeOf(texting);
+    texting.send("hello");
+    assert.equal((await textClosed).code, 1003);
+    const large = openSocket(url);
+    await new Promise((resolve) => large.once("open", resolve));
+    const largeClosed = closeOf(large);
+    large.send(new Uint8Array(2048));
+    assert.equal((await largeClosed).code, 1009);
+    // The gateway goes on serving.
+    await pipelineOne(url);
+  } finally {
+    assert.equal(await stopServe(server), 0);
+  }
+});
+
+/** One request through the gateway: its echo. */
+async function pipelineOne(url: string): Promise<void> {
+  const client = await Client.fromWebSocket(
+    openSocket(url) as unknown as WebSocketLike,
+  );
+  assert.ok(sameBytes(await client.request(text("one")), text("one")));
+  await client.close();
+}
+
+test("cli: on SIGTERM the gateway answers what it received, closes with 1001 and exits 0", async () => {
+  const { server, url } = await startGateway(["--slow", "1:300ms"]);
+  const exit = exited(server.child);
+  const socket = openSocket(url);
+  const client = await Client.fromWebSocket(
+    socket as unknown as WebSocketLike,
+  );
+  const closed = closeOf(socket);
+  const answer = client.request(text("in flight"));
+  await delay(100); // received; its answer is due 300 ms after
+  server.child.kill("SIGTERM");
+  assert.ok(sameBytes(await answer, text("in flight")));
+  assert.equal((await closed).code, 1001);
+  assert.equal(await exit, 0);
+  await client.close();
+});
+
+test("cli: --ws-port flags are checked", async () => {
+  const cases: Array<[string[], RegExp]> = [
+    [["serve", "--ws-host", "127.0.0.1"], /option '--ws-host' needs --ws-port/],
+    [
+      ["serve", "--ws-forwarded-for"],
+      /option '--ws-forwarded-for' needs --ws-port/,
+    ],
+    [
+      ["serve", "--ws-port", "0", "--workers", "2"],
+      /option '--ws-port' serves in one process: not with --workers/,
+    ],
+    [["serve", "--ws-port", "70000"], /option '--ws-port' expects a port/],
+  ];
+  for (const [args, message] of cases) {
+    const run = await runCli(args);
+    assert.equal(run.code, 2, args.join(" "));
+    assert.match(run.stderr, message);
+  }
+});
+
+test("cli: --ws-forwarded-for takes the X-Forwarded-For header's last address", () => {
+  const remoteAddr = {
+    transport: "websocket",
+    hostname: "10.0.0.2",
+    port: 40000,
+  } as const;
+  const forwardedFor = "198.51.100.7, 203.0.113.9";
+  assert.deepEqual(gatewayPeerAddress({ remoteAddr, forwardedFor }, true), {
+    transport: "websocket",
+    hostname: "203.0.113.9",
+    port: 0,
+  });
+  assert.equal(
+    gatewayPeerAddress({ remoteAddr, forwardedFor }, false),
+    remoteAddr,
+  );
+  assert.equal(
+    gatewayPeerAddress({ remoteAddr, forwardedFor: null }, true),
+    remoteAddr,
+  );
+});
