@@ -172,6 +172,37 @@ test("cli: on SIGTERM the gateway answers what it received, closes with 1001 and
   await client.close();
 });
 
+for (const format of ["u32le", "u32le-id"] as const) {
+  test(`cli: bench --ws drives the gateway, every answer verified (${format})`, async () => {
+    const { server, url } = await startGateway(["--framing", format]);
+    try {
+      const run = await runCli([
+        "bench",
+        "--ws",
+        url,
+        "--framing",
+        format,
+        "-n",
+        "2000",
+        "-c",
+        "4",
+        "-P",
+        "8",
+        "--verify",
+        "--json",
+      ]);
+      assert.equal(run.code, 0, run.stderr);
+      const result = JSON.parse(run.stdout.trim().split("\n").at(-1)!);
+      assert.equal(result.url, url);
+      assert.equal(result.requests, 2000);
+      assert.equal(result.errorCount, 0, JSON.stringify(result.errors));
+      assert.equal(result.connected, 4);
+    } finally {
+      assert.equal(await stopServe(server), 0);
+    }
+  });
+}
+
 test("cli: --ws-port flags are checked", async () => {
   const cases: Array<[string[], RegExp]> = [
     [["serve", "--ws-host", "127.0.0.1"], /option '--ws-host' needs --ws-port/],
@@ -184,6 +215,14 @@ test("cli: --ws-port flags are checked", async () => {
       /option '--ws-port' serves in one process: not with --workers/,
     ],
     [["serve", "--ws-port", "70000"], /option '--ws-port' expects a port/],
+    [
+      ["bench", "--ws", "http://127.0.0.1:1/"],
+      /option '--ws' expects a ws:\/\/ or wss:\/\/ URL, got 'http:\/\/127\.0\.0\.1:1\/'/,
+    ],
+    [
+      ["bench", "--ws", "ws://127.0.0.1:1/", "--port", "1"],
+      /option '--port' cannot be used with '--ws'/,
+    ],
   ];
   for (const [args, message] of cases) {
     const run = await runCli(args);

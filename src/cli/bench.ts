@@ -23,6 +23,8 @@ import {
 import type { CliHost } from "./host.ts";
 import { fractionFlag } from "./_slow_requests.ts";
 import { runPoolLoadTest } from "./_pool_load.ts";
+import { webSocketNetwork } from "./_ws_load.ts";
+import type { ConnectOptions, Network } from "../transport.ts";
 
 const BENCH_FLAGS: FlagSpec = {
   ...CONNECT_TRANSPORT_FLAGS,
@@ -39,6 +41,7 @@ const BENCH_FLAGS: FlagSpec = {
   json: "boolean",
   slow: "value",
   endpoints: "value",
+  ws: "value",
 };
 
 const BENCH_SHORT = {
@@ -55,7 +58,7 @@ function benchHelp(p: string): string {
   return `Usage: ${p} bench [-n REQUESTS | -d SECONDS] [-c CONNECTIONS] [-P PIPELINE_DEPTH]
        [-s PAYLOAD_BYTES] [-w SECONDS] [--host HOST] [--port PORT | --unix PATH]
        [--tls] [--tls-ca FILE] [--tls-server-name NAME] [--framing NAME|JSON]
-       [--verify] [--slow FRACTION] [--json]
+       [--endpoints LIST | --ws URL] [--verify] [--slow FRACTION] [--json]
 
 Load-tests a framewire (echo) server: each connection keeps PIPELINE_DEPTH
 requests in flight (closed loop); only responses received are counted; the
@@ -91,6 +94,9 @@ Options:
                            connections of its own: -c connections spread over
                            them, routed by least requests in flight, redialed
                            when lost; requests that reject count as 'closed'
+  --ws URL                 connect to a WebSocket gateway (serve --ws-port)
+                           instead: ws://HOST:PORT/ or wss://; each request is
+                           one binary message
   --verify                 compare every response with its request, id included
   --slow FRACTION          the server runs 'serve --slow FRACTION:DURATION':
                            also report the latency of the requests it answers
@@ -237,10 +243,11 @@ export async function benchCommand(
       duration,
     });
   }
-  const target = await connectFlags(host, flags);
+  const ws = await webSocketTarget(host, flags, format);
+  const target = ws?.target ?? await connectFlags(host, flags);
   const progress = host.isTerminal && !flags.json;
   const result = await runLoadTest({
-    network: host.network,
+    network: ws?.network ?? host.network,
     ...target,
     connections: positiveInteger("connections", flags.connections),
     pipeline,
@@ -262,7 +269,9 @@ export async function benchCommand(
   });
   if (progress) host.printPartial("\r\x1b[K");
   if (flags.json) {
-    const where = target.path !== undefined
+    const where = ws !== undefined
+      ? { url: ws.url }
+      : target.path !== undefined
       ? { path: target.path }
       : { host: target.host, port: target.port, tls: target.tls !== undefined };
     host.print(
@@ -271,7 +280,7 @@ export async function benchCommand(
   } else {
     const lines = formatBenchResult(
       result,
-      describeTarget(target),
+      ws?.url ?? describeTarget(target),
       requests,
       format,
     );
@@ -280,6 +289,42 @@ export async function benchCommand(
     }
   }
   return result.errorCount === 0 && result.connected > 0 ? 0 : 1;
+}
+
+/**
+ * `--ws URL`: a network of WebSockets to the gateway at URL, or undefined
+ * without the flag.
+ */
+async function webSocketTarget(
+  host: CliHost,
+  flags: Record<string, string | true>,
+  format: FrameFormatOption | undefined,
+): Promise<
+  { url: string; network: Network; target: ConnectOptions } | undefined
+> {
+  const text = flags.ws;
+  if (typeof text !== "string") return undefined;
+  for (const name of ["host", "port", "unix", "tls", "tls-ca", "endpoints"]) {
+    if (flags[name] !== undefined) {
+      throw new UsageError(`option '--${name}' cannot be used with '--ws'`);
+    }
+  }
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    url = new URL("invalid:");
+  }
+  if (url.protocol !== "ws:" && url.protocol !== "wss:") {
+    throw new UsageError(
+      `option '--ws' expects a ws:// or wss:// URL, got '${text}'`,
+    );
+  }
+  if (host.webSocketClient === undefined) {
+    throw new UsageError("option '--ws' needs a runtime with WebSockets");
+  }
+  const network = webSocketNetwork(url, await host.webSocketClient(), format);
+  return { url: url.href, network, target: { port: 0 } };
 }
 
 /** `--endpoints host:port,...`: the pool's endpoints. */

@@ -55,6 +55,11 @@ export interface CliHost {
     options: WebSocketListenOptions,
     accept: (socket: WebSocketLike, peer: WebSocketPeer) => void,
   ): Promise<HttpServerHandle>;
+  /**
+   * The runtime's WebSocket client class (`bench --ws`): the global
+   * `WebSocket`, or on Node 20, which has none, the npm `ws` package's.
+   */
+  webSocketClient?(): Promise<WebSocketClass>;
   /** Reads a UTF-8 file (TLS certificates and keys given by path). */
   readTextFile(path: string): Promise<string>;
   /**
@@ -216,3 +221,15 @@ export interface WebSocketPeer {
   remoteAddr: NetAddr;
   forwardedFor: string | null;
 }
+
+/**
+ * A WebSocket client constructor of {@linkcode CliHost.webSocketClient}.
+ *
+ * @example
+ * ```ts
+ * import type { WebSocketClass } from "./host.ts";
+ *
+ * const open = (WebSocket: WebSocketClass) => new WebSocket("ws://127.0.0.1:8080/");
+ * ```
+ */
+export type WebSocketClass = new (url: string) => WebSocketLike;

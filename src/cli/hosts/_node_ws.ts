@@ -10,6 +10,7 @@ import * as nodeHttp from "node:http";
 import * as nodeHttps from "node:https";
 import type {
   HttpServerHandle,
+  WebSocketClass,
   WebSocketListenOptions,
   WebSocketPeer,
 } from "../host.ts";
@@ -51,6 +52,7 @@ interface WsServer {
 
 /** The part of the `ws` module used here. */
 interface WsModule {
+  WebSocket: new (url: string) => WebSocketLike;
   WebSocketServer: new (options: {
     server: NodeServer;
     maxPayload?: number;
@@ -152,4 +154,20 @@ export async function nodeServeWebSockets(
       });
     });
   });
+}
+
+/**
+ * The global `WebSocket` (Node 22 and later), or the `ws` package's on
+ * Node 20.
+ *
+ * @example
+ * ```ts ignore
+ * const WebSocket = await nodeWebSocketClient();
+ * const socket = new WebSocket("ws://127.0.0.1:8080/");
+ * ```
+ */
+export async function nodeWebSocketClient(): Promise<WebSocketClass> {
+  const global = (globalThis as { WebSocket?: WebSocketClass }).WebSocket;
+  if (typeof global === "function") return global;
+  return (await loadWs()).WebSocket;
 }

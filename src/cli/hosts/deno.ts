@@ -7,7 +7,7 @@
  * @module
  */
 import { denoDefaultNetwork } from "../../adapters/_deno_default.ts";
-import type { CliHost } from "../host.ts";
+import type { CliHost, WebSocketClass } from "../host.ts";
 import { denoServeHttp } from "./_deno_http.ts";
 import { denoServeWebSockets } from "./_deno_ws.ts";
 import { denoWorkers } from "./_deno_workers.ts";
@@ -54,6 +54,8 @@ export function denoCliHost(args: readonly string[] = deno().args): CliHost {
     programName: "deno run -A mod.ts",
     serveHttp: denoServeHttp,
     serveWebSockets: denoServeWebSockets,
+    webSocketClient: () =>
+      Promise.resolve((globalThis as { WebSocket: WebSocketClass }).WebSocket),
     print: (line) => console.log(line),
     printError: (line) => console.error(line),
     exit: (code) => deno().exit(code),

@@ -13,7 +13,7 @@ import { nodeHasReusePort } from "../../adapters/_node_version.ts";
 import type { Network } from "../../transport.ts";
 import type { CliHost } from "../host.ts";
 import { nodeServeHttp } from "./_node_http.ts";
-import { nodeServeWebSockets } from "./_node_ws.ts";
+import { nodeServeWebSockets, nodeWebSocketClient } from "./_node_ws.ts";
 import { nodeWorkers } from "./_node_workers.ts";
 
 /** The part of `process` the command line host uses. */
@@ -83,6 +83,7 @@ export function nodeCliHost(options: NodeCliHostOptions = {}): CliHost {
     programName: options.programName ?? "framewire",
     serveHttp: options.serveHttp ?? nodeServeHttp,
     serveWebSockets: options.serveWebSockets ?? nodeServeWebSockets,
+    webSocketClient: nodeWebSocketClient,
     print: (line) => console.log(line),
     printError: (line) => console.error(line),
     exit: (code) => process.exit(code),
