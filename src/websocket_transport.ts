@@ -133,8 +133,13 @@ const CloseCode = {
 } as const;
 /** The close reason of a server's drain notice (see `DrainNoticeError`). */
 const DRAIN_NOTICE_REASON = "drain notice";
-/** Milliseconds between looks at `bufferedAmount` while it is above zero. */
-const DRAIN_POLL_MS = 1;
+/**
+ * Milliseconds between looks at `bufferedAmount` while it is above zero:
+ * the first wait, doubled after each look that finds bytes left, up to the
+ * last (a peer that reads slowly costs a timer every 16 ms, not every 1).
+ */
+const DRAIN_POLL_FIRST_MS = 1;
+const DRAIN_POLL_MAX_MS = 16;
 const OPEN = 1;
 const CLOSED = 3;
 
@@ -161,8 +166,10 @@ const CLOSED = 3;
  *   up to `maxPausedBytes` (past it the socket closes with 1008); a socket
  *   with `pause()` and `resume()` methods (the `ws` package's) is paused as
  *   well, so the peer is held back by TCP.
- * - `bufferedAmount` is the socket's; `drain` is reported once it falls to
- *   0, found by looking every millisecond while it is above 0.
+ * - `bufferedAmount` is the socket's (plus the bytes of a frame not yet
+ *   written whole); `drain` is reported once the socket's falls to 0, found
+ *   by looking at it while it is above 0: after 1 ms, then at doubling
+ *   intervals up to every 16 ms.
  * - A close the transport starts, or a refusal, uses codes a browser's
  *   `WebSocket` may refuse to send (only 1000 and 3000 to 4999 are allowed
  *   there): it then closes with 1000 and the same reason.
@@ -406,17 +413,19 @@ class WebSocketTransport implements Transport {
   #pollDrain(): void {
     if (this.#pollTimer !== undefined || this.#closed) return;
     if (this.#socket.bufferedAmount === 0) return;
+    let wait = DRAIN_POLL_FIRST_MS;
     const poll = () => {
       this.#pollTimer = undefined;
       if (this.#closed) return;
       if (this.#socket.bufferedAmount > 0) {
-        this.#pollTimer = setTimeout(poll, DRAIN_POLL_MS);
+        wait = Math.min(wait * 2, DRAIN_POLL_MAX_MS);
+        this.#pollTimer = setTimeout(poll, wait);
         return;
       }
       if (this.#writeEnded) this.#sendClose();
       else this.#events?.drain();
     };
-    this.#pollTimer = setTimeout(poll, DRAIN_POLL_MS);
+    this.#pollTimer = setTimeout(poll, wait);
   }
 
   pause(): void {
@@ -457,19 +466,20 @@ class WebSocketTransport implements Transport {
   close(): void {
     if (this.#closed) return;
     const code = this.#closeCode();
+    // Closed first: a socket may report its close during close() (Bun's does).
+    this.#finish(undefined);
     this.#closeSocket({
       code,
       reason: code === CloseCode.goingAway ? "going away" : "",
     });
-    this.#finish(undefined);
   }
 
   /** Closes with `code` for a broken rule of the peer's, failing with `error`. */
   #refuse(code: number, error: unknown): void {
     if (this.#closed) return;
     const reason = error instanceof Error ? error.message : String(error);
+    this.#finish(error); // first, as in close()
     this.#closeSocket({ code, reason });
-    this.#finish(error);
   }
 
   #closeSocket(closing: Closing): void {

@@ -525,10 +525,13 @@ interface RealServer {
   close(): Promise<void>;
 }
 
-type Serve = (server: Server) => Promise<RealServer>;
+/** Starts a WebSocket server that hands each accepted socket to `onSocket`. */
+type Serve = (
+  onSocket: (socket: WebSocketLike) => void,
+) => Promise<RealServer>;
 
 /** Deno.serve with Deno.upgradeWebSocket. */
-const denoServe: Serve = (server) => {
+const denoServe: Serve = (onSocket) => {
   const deno = (globalThis as unknown as {
     Deno: {
       serve(
@@ -545,7 +548,7 @@ const denoServe: Serve = (server) => {
     { hostname: "127.0.0.1", port: 0, onListen() {} },
     (request) => {
       const { socket, response } = deno.upgradeWebSocket(request);
-      server.serveWebSocket(socket);
+      onSocket(socket);
       return response;
     },
   );
@@ -603,7 +606,7 @@ class BunSocketAdapter implements WebSocketLike {
 }
 
 /** Bun.serve with its websocket handlers, through BunSocketAdapter. */
-const bunServe: Serve = (server) => {
+const bunServe: Serve = (onSocket) => {
   const bun = (globalThis as unknown as {
     Bun: {
       serve(options: unknown): { port: number; stop(force?: boolean): void };
@@ -623,7 +626,7 @@ const bunServe: Serve = (server) => {
       maxPayloadLength: 64 * 1024 * 1024,
       open(socket: BunServerWebSocket) {
         socket.data.attach(socket);
-        server.serveWebSocket(socket.data);
+        onSocket(socket.data);
       },
       message(socket: BunServerWebSocket, message: string | Uint8Array) {
         socket.data.dispatch("message", { data: message });
@@ -640,9 +643,9 @@ const bunServe: Serve = (server) => {
 };
 
 /** The npm ws package's WebSocketServer. */
-const wsServe: Serve = async (server) => {
+const wsServe: Serve = async (onSocket) => {
   const wss = new WebSocketServer({ host: "127.0.0.1", port: 0 });
-  wss.on("connection", (socket) => server.serveWebSocket(socket));
+  wss.on("connection", (socket) => onSocket(socket));
   await new Promise<void>((resolve) => wss.once("listening", resolve));
   const { port } = wss.address() as { port: number };
   return {
@@ -672,7 +675,7 @@ for (const [name, serve] of servers) {
   for (const format of ["u32le", "u32le-id"] as const) {
     test(`websocket: real sockets, ${name}, ${format}: 1,000 pipelined requests with one of 1 MiB`, async () => {
       const server = new Server({ format });
-      const http = await serve(server);
+      const http = await serve((socket) => server.serveWebSocket(socket));
       const client = await Client.fromWebSocket(clientTarget(http.url), {
         format,
       });
@@ -688,7 +691,7 @@ for (const [name, serve] of servers) {
 
 test("websocket: real sockets, a ws client (as on Node 20) to a ws server, u32le-id", async () => {
   const server = new Server({ format: "u32le-id" });
-  const http = await wsServe(server);
+  const http = await wsServe((socket) => server.serveWebSocket(socket));
   const client = await Client.fromWebSocket(new WsWebSocket(http.url), {
     format: "u32le-id",
   });
@@ -697,3 +700,122 @@ test("websocket: real sockets, a ws client (as on Node 20) to a ws server, u32le
   await server.close();
   await http.close();
 });
+
+/** A plain WebSocket client (the runtime's, or ws's on Node 20), open. */
+async function rawSocket(url: string) {
+  const target = clientTarget(url);
+  const socket: WebSocketLike = typeof target === "string"
+    ? new (globalThis as unknown as {
+      WebSocket: new (url: string) => WebSocketLike;
+    }).WebSocket(url)
+    : target;
+  socket.binaryType = "arraybuffer";
+  const messages: Uint8Array[] = [];
+  socket.addEventListener("message", (event) => {
+    messages.push(new Uint8Array(event.data));
+  });
+  const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+    socket.addEventListener(
+      "close",
+      (event) => resolve({ code: event.code, reason: event.reason }),
+    )
+  );
+  await new Promise((resolve, reject) => {
+    socket.addEventListener("open", resolve);
+    socket.addEventListener("error", reject);
+  });
+  return { socket, messages, closed };
+}
+
+for (const [name, serve] of servers) {
+  test(`websocket: real sockets, ${name}: text closes with 1003, oversize with 1009, a graceful close with 1001`, async () => {
+    const server = new Server({ maxFrameSize: 1024 });
+    const http = await serve((socket) => server.serveWebSocket(socket));
+    const texting = await rawSocket(http.url);
+    (texting.socket as unknown as { send(data: string): void }).send("hi");
+    assert.equal((await texting.closed).code, 1003);
+    const big = await rawSocket(http.url);
+    big.socket.send(new Uint8Array(1025));
+    assert.equal((await big.closed).code, 1009);
+    const fine = await rawSocket(http.url);
+    fine.socket.send(text("hello"));
+    await waitFor(() => fine.messages.length === 1, "the answer");
+    assert.deepEqual(fine.messages, [text("hello")]);
+    await server.close();
+    assert.deepEqual(await fine.closed, { code: 1001, reason: "going away" });
+    assert.equal(server.stats().connections, 0);
+    await http.close();
+  });
+
+  // A client that sends without reading: the server pauses (backpressure).
+  // A ws socket is paused for real, so the peer is held back by TCP and
+  // gets every answer once it reads; the others keep what arrives while
+  // paused, up to maxPausedBytes, then close with 1008 (which the client
+  // may not see: a server that closes its TCP connection while the client
+  // still floods it resets it, and the client reports 1006).
+  const pausable = name.startsWith("ws");
+  test(
+    `websocket: real sockets, ${name}: a client that does not read ${
+      pausable
+        ? "is held back by TCP"
+        : "is closed with 1008 past maxPausedBytes"
+    }`,
+    async () => {
+      const closeErrors: unknown[] = [];
+      const server = new Server({
+        highWaterMark: 64 * 1024,
+        onClose: (_context, _reason, error) => closeErrors.push(error),
+      });
+      const http = await serve((socket) =>
+        server.serveConnection(
+          webSocketTransport(socket, { maxPausedBytes: 1024 * 1024 }),
+        )
+      );
+      const count = 800; // 50 MiB: more than the sockets' buffers hold
+      const payloads = Array.from(
+        { length: count },
+        (_, i) => patternBytes(64 * 1024, i),
+      );
+      const ws = new WsWebSocket(http.url);
+      await new Promise((resolve) => ws.once("open", resolve));
+      ws.binaryType = "arraybuffer";
+      const answers: Uint8Array[] = [];
+      ws.on(
+        "message",
+        (data: ArrayBuffer) => answers.push(new Uint8Array(data)),
+      );
+      const closed = new Promise<number>((resolve) =>
+        ws.once("close", (code: number) => resolve(code))
+      );
+      ws.pause();
+      for (const payload of payloads) ws.send(payload);
+      await waitFor(
+        () => server.stats().backpressurePauses > 0,
+        "the server to pause",
+        30_000,
+      );
+      if (pausable) {
+        assert.ok(server.stats().framesIn < count);
+        ws.resume();
+        await waitFor(() => answers.length === count, "every answer", 30_000);
+        answers.forEach((answer, i) =>
+          assert.ok(sameBytes(answer, payloads[i]), `answer ${i}`)
+        );
+        ws.close(1000);
+        assert.equal(await closed, 1000);
+      } else {
+        ws.resume();
+        assert.ok([1006, 1008].includes(await closed));
+        assert.ok(answers.length < count);
+        await waitFor(() => closeErrors.length === 1, "the server's close");
+        assert.ok(closeErrors[0] instanceof ProtocolError);
+        assert.match(
+          (closeErrors[0] as Error).message,
+          /^Cannot read message: \d+ bytes arrived while reading was paused, over maxPausedBytes 1048576$/,
+        );
+      }
+      await server.close();
+      await http.close();
+    },
+  );
+}
