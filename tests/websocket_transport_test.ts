@@ -819,3 +819,40 @@ for (const [name, serve] of servers) {
     },
   );
 }
+
+test("websocket: Client.fromWebSocket rejects a refused connection with a ConnectError", async () => {
+  // A port nothing listens on: bind one, note it, close it.
+  const wss = new WebSocketServer({ host: "127.0.0.1", port: 0 });
+  await new Promise<void>((resolve) => wss.once("listening", resolve));
+  const { port } = wss.address() as { port: number };
+  await new Promise<void>((resolve) => wss.close(() => resolve()));
+  const error = await Client.fromWebSocket(
+    clientTarget(`ws://127.0.0.1:${port}/`),
+  ).then(() => null, (e) => e);
+  assert.ok(error instanceof ConnectError, String(error));
+  assert.equal(error.code, "EUNKNOWN");
+  assert.equal(error.address, `127.0.0.1:${port}`);
+});
+
+test("websocket: Client.fromWebSocket with a URL needs a global WebSocket", async () => {
+  const global = globalThis as { WebSocket?: unknown };
+  const saved = Object.getOwnPropertyDescriptor(global, "WebSocket");
+  Object.defineProperty(global, "WebSocket", {
+    value: undefined,
+    configurable: true,
+    writable: true,
+  });
+  try {
+    await assert.rejects(
+      Client.fromWebSocket("ws://127.0.0.1:1/"),
+      (error: unknown) =>
+        error instanceof TypeError &&
+        error.message.startsWith(
+          "Cannot connect: this runtime has no global WebSocket",
+        ),
+    );
+  } finally {
+    if (saved === undefined) delete global.WebSocket;
+    else Object.defineProperty(global, "WebSocket", saved);
+  }
+});
