@@ -263,7 +263,14 @@ function packageJson(ws: string): Record<string, unknown> {
       "server",
       "client",
     ],
-    sideEffects: false,
+    // mod.js starts the command line when run as a program. Not `false`:
+    // modules also reached by import() would lose their initialisation in
+    // esbuild bundles (evanw/esbuild#1490).
+    sideEffects: [
+      "./esm/mod.js",
+      "./esm/src/node_main.js",
+      "./esm/src/bun_main.js",
+    ],
   };
 }
 

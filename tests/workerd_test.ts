@@ -81,10 +81,6 @@ async function bundle(dir: string, { external }: Bundle) {
     "--bundle",
     "--format=esm",
     "--platform=neutral",
-    // The npm build's package.json says "sideEffects": false, with which
-    // esbuild drops the initialisation of modules also reached by import()
-    // (evanw/esbuild#1490): docs/edge.md has npm users pass this, as here.
-    ...(ext === ".js" ? ["--ignore-annotations"] : []),
     ...external.map((path) => `--external:${path}`),
     `--outfile=${outfile}`,
     `--metafile=${metafile}`,

@@ -9,10 +9,7 @@
 import type { Server } from "../server.ts";
 import type { NetAddr } from "../transport.ts";
 import type { CliHost, WebSocketPeer } from "./host.ts";
-import type {
-  ServeSettings,
-  WebSocketGatewaySettings,
-} from "./serve_common.ts";
+import type { ServeSettings } from "./serve_common.ts";
 import type { EventLog } from "./log.ts";
 import { DEFAULT_MAX_FRAME_SIZE } from "../constants.ts";
 
