@@ -17,6 +17,29 @@ interface Metric {
   labels?: string;
 }
 
+/**
+ * One sample of `name` per transport: `websocket` (the WebSocket share of
+ * the total) and `tcp` (the rest).
+ */
+function byTransport(
+  name: string,
+  type: Metric["type"],
+  help: string,
+  total: (stats: ServerStats) => number,
+  webSocket: (stats: ServerStats) => number,
+): Metric[] {
+  return [
+    {
+      name,
+      type,
+      help,
+      labels: 'transport="tcp"',
+      value: (s) => total(s) - webSocket(s),
+    },
+    { name, type, help, labels: 'transport="websocket"', value: webSocket },
+  ];
+}
+
 /** One `framewire_connections_closed_total` sample per reason. */
 function closedBy(
   reasons: ReadonlyArray<[string, (stats: ServerStats) => number]>,
@@ -31,18 +54,20 @@ function closedBy(
 }
 
 const METRICS: readonly Metric[] = [
-  {
-    name: "framewire_connections",
-    type: "gauge",
-    help: "Connections open now.",
-    value: (s) => s.connections,
-  },
-  {
-    name: "framewire_connections_accepted_total",
-    type: "counter",
-    help: "Connections accepted and served.",
-    value: (s) => s.totalConnections,
-  },
+  ...byTransport(
+    "framewire_connections",
+    "gauge",
+    "Connections open now, by transport (tcp: TCP, Unix sockets and streams).",
+    (s) => s.connections,
+    (s) => s.webSocketConnections,
+  ),
+  ...byTransport(
+    "framewire_connections_accepted_total",
+    "counter",
+    "Connections accepted and served, by transport.",
+    (s) => s.totalConnections,
+    (s) => s.totalWebSocketConnections,
+  ),
   {
     name: "framewire_connections_rejected_total",
     type: "counter",

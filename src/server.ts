@@ -367,6 +367,8 @@ export class Server<State = Record<string, unknown>>
       stats: {
         connections: 0,
         totalConnections: 0,
+        webSocketConnections: 0,
+        totalWebSocketConnections: 0,
         framesIn: 0,
         framesOut: 0,
         bytesIn: 0,
@@ -389,7 +391,10 @@ export class Server<State = Record<string, unknown>>
       pool: new BufferPool(64 * 1024 * 1024),
       report: app.onError ?? logError,
       removed(connection) {
-        if (connections.delete(connection)) this.stats.connections--;
+        if (connections.delete(connection)) {
+          this.stats.connections--;
+          if (connection.overWebSocket) this.stats.webSocketConnections--;
+        }
         limits.update(connections.size);
       },
     };
@@ -516,8 +521,13 @@ export class Server<State = Record<string, unknown>>
       this.#nextId++,
     );
     this.#connections.add(connection);
-    this.#host.stats.connections++;
-    this.#host.stats.totalConnections++;
+    const stats = this.#host.stats;
+    stats.connections++;
+    stats.totalConnections++;
+    if (connection.overWebSocket) {
+      stats.webSocketConnections++;
+      stats.totalWebSocketConnections++;
+    }
     this.#limits.update(this.#connections.size);
     const opened = connection.opening();
     transport.start(connection);

@@ -23,6 +23,10 @@ export interface ServerStats {
   connections: number;
   /** Connections accepted in all. */
   totalConnections: number;
+  /** Of `connections`, those over a WebSocket (`serveWebSocket()`). */
+  webSocketConnections: number;
+  /** Of `totalConnections`, those over a WebSocket. */
+  totalWebSocketConnections: number;
   /** Request frames received. */
   framesIn: number;
   /** Response frames queued for sending. */

@@ -37,7 +37,8 @@ test("cli: serve --metrics-port exposes live counters in the Prometheus text for
     );
     const body = await response.text();
     assert.match(body, /^framewire_frames_received_total 2$/m);
-    assert.match(body, /^framewire_connections 1$/m);
+    assert.match(body, /^framewire_connections\{transport="tcp"\} 1$/m);
+    assert.match(body, /^framewire_connections\{transport="websocket"\} 0$/m);
     assert.match(body, /^# TYPE framewire_handler_seconds summary$/m);
     const missing = await fetch(`http://127.0.0.1:${server.match[1]}/other`);
     assert.equal(missing.status, 404);

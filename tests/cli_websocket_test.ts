@@ -22,7 +22,14 @@ import {
 import { makeTlsFixture } from "./_tls_fixture.ts";
 import { requireProgram } from "./_requires.ts";
 import { gatewayPeerAddress } from "../src/cli/_ws_gateway.ts";
-import { concat, delay, patternBytes, sameBytes, text } from "./_helpers.ts";
+import {
+  concat,
+  delay,
+  patternBytes,
+  sameBytes,
+  text,
+  waitFor,
+} from "./_helpers.ts";
 
 const GATEWAY = /WebSocket gateway on (wss?):\/\/127\.0\.0\.1:(\d+)\//;
 const needsOpenssl = requireProgram("openssl", import.meta.url);
@@ -202,6 +209,30 @@ for (const format of ["u32le", "u32le-id"] as const) {
     }
   });
 }
+
+test('cli: the gateway\'s connections are counted with transport="websocket"', async () => {
+  const { server, url } = await startGateway(["--admin-port", "0"]);
+  try {
+    await waitFor(() => /Metrics on http/.test(server.output()), "metrics");
+    const admin = /Metrics on (http:\/\/127\.0\.0\.1:\d+)\/metrics/.exec(
+      server.output(),
+    )![1];
+    const client = await Client.fromWebSocket(
+      openSocket(url) as unknown as WebSocketLike,
+    );
+    assert.ok(sameBytes(await client.request(text("m")), text("m")));
+    const body = await (await fetch(`${admin}/metrics`)).text();
+    assert.match(body, /^framewire_connections\{transport="websocket"\} 1$/m);
+    assert.match(body, /^framewire_connections\{transport="tcp"\} 0$/m);
+    assert.match(
+      body,
+      /^framewire_connections_accepted_total\{transport="websocket"\} 1$/m,
+    );
+    await client.close();
+  } finally {
+    assert.equal(await stopServe(server), 0);
+  }
+});
 
 test("cli: --ws-port flags are checked", async () => {
   const cases: Array<[string[], RegExp]> = [

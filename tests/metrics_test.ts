@@ -33,7 +33,8 @@ test("formatMetrics renders live counters in the Prometheus text format", async 
   await Promise.all([1, 2, 3].map((i) => client.request(text(`m${i}`))));
   const body = formatMetrics(server.stats(), server.handlerTime());
   const samples = parse(body);
-  assert.equal(samples.get("framewire_connections"), 1);
+  assert.equal(samples.get('framewire_connections{transport="tcp"}'), 1);
+  assert.equal(samples.get('framewire_connections{transport="websocket"}'), 0);
   assert.equal(samples.get("framewire_frames_received_total"), 3);
   assert.equal(samples.get("framewire_sent_bytes_total"), 3 * 4 + 6);
   assert.equal(samples.get("framewire_handler_seconds_count"), 3);

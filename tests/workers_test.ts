@@ -150,7 +150,7 @@ test("cli: serve --workers 2 shares the port between two workers and sums their 
       assert.match(
         own,
         new RegExp(
-          `^framewire_connections_accepted_total ${worker.stats.totalConnections}$`,
+          `^framewire_connections_accepted_total\\{transport="tcp"\\} ${worker.stats.totalConnections}$`,
           "m",
         ),
       );
