@@ -20,6 +20,8 @@ import {
   stopServe,
 } from "./_cli_process.ts";
 import { makeTlsFixture } from "./_tls_fixture.ts";
+import { readFileSync } from "node:fs";
+import { runtime } from "./_runtime.ts";
 import { requireProgram } from "./_requires.ts";
 import { gatewayPeerAddress } from "../src/cli/_ws_gateway.ts";
 import {
@@ -229,6 +231,59 @@ test('cli: the gateway\'s connections are counted with transport="websocket"', a
       /^framewire_connections_accepted_total\{transport="websocket"\} 1$/m,
     );
     await client.close();
+  } finally {
+    assert.equal(await stopServe(server), 0);
+  }
+});
+
+/** The resident memory of process `pid`, in bytes (Linux). */
+function residentBytes(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  return Number(/^VmRSS:\s+(\d+) kB$/m.exec(status)![1]) * 1024;
+}
+
+test("cli: a client that stops reading is held back, the gateway's memory bounded", async () => {
+  const { server, url } = await startGateway();
+  try {
+    const pid = server.child.pid!;
+    await pipelineOne(url); // warm
+    const before = residentBytes(pid);
+    const socket = openSocket(url);
+    await new Promise((resolve) => socket.once("open", resolve));
+    const answers: number[] = [];
+    socket.on("message", (data: Uint8Array) => answers.push(data[0]));
+    const closed = closeOf(socket);
+    socket.pause(); // reads nothing: the answers pile up at the server
+    const count = 1600; // 100 MiB of requests
+    for (let i = 0; i < count; i++) {
+      socket.send(new Uint8Array(64 * 1024).fill(i & 0xff));
+    }
+    await delay(1500);
+    const grown = residentBytes(pid) - before;
+    console.log(
+      `slow reader (${runtime}): 100 MiB sent unread, the server grew by ${
+        (grown / 1048576).toFixed(1)
+      } MiB`,
+    );
+    // Unbounded, the server would hold the 100 MiB sent and their answers.
+    assert.ok(
+      grown < 96 * 1024 * 1024,
+      `the server grew by ${(grown / 1048576).toFixed(1)} MiB`,
+    );
+    socket.resume();
+    if (runtime === "node") {
+      // ws stops reading for real: TCP held the client back; all answers come.
+      await waitFor(() => answers.length === count, "every answer", 30_000);
+      assert.deepEqual(answers, answers.map((_, i) => i & 0xff));
+      socket.close(1000);
+    } else {
+      // Deno's and Bun's server sockets cannot stop reading: past the
+      // messages they may keep, the gateway closes the connection.
+      const { code } = await closed;
+      assert.ok(code === 1008 || code === 1006, `closed with ${code}`);
+      assert.ok(answers.length < count);
+    }
+    await pipelineOne(url); // the gateway serves on
   } finally {
     assert.equal(await stopServe(server), 0);
   }
