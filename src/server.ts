@@ -581,10 +581,13 @@ export class Server<State = Record<string, unknown>>
    * ```
    */
   serveWebSocket(socket: WebSocketLike, remoteAddr?: NetAddr): void {
+    const host = this.#host;
     const transport = webSocketTransport(socket, {
       // Resolved already, with its maxFrameSize.
-      format: this.#host.framing as unknown as FrameFormatOption,
+      format: host.framing as unknown as FrameFormatOption,
       closeCode: () => this.#closing === null ? 1000 : 1001,
+      // Messages kept while reading is paused: two frames' worth.
+      maxPausedBytes: Math.max(2 * host.maxFrameSize, host.highWaterMark),
       remoteAddr,
     });
     this.#serve(transport); // no PROXY header inside a WebSocket
