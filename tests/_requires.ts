@@ -27,6 +27,7 @@ export const INSTALL_HINTS = {
   node: "Node 20 or later",
   workerd: "npm i -g workerd@1.20261117.1",
   esbuild: "npm i -g esbuild@0.28.2",
+  chromium: "apt-get install -y chromium",
 } as const;
 
 /** An outside program that some tests need. */
@@ -53,19 +54,24 @@ export interface ProgramRequirement {
 /** Whether `FRAMEWIRE_REQUIRE_ALL=1` asks missing programs to fail tests. */
 export const requireAll = process.env.FRAMEWIRE_REQUIRE_ALL === "1";
 
-/** Whether an executable file called `program` is in a directory of PATH. */
-export function onPath(program: string): boolean {
+/** The first executable file called `program` in a directory of PATH, if any. */
+export function findOnPath(program: string): string | undefined {
   for (const dir of (process.env.PATH ?? "").split(delimiter)) {
     if (dir === "") continue;
     const path = join(dir, program);
     try {
       accessSync(path, constants.X_OK);
-      if (statSync(path).isFile()) return true;
+      if (statSync(path).isFile()) return path;
     } catch {
       // not here
     }
   }
-  return false;
+  return undefined;
+}
+
+/** Whether an executable file called `program` is in a directory of PATH. */
+export function onPath(program: string): boolean {
+  return findOnPath(program) !== undefined;
 }
 
 const announced = new Set<string>();
