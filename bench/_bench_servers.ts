@@ -66,8 +66,14 @@ export interface Running {
   output(): string;
 }
 
-/** Starts `spec` and resolves once it prints a line with "listening on". */
-export async function start(spec: ServerSpec): Promise<Running> {
+/**
+ * Starts `spec` and resolves once its output matches `ready` (by default a
+ * line with "listening on").
+ */
+export async function start(
+  spec: ServerSpec,
+  ready: RegExp = /listening on/i,
+): Promise<Running> {
   const child = new Deno.Command(spec.command, {
     args: spec.args,
     stdout: "piped",
@@ -81,7 +87,7 @@ export async function start(spec: ServerSpec): Promise<Running> {
   watch(child.stdout);
   watch(child.stderr);
   const deadline = Date.now() + 20_000;
-  while (!/listening on/i.test(output)) {
+  while (!ready.test(output)) {
     if (Date.now() > deadline) {
       child.kill("SIGKILL");
       throw new Error(`${spec.name} did not start: ${output}`);
@@ -126,8 +132,31 @@ export async function treeCpuSeconds(pid: number): Promise<number> {
 let nodeMain: string | undefined;
 
 /**
- * framewire's `serve` with `args` on `runtime` (deno, bun, or node, which
- * runs src/node_main.ts transpiled once into a temporary folder), on CPU 1
+ * framewire's command line with `args` on `runtime` (deno, bun, or node,
+ * which runs src/node_main.ts transpiled once into a temporary folder), on
+ * CPU `cpu` with --pin.
+ */
+export async function framewireOn(
+  runtime: string,
+  cpu: number,
+  args: string[],
+): Promise<{ command: string; args: string[] }> {
+  if (runtime === "deno") {
+    return pinned(cpu, "deno", ["run", "-A", "mod.ts", ...args]);
+  }
+  if (runtime === "bun") {
+    return pinned(cpu, "bun", ["run", "src/bun_main.ts", ...args]);
+  }
+  nodeMain ??= await transpileForNode(
+    root,
+    "src/node_main.ts",
+    await Deno.makeTempDir({ prefix: "framewire-bench-" }),
+  );
+  return pinned(cpu, "node", [nodeMain, ...args]);
+}
+
+/**
+ * framewire's `serve` with `args` on `runtime` (see framewireOn), on CPU 1
  * with --pin.
  */
 export async function serveOn(
@@ -135,43 +164,33 @@ export async function serveOn(
   name: string,
   args: string[],
 ): Promise<ServerSpec> {
-  const serve = ["serve", "--host", "127.0.0.1", ...args];
-  if (runtime === "deno") {
-    return {
-      name,
-      ...pinned(1, "deno", ["run", "-A", "mod.ts", ...serve]),
-    };
-  }
-  if (runtime === "bun") {
-    return {
-      name,
-      ...pinned(1, "bun", ["run", "src/bun_main.ts", ...serve]),
-    };
-  }
-  nodeMain ??= await transpileForNode(
-    root,
-    "src/node_main.ts",
-    await Deno.makeTempDir({ prefix: "framewire-bench-" }),
-  );
-  return { name, ...pinned(1, "node", [nodeMain, ...serve]) };
+  return {
+    name,
+    ...(await framewireOn(runtime, 1, [
+      "serve",
+      "--host",
+      "127.0.0.1",
+      ...args,
+    ])),
+  };
 }
 
 /**
- * Runs framewire's load tester on Deno (`bench ... --verify --json`, on
- * CPU 0 with --pin) against 127.0.0.1:`port` and returns its JSON result
- * (an empty object if it printed none) and whether it exited 0.
+ * Runs framewire's load tester (`bench ... --verify --json`, on CPU 0 with
+ * --pin) on `runtime` (default Deno) against 127.0.0.1:`target`, or the
+ * WebSocket URL `target` (`bench --ws`), and returns its JSON result (an
+ * empty object if it printed none) and whether it exited 0.
  */
 export async function loadTest(
-  port: number,
+  target: number | string,
   args: string[],
+  runtime = "deno",
 ): Promise<{ result: Partial<LoadTestResult>; success: boolean }> {
-  const load = pinned(0, "deno", [
-    "run",
-    "-A",
-    "mod.ts",
+  const load = await framewireOn(runtime, 0, [
     "bench",
-    "--port",
-    String(port),
+    ...(typeof target === "number"
+      ? ["--port", String(target)]
+      : ["--ws", target]),
     ...args,
     "--verify",
     "--json",
