@@ -14,13 +14,8 @@ interface NodeResponse {
 }
 
 /** The part of an `http.Server` used here. */
-interface NodeHttpServer {
-  listen(options: { host: string; port: number }, callback: () => void): void;
-  address(): { address: string; port: number } | string | null;
-  close(callback: () => void): void;
+interface NodeHttpServer extends ListeningServer {
   closeAllConnections?(): void;
-  once(event: "error", listener: (error: Error) => void): void;
-  removeListener(event: "error", listener: (error: Error) => void): void;
 }
 
 const http = nodeHttp as unknown as {
@@ -57,6 +52,33 @@ export function nodeServeHttp(
     response.writeHead(reply.status, { "content-type": reply.contentType });
     response.end(reply.body);
   });
+  return listenOn(server, options, () => server.closeAllConnections?.());
+}
+
+/** The part of a Node HTTP(S) server {@linkcode listenOn} uses. */
+export interface ListeningServer {
+  listen(options: { host: string; port: number }, callback: () => void): void;
+  address(): { address: string; port: number } | string | null;
+  close(callback: () => void): void;
+  once(event: "error", listener: (error: Error) => void): void;
+  removeListener(event: "error", listener: (error: Error) => void): void;
+}
+
+/**
+ * Binds `server` to `host:port` and resolves with its handle, whose
+ * `close()` stops listening after calling `closing` (which may close the
+ * open connections).
+ *
+ * @example
+ * ```ts ignore
+ * const handle = await listenOn(server, { host: "127.0.0.1", port: 0 }, () => {});
+ * ```
+ */
+export function listenOn(
+  server: ListeningServer,
+  options: { host: string; port: number },
+  closing: () => void,
+): Promise<HttpServerHandle> {
   return new Promise((resolve, reject) => {
     server.once("error", reject);
     server.listen({ host: options.host, port: options.port }, () => {
@@ -71,7 +93,7 @@ export function nodeServeHttp(
         close: () =>
           new Promise<void>((done) => {
             server.close(() => done());
-            server.closeAllConnections?.();
+            closing();
           }),
       });
     });

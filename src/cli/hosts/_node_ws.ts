@@ -15,6 +15,7 @@ import type {
   WebSocketPeer,
 } from "../host.ts";
 import type { WebSocketLike } from "../../websocket_transport.ts";
+import { type ListeningServer, listenOn } from "./_node_http.ts";
 
 /** The part of an incoming `http.IncomingMessage` used here. */
 interface NodeRequest {
@@ -23,12 +24,7 @@ interface NodeRequest {
 }
 
 /** The part of an `http.Server` used here. */
-interface NodeServer {
-  listen(options: { host: string; port: number }, callback: () => void): void;
-  address(): { address: string; port: number } | string | null;
-  close(callback: () => void): void;
-  once(event: "error", listener: (error: Error) => void): void;
-  removeListener(event: "error", listener: (error: Error) => void): void;
+interface NodeServer extends ListeningServer {
   on(
     event: "request",
     listener: (
@@ -134,26 +130,8 @@ export async function nodeServeWebSockets(
         : forwarded ?? null,
     });
   });
-  return await new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen({ host: options.host, port: options.port }, () => {
-      server.removeListener("error", reject);
-      const address = server.address();
-      const bound = typeof address === "object" && address !== null
-        ? address
-        : { address: options.host, port: options.port };
-      resolve({
-        hostname: bound.address,
-        port: bound.port,
-        // Open sockets are the framewire server's to close.
-        close: () =>
-          new Promise<void>((done) => {
-            wss.close();
-            server.close(() => done());
-          }),
-      });
-    });
-  });
+  // Open sockets are the framewire server's to close.
+  return await listenOn(server, options, () => wss.close());
 }
 
 /**
