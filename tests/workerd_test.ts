@@ -166,30 +166,46 @@ function checkResponses(
     summary.inFlightAtFirstResponse > 1,
     `requests pipelined: ${summary.inFlightAtFirstResponse} in flight at the first response`,
   );
-  const ids = new Set<number>();
+  const ids = new Set<string>();
+  const idBytes = ID_BYTES[format] ?? 0;
   summary.responses.forEach((text, i) => {
     const response = new Uint8Array(Buffer.from(text, "base64"));
     const payload = payloads[i];
-    if (format === "u32le-id") {
-      // The client wrote an id of its own into the 4 bytes of room at
-      // offset 0 (never into the caller's bytes); the echo carries it back.
-      assert.equal(response.length, payload.length, `response ${i}`);
-      assert.deepEqual(
-        response.subarray(4),
-        payload.subarray(4),
-        `response ${i}`,
-      );
-      ids.add(new DataView(response.buffer).getUint32(0, true));
-    } else assert.deepEqual(response, payload, `response ${i}`);
+    // With an id, the client wrote one of its own into the room at offset 0
+    // (never into the caller's bytes); the echo carries it back.
+    assert.equal(response.length, payload.length, `response ${i}`);
+    assert.deepEqual(
+      response.subarray(idBytes),
+      payload.subarray(idBytes),
+      `response ${i}`,
+    );
+    ids.add(Buffer.from(response.subarray(0, idBytes)).toString("hex"));
   });
-  if (format === "u32le-id") {
+  if (idBytes > 0) {
     assert.equal(ids.size, payloads.length, "each request had its own id");
   }
 }
 
+/** The request id's bytes at offset 0, by format. */
+const ID_BYTES: Record<string, number> = { "u32le-id": 4, dns: 2 };
+
+/**
+ * The formats the Worker pipelines in, each against `serve --framing` of
+ * it, and the clients it makes (every format of framewire's presets; both
+ * ways of opening with two of them).
+ */
+const FORMATS = [
+  { format: "u32le", opens: ["fromStream", "dial"] },
+  { format: "u32le-id", opens: ["fromStream", "dial"] },
+  { format: "u32be", opens: ["fromStream"] },
+  { format: "u16be", opens: ["fromStream"] },
+  { format: "varint", opens: ["fromStream"] },
+  { format: "dns", opens: ["fromStream"] },
+] as const;
+
 for (const variant of BUNDLES) {
   test(
-    `workerd: a Worker bundled with esbuild (${variant.name}) pipelines ${REQUESTS} requests over connect() to serve on ${runtime}, u32le and u32le-id`,
+    `workerd: a Worker bundled with esbuild (${variant.name}) pipelines ${REQUESTS} requests over connect() to serve on ${runtime}, in every preset format`,
     { skip },
     async () => {
       workerd.check();
@@ -213,19 +229,14 @@ for (const variant of BUNDLES) {
           20_000,
         );
         let seed = 1;
-        for (
-          const [format, framing, minLength] of [
-            ["u32le", [], 0],
-            ["u32le-id", ["--framing", "u32le-id"], 4],
-          ] as const
-        ) {
+        for (const { format, opens } of FORMATS) {
           const server = await startServeProcess(
-            ["--host", "127.0.0.1", "--port", "0", ...framing],
+            ["--host", "127.0.0.1", "--port", "0", "--framing", format],
             /Server listening on 127\.0\.0\.1:(\d+)/,
           );
           try {
-            for (const open of ["fromStream", "dial"]) {
-              const payloads = makePayloads(seed++, minLength);
+            for (const open of opens) {
+              const payloads = makePayloads(seed++, ID_BYTES[format] ?? 0);
               const summary = await pipelineThroughWorker(
                 worker,
                 Number(server.match[1]),
