@@ -298,11 +298,6 @@ export class ServerConnection
     ending.error = error;
   }
 
-  /** Whether it is served over a WebSocket (for the per-transport counts). */
-  get overWebSocket(): boolean {
-    return this.#transport.remoteAddr.transport === "websocket";
-  }
-
   /** Resolves once the transport has closed. */
   waitClosed(): Promise<void> {
     if (this.#state === CLOSED) return Promise.resolve();

@@ -248,6 +248,8 @@ export class Server<State = Record<string, unknown>>
   implements AsyncDisposable {
   #host: ConnectionHost;
   #connections = new ConnectionList<ServerConnection>();
+  /** The connections of `serveWebSocket()`, for their own counts. */
+  #webSockets = new Set<ServerConnection>();
   #listeners: Listener[] = [];
   #nextId = 1;
   #closing: Promise<void> | null = null;
@@ -280,6 +282,7 @@ export class Server<State = Record<string, unknown>>
       throw new TypeError("Cannot create server: zeroCopy is not a boolean");
     }
     const connections = this.#connections;
+    const webSockets = this.#webSockets;
     const maxFrameSize = maxFrameSizeOption(options.maxFrameSize);
     const framing = framingOf(options.format, maxFrameSize);
     if (framing.encodes === null) throw framing.unwritable("create server");
@@ -393,7 +396,7 @@ export class Server<State = Record<string, unknown>>
       removed(connection) {
         if (connections.delete(connection)) {
           this.stats.connections--;
-          if (connection.overWebSocket) this.stats.webSocketConnections--;
+          if (webSockets.delete(connection)) this.stats.webSocketConnections--;
         }
         limits.update(connections.size);
       },
@@ -504,7 +507,8 @@ export class Server<State = Record<string, unknown>>
     this.#serve(transport);
   }
 
-  #serve(transport: Transport): void {
+  /** `webSocket`: served by `serveWebSocket()`, counted apart in the stats. */
+  #serve(transport: Transport, webSocket = false): void {
     // PROXY protocol (end)
     if (this.#closing) {
       transport.close();
@@ -524,7 +528,8 @@ export class Server<State = Record<string, unknown>>
     const stats = this.#host.stats;
     stats.connections++;
     stats.totalConnections++;
-    if (connection.overWebSocket) {
+    if (webSocket) {
+      this.#webSockets.add(connection);
       stats.webSocketConnections++;
       stats.totalWebSocketConnections++;
     }
@@ -590,7 +595,7 @@ export class Server<State = Record<string, unknown>>
       maxPausedBytes: Math.max(2 * host.maxFrameSize, host.highWaterMark),
       remoteAddr,
     });
-    this.#serve(transport); // no PROXY header inside a WebSocket
+    this.#serve(transport, true); // no PROXY header inside a WebSocket
   }
 
   /**
