@@ -205,8 +205,12 @@ function sourceNames(): { declared: Set<string>; typeParameters: Set<string> } {
   return { declared, typeParameters };
 }
 
-/** PascalCase names of other software that docs/api.md may write as code. */
-const OUTSIDE_NAMES = new Set(["Buffer", "WebTransport"]);
+/**
+ * PascalCase names of other software that docs/api.md may write as code,
+ * including web globals that some supported runtimes lack (Node 20 has no
+ * global `WebSocket`).
+ */
+const OUTSIDE_NAMES = new Set(["Buffer", "WebTransport", "WebSocket"]);
 
 /** Rule 3: the code spans of docs/api.md that name one of the source's exports. */
 function apiPageNames(doc: string): Mention[] {
