@@ -1,4 +1,5 @@
 // Runs framewire's command line as a real process on this runtime.
+import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { cliCommand, runtime } from "./_runtime.ts";
 
@@ -27,6 +28,21 @@ export function runCli(args: string[], timeoutMs = 60_000): Promise<Run> {
       resolve({ code, signal, stdout, stderr });
     });
   });
+}
+
+/**
+ * Runs `bench --json` with `args` to its end and checks its exit code
+ * (0 unless `code` says otherwise); the run and its parsed JSON result,
+ * the last line bench printed.
+ */
+export async function runBench(
+  args: string[],
+  code = 0,
+  // deno-lint-ignore no-explicit-any
+): Promise<{ run: Run; result: any }> {
+  const run = await runCli(["bench", ...args, "--json"]);
+  assert.equal(run.code, code, run.stdout + run.stderr);
+  return { run, result: JSON.parse(run.stdout.trim().split("\n").at(-1)!) };
 }
 
 /** A `serve` process that printed its "Server listening on" line. */

@@ -5,7 +5,12 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as net from "node:net";
 import { Buffer } from "node:buffer";
-import { runCli, startServeProcess, stopServe } from "./_cli_process.ts";
+import {
+  runBench,
+  runCli,
+  startServeProcess,
+  stopServe,
+} from "./_cli_process.ts";
 import { runLoadTest } from "../src/cli/load_tester.ts";
 import { Server } from "../src/server.ts";
 import type { FrameFormatOption } from "../src/frame_format.ts";
@@ -80,8 +85,7 @@ async function withServer(
 
 /** Runs `bench --framing format` against `port`; asserts 0 errors. */
 async function benchClean(port: string, format: string, extra: string[] = []) {
-  const run = await runCli([
-    "bench",
+  const { run, result } = await runBench([
     "--port",
     port,
     "--framing",
@@ -93,11 +97,8 @@ async function benchClean(port: string, format: string, extra: string[] = []) {
     "-P",
     "8",
     "--verify",
-    "--json",
     ...extra,
   ]);
-  assert.equal(run.code, 0, run.stdout + run.stderr);
-  const result = JSON.parse(run.stdout.trim().split("\n").at(-1)!);
   assert.equal(result.requests, 1000);
   assert.equal(result.errorCount, 0, run.stdout);
   assert.equal(result.verified, true);

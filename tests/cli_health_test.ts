@@ -34,8 +34,11 @@ async function status(admin: number, path: string): Promise<number> {
   return response.status;
 }
 
-/** What the agent-check port says on one connection, to its FIN. */
-async function agentSays(port: number): Promise<string> {
+/**
+ * Everything `port` says on one connection, to its FIN, after `request`
+ * (if any) is written.
+ */
+async function readToEnd(port: number, request?: string): Promise<string> {
   const transport = await network.connect({ host: "127.0.0.1", port });
   let said = "";
   const decoder = new TextDecoder();
@@ -49,30 +52,20 @@ async function agentSays(port: number): Promise<string> {
       drain: () => {},
       closed: () => resolve(),
     });
+    if (request !== undefined) transport.write(text(request));
   });
   return said;
 }
+
+/** What the agent-check port says on one connection, to its FIN. */
+const agentSays = (port: number) => readToEnd(port);
 
 /**
  * The status line of `GET path HTTP/1.0` with no Host header, as HAProxy's
  * `option httpchk` sends it.
  */
 async function bareStatus(port: number, path: string): Promise<string> {
-  const transport = await network.connect({ host: "127.0.0.1", port });
-  let said = "";
-  const decoder = new TextDecoder();
-  await new Promise<void>((resolve) => {
-    transport.start({
-      data: (chunk) => {
-        said += decoder.decode(chunk, { stream: true });
-        return true;
-      },
-      end: () => transport.close(),
-      drain: () => {},
-      closed: () => resolve(),
-    });
-    transport.write(text(`GET ${path} HTTP/1.0\r\n\r\n`));
-  });
+  const said = await readToEnd(port, `GET ${path} HTTP/1.0\r\n\r\n`);
   return said.split("\r\n")[0];
 }
 

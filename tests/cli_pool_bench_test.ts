@@ -3,7 +3,12 @@
 // it refuses.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { runCli, startServeProcess, stopServe } from "./_cli_process.ts";
+import {
+  runBench,
+  runCli,
+  startServeProcess,
+  stopServe,
+} from "./_cli_process.ts";
 
 const LISTENING = /listening on 127\.0\.0\.1:(\d+)/i;
 
@@ -14,8 +19,7 @@ for (const framing of ["u32le", "u32le-id"]) {
     const two = await startServeProcess(args, LISTENING);
     try {
       const endpoints = [one, two].map((s) => `127.0.0.1:${s.match[1]}`);
-      const run = await runCli([
-        "bench",
+      const { result } = await runBench([
         "--endpoints",
         endpoints.join(","),
         "--framing",
@@ -27,10 +31,7 @@ for (const framing of ["u32le", "u32le-id"]) {
         "-P",
         "8",
         "--verify",
-        "--json",
       ]);
-      assert.equal(run.code, 0, run.stderr);
-      const result = JSON.parse(run.stdout.trim().split("\n").at(-1)!);
       assert.deepEqual(result.endpoints, endpoints);
       assert.equal(result.requests, 3000);
       assert.equal(result.errorCount, 0);

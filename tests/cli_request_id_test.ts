@@ -4,7 +4,12 @@
 // reports the fast requests apart, and bad values exit 2 naming the option.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { runCli, startServeProcess, stopServe } from "./_cli_process.ts";
+import {
+  runBench,
+  runCli,
+  startServeProcess,
+  stopServe,
+} from "./_cli_process.ts";
 
 /** Runs `serve` with `args` on a free port of 127.0.0.1 while `body` runs. */
 async function withServe(
@@ -25,9 +30,7 @@ async function withServe(
 
 /** Runs `bench --json` with `args` against `port`; the parsed result. */
 async function bench(port: string, args: string[]) {
-  const run = await runCli(["bench", "--port", port, "--json", ...args]);
-  assert.equal(run.code, 0, run.stdout + run.stderr);
-  return JSON.parse(run.stdout.trim().split("\n").at(-1)!);
+  return (await runBench(["--port", port, ...args])).result;
 }
 
 test("cli with u32le-id and dns: bench verifies every response by id, client shows the id", async () => {

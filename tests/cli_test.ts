@@ -5,6 +5,7 @@ import type { ChildProcess } from "node:child_process";
 import { availableNetworks, portIsFree } from "./_runtime.ts";
 import {
   exited,
+  runBench,
   runCli,
   startServeProcess,
   stopServe,
@@ -177,8 +178,7 @@ test("cli: bench drives a server and prints a summary, or one JSON object", asyn
       text.stdout,
       /latency us: p50 [\d.]+ +p90 [\d.]+ +p99 [\d.]+ +p99\.9 [\d.]+ +max [\d.]+/,
     );
-    const json = await runCli([
-      "bench",
+    const { result } = await runBench([
       "--port",
       port,
       "-d",
@@ -187,10 +187,7 @@ test("cli: bench drives a server and prints a summary, or one JSON object", asyn
       "0",
       "-c",
       "2",
-      "--json",
     ]);
-    assert.equal(json.code, 0, json.stderr);
-    const result = JSON.parse(json.stdout.trim().split("\n").at(-1)!);
     assert.equal(result.connections, 2);
     assert.equal(result.errorCount, 0);
     assert.ok(result.requests > 0);

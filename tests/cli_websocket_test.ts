@@ -14,6 +14,7 @@ import type { FrameFormatOption } from "../src/frame_format.ts";
 import type { WebSocketLike } from "../src/websocket_transport.ts";
 import {
   exited,
+  runBench,
   runCli,
   type ServeProcess,
   startServeProcess,
@@ -185,8 +186,7 @@ for (const format of ["u32le", "u32le-id"] as const) {
   test(`cli: bench --ws drives the gateway, every answer verified (${format})`, async () => {
     const { server, url } = await startGateway(["--framing", format]);
     try {
-      const run = await runCli([
-        "bench",
+      const { result } = await runBench([
         "--ws",
         url,
         "--framing",
@@ -198,10 +198,7 @@ for (const format of ["u32le", "u32le-id"] as const) {
         "-P",
         "8",
         "--verify",
-        "--json",
       ]);
-      assert.equal(run.code, 0, run.stderr);
-      const result = JSON.parse(run.stdout.trim().split("\n").at(-1)!);
       assert.equal(result.url, url);
       assert.equal(result.requests, 2000);
       assert.equal(result.errorCount, 0, JSON.stringify(result.errors));
